@@ -1,0 +1,53 @@
+using RouterHosts.Core.Hosts;
+
+namespace RouterHosts.Core.Formats;
+
+/// <summary>A host read from an import file, with where it came from.</summary>
+public sealed record ImportRecord(int Line, string? Id, HostDraft Draft);
+
+/// <summary>
+/// One import/export format. Parsing collects every problem as "line N: ..."
+/// instead of stopping at the first, so a user can fix a file in one go.
+/// Writing is incremental (start, one entry at a time, end) so exports stream.
+/// </summary>
+public interface IHostFormat
+{
+    string Name { get; }
+    IReadOnlyList<ImportRecord> Parse(byte[] content, List<string> errors);
+    void WriteStart(TextWriter writer);
+    void WriteEntry(TextWriter writer, HostEntry entry, bool first);
+    void WriteEnd(TextWriter writer);
+}
+
+public static class HostFormats
+{
+    public static readonly IReadOnlyList<IHostFormat> All = [new HostsTextFormat(), new JsonHostFormat(), new CsvHostFormat()];
+
+    public static IHostFormat Get(string? name)
+    {
+        var wanted = string.IsNullOrEmpty(name) ? "hosts" : name.ToLowerInvariant();
+        return All.FirstOrDefault(f => f.Name == wanted)
+               ?? throw CoreException.Invalid("format", name, "use hosts, json or csv");
+    }
+
+    /// <summary>Splits a list given as "a;b" or "a,b" (CSV cells, hosts tags).</summary>
+    public static IReadOnlyList<string> SplitList(string? value) =>
+        string.IsNullOrWhiteSpace(value)
+            ? []
+            : value.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>Validates a record now, so the error carries its line number.</summary>
+    public static bool TryValidate(ImportRecord record, List<string> errors)
+    {
+        try
+        {
+            HostValidator.Normalize(record.Draft);
+            return true;
+        }
+        catch (CoreException e)
+        {
+            errors.Add($"line {record.Line}: {e.Message}");
+            return false;
+        }
+    }
+}

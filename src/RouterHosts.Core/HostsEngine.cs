@@ -1,0 +1,356 @@
+using System.Text;
+using System.Threading.Channels;
+using RouterHosts.Core.Formats;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Sessions;
+using RouterHosts.Core.Storage;
+using RouterHosts.Core.Writes;
+
+namespace RouterHosts.Core;
+
+public sealed record BulkItemResult(int Index, HostEntry? Entry, CoreException? Error, WriteOutcome? Outcome);
+
+public sealed record ImportProgress(int Processed, int Created, int Updated, int Skipped, int Failed);
+
+public sealed record ImportResult(int Processed, int Created, int Updated, int Skipped, WriteOutcome? Outcome, bool Staged);
+
+public sealed record EditCommitResult(int Added, int Changed, int Removed, string SnapshotId, WriteOutcome Outcome);
+
+public sealed record RollbackResult(string BackupSnapshotId, int RestoredEntryCount, WriteOutcome Outcome);
+
+public enum ConflictMode { Skip, Replace, Strict }
+
+/// <summary>
+/// The agent's operations on hosts, in domain terms. Reads go to the projection
+/// (or through an edit session's staged view); every write goes through the one
+/// <see cref="HostWriter"/>, or is staged in the live edit session when a token is given.
+/// </summary>
+public sealed class HostsEngine(
+    IHostStore store, HostWriter writer, EditSessions sessions, HostsFileSync hostsFile, HookRunner hooks,
+    ChangeFeed feed, TimeProvider clock)
+{
+    public const int BulkBatchSize = 1000;
+    public const int ImportProgressEvery = 1000;
+    public const int ExportChunkBytes = 64 * 1024;
+    public const int MaxImportBytes = 64 * 1024 * 1024;
+
+    public IHostStore Store => store;
+    public EditSessions Sessions => sessions;
+    public HostsFileSync HostsFile => hostsFile;
+    public HookRunner Hooks => hooks;
+    public ChangeFeed Feed => feed;
+
+    // ---- single-host writes ----
+
+    public Task<(HostEntry Entry, WriteOutcome? Outcome)> AddAsync(string actor, HostDraft draft, string? editToken, CancellationToken ct) =>
+        RunAsync(actor, new AddHostCommand(draft, Ulid.New(clock.GetUtcNow())), editToken, ct);
+
+    public Task<(HostEntry Entry, WriteOutcome? Outcome)> UpdateAsync(
+        string actor, string id, HostPatch patch, string? expectedVersion, string? editToken, CancellationToken ct) =>
+        RunAsync(actor, new UpdateHostCommand(id, patch, expectedVersion), editToken, ct);
+
+    public Task<(HostEntry Entry, WriteOutcome? Outcome)> DeleteAsync(
+        string actor, string id, string? expectedVersion, string? editToken, CancellationToken ct) =>
+        RunAsync(actor, new DeleteHostCommand(id, expectedVersion), editToken, ct);
+
+    /// <summary>Commits a command now, or stages it when an edit token is given (outcome null).</summary>
+    private async Task<(HostEntry, WriteOutcome?)> RunAsync(string actor, HostCommand command, string? editToken, CancellationToken ct)
+    {
+        if (!string.IsNullOrEmpty(editToken)) return (sessions.StageOne(editToken, command), null);
+        var (entry, outcome) = await writer.WriteAsync(actor, command.ApplyTo, ct);
+        return (entry, outcome);
+    }
+
+    // ---- reads ----
+
+    public HostEntry Get(string id, string? editToken = null, DateTimeOffset? asOf = null)
+    {
+        if (string.IsNullOrEmpty(id)) throw CoreException.Invalid("id", id, "an id is required");
+        var entry = asOf is { } time ? store.GetAsOf(id, time)
+            : !string.IsNullOrEmpty(editToken) ? sessions.View(editToken).Get(id)
+            : store.Get(id);
+        return entry ?? throw CoreException.NotFound(id);
+    }
+
+    public IReadOnlyList<HostEntry> List(HostQuery query, string? editToken = null, DateTimeOffset? asOf = null)
+    {
+        if (query.Offset < 0) throw CoreException.Invalid("offset", query.Offset.ToString(), "must not be negative");
+        if (query.Limit < 0) throw CoreException.Invalid("limit", query.Limit.ToString(), "must not be negative");
+        if (query.IpAddress is { Length: > 0 } ip) query = query with { IpAddress = HostValidator.CanonicalIp(ip) };
+        if (asOf is { } time) return query.Apply(store.ListAsOf(time));
+        if (!string.IsNullOrEmpty(editToken)) return query.Apply(sessions.StagedEntries(editToken));
+        return store.List(query);
+    }
+
+    public IReadOnlyList<HostEvent> History(string id)
+    {
+        var events = store.History(id);
+        return events.Count > 0 ? events : throw CoreException.NotFound(id);
+    }
+
+    // ---- bulk add ----
+
+    /// <summary>
+    /// Adds each item on its own merits: items are taken in batches of what has
+    /// arrived (at most <see cref="BulkBatchSize"/>), each batch committed in one
+    /// transaction (the hosts file rendered once per batch), one result per item.
+    /// </summary>
+    public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct)
+    {
+        var index = 0;
+        var batch = new List<HostDraft>(BulkBatchSize);
+        while (await items.WaitToReadAsync(ct))
+        {
+            batch.Clear();
+            while (batch.Count < BulkBatchSize && items.TryRead(out var draft)) batch.Add(draft);
+            var results = new List<BulkItemResult>(batch.Count);
+            WriteOutcome? outcome = null;
+            if (!string.IsNullOrEmpty(editToken))
+            {
+                foreach (var draft in batch)
+                {
+                    try { results.Add(new(index, sessions.StageOne(editToken, NewAdd(draft)), null, null)); }
+                    catch (CoreException e) { results.Add(new(index, null, e, null)); }
+                    index++;
+                }
+            }
+            else
+            {
+                var first = index;
+                (_, outcome) = await writer.WriteAsync(actor, set =>
+                {
+                    var i = first;
+                    foreach (var draft in batch)
+                    {
+                        try { results.Add(new(i, set.Add(draft), null, null)); }
+                        catch (CoreException e) { results.Add(new(i, null, e, null)); }
+                        i++;
+                    }
+                    return 0;
+                }, ct);
+                index = first + batch.Count;
+            }
+            foreach (var result in results) await onResult(result with { Outcome = result.Entry is null ? null : outcome });
+        }
+    }
+
+    private AddHostCommand NewAdd(HostDraft draft) => new(draft, Ulid.New(clock.GetUtcNow()));
+
+    // ---- import / export ----
+
+    public static ConflictMode ParseConflictMode(string? value) => (value ?? "").ToLowerInvariant() switch
+    {
+        "" or "skip" => ConflictMode.Skip,
+        "replace" => ConflictMode.Replace,
+        "strict" => ConflictMode.Strict,
+        _ => throw CoreException.Invalid("conflict_mode", value, "use skip, replace or strict"),
+    };
+
+    /// <summary>
+    /// Imports a whole file all-or-nothing: every line is validated first (errors carry
+    /// line numbers), then the changes are planned and committed in one transaction
+    /// (or staged in the edit session). Conflicts (same IP and hostname, or same id, as
+    /// a live entry) are skipped, replaced, or fail the import in strict mode.
+    /// </summary>
+    public async Task<ImportResult> ImportAsync(string actor, byte[] payload, string? format, ConflictMode mode,
+        string? editToken, Func<ImportProgress, Task>? onProgress, CancellationToken ct)
+    {
+        if (payload.Length > MaxImportBytes)
+            throw new CoreException(CoreErrorKind.ResourceExhausted, $"import payload over {MaxImportBytes / (1024 * 1024)} MiB");
+        var errors = new List<string>();
+        IReadOnlyList<ImportRecord> records;
+        try { records = HostFormats.Get(format).Parse(payload, errors); }
+        catch (DecoderFallbackException) { throw CoreException.Invalid("chunk", "(import payload)", "the file is not valid UTF-8"); }
+        DuplicatesWithinFile(records, errors);
+        if (errors.Count > 0)
+            throw new CoreException(CoreErrorKind.InvalidArgument,
+                $"import rejected: {errors.Count} invalid line(s); nothing was imported. First: {errors[0]}", errors);
+
+        var (commands, plan) = PlanImport(records, mode, string.IsNullOrEmpty(editToken) ? store : sessions.View(editToken));
+        if (onProgress is not null)
+        {
+            for (var done = ImportProgressEvery; done < records.Count; done += ImportProgressEvery)
+                await onProgress(new ImportProgress(done, 0, 0, 0, 0));
+        }
+        if (!string.IsNullOrEmpty(editToken))
+        {
+            sessions.Stage(editToken, commands);
+            return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, null, true);
+        }
+        var (_, outcome) = await writer.WriteAsync(actor, set =>
+        {
+            // Planned against the committed state just now; applying validates again inside the writer.
+            var problems = new List<string>();
+            foreach (var command in commands)
+            {
+                try { command.ApplyTo(set); }
+                catch (CoreException e) { problems.Add($"{command.Describe()}: {e.Message}"); }
+            }
+            if (problems.Count > 0)
+                throw new CoreException(CoreErrorKind.Conflict, "import conflicted with a concurrent change; nothing was imported", problems);
+            return 0;
+        }, ct);
+        return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, outcome, false);
+    }
+
+    private sealed record ImportPlan(int Created, int Updated, int Skipped);
+
+    private (List<HostCommand>, ImportPlan) PlanImport(IReadOnlyList<ImportRecord> records, ConflictMode mode, IHostLookup view)
+    {
+        var commands = new List<HostCommand>(records.Count);
+        var conflicts = new List<string>();
+        int created = 0, updated = 0, skipped = 0;
+        foreach (var record in records)
+        {
+            var draft = HostValidator.Normalize(record.Draft);
+            var existing = (record.Id is null ? null : view.Get(record.Id)) ?? view.FindLive(new HostKey(draft.IpAddress, draft.Hostname));
+            if (existing is null)
+            {
+                commands.Add(new AddHostCommand(draft, record.Id ?? Ulid.New(clock.GetUtcNow())));
+                created++;
+                continue;
+            }
+            switch (mode)
+            {
+                case ConflictMode.Skip:
+                    skipped++;
+                    break;
+                case ConflictMode.Strict:
+                    conflicts.Add($"line {record.Line}: {draft.IpAddress} {draft.Hostname} conflicts with host {existing.Id}");
+                    break;
+                case ConflictMode.Replace:
+                    commands.Add(new UpdateHostCommand(existing.Id,
+                        new HostPatch(draft.IpAddress, draft.Hostname, draft.Comment ?? "", draft.Tags, draft.Aliases), null));
+                    updated++;
+                    break;
+            }
+        }
+        if (conflicts.Count > 0)
+            throw new CoreException(CoreErrorKind.AlreadyExists,
+                $"strict import: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")}; nothing was imported. First: {conflicts[0]}",
+                conflicts);
+        return (commands, new ImportPlan(created, updated, skipped));
+    }
+
+    private static void DuplicatesWithinFile(IReadOnlyList<ImportRecord> records, List<string> errors)
+    {
+        var seen = new Dictionary<HostKey, int>();
+        foreach (var record in records)
+        {
+            var key = new HostKey(HostValidator.CanonicalIp(record.Draft.IpAddress), record.Draft.Hostname);
+            if (!seen.TryAdd(key, record.Line))
+                errors.Add($"line {record.Line}: {key} repeats line {seen[key]}");
+        }
+    }
+
+    /// <summary>Streams every live entry in <paramref name="format"/>, in chunks of about 64 KiB, from a cursor.</summary>
+    public async Task ExportAsync(string? format, Func<ReadOnlyMemory<byte>, Task> onChunk, CancellationToken ct)
+    {
+        var writerFormat = HostFormats.Get(format);
+        var buffer = new MemoryStream(ExportChunkBytes * 2);
+        await using var text = new StreamWriter(buffer, new UTF8Encoding(false), 4096, leaveOpen: true);
+        writerFormat.WriteStart(text);
+        var first = true;
+        foreach (var entry in store.StreamAll())
+        {
+            ct.ThrowIfCancellationRequested();
+            writerFormat.WriteEntry(text, entry, first);
+            first = false;
+            await text.FlushAsync(ct);
+            if (buffer.Length >= ExportChunkBytes)
+            {
+                await onChunk(buffer.ToArray());
+                buffer.SetLength(0);
+            }
+        }
+        writerFormat.WriteEnd(text);
+        await text.FlushAsync(ct);
+        if (buffer.Length > 0) await onChunk(buffer.ToArray());
+    }
+
+    // ---- snapshots ----
+
+    public Task<SnapshotInfo> CreateSnapshotAsync(string name, string trigger, CancellationToken ct) =>
+        writer.CreateSnapshotAsync(name, string.IsNullOrEmpty(trigger) ? "manual" : trigger, ct);
+
+    public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit) => store.ListSnapshots(offset, limit);
+
+    public (SnapshotInfo Info, IReadOnlyList<HostEntry> Entries) GetSnapshot(string snapshotId)
+    {
+        var info = store.GetSnapshot(snapshotId) ?? throw SnapshotNotFound(snapshotId);
+        return (info, store.GetSnapshotEntries(snapshotId));
+    }
+
+    public void DeleteSnapshot(string snapshotId)
+    {
+        if (!store.DeleteSnapshot(snapshotId)) throw SnapshotNotFound(snapshotId);
+    }
+
+    /// <summary>
+    /// Makes the live set the snapshot's set, keeping the ids it recorded: a backup
+    /// snapshot first (trigger pre-rollback), then one transaction of events.
+    /// </summary>
+    public async Task<RollbackResult> RollbackAsync(string actor, string snapshotId, CancellationToken ct)
+    {
+        var (_, recorded) = GetSnapshot(snapshotId);
+        var backup = new SnapshotHolder();
+        var (_, outcome) = await writer.WriteAsync(actor, set =>
+        {
+            var keep = recorded.Select(e => e.Id).ToHashSet();
+            foreach (var live in store.StreamAll().ToList())
+                if (!keep.Contains(live.Id)) set.Delete(live.Id, null);
+            foreach (var entry in recorded) set.Restore(entry);
+            return backup;
+        }, ct, ($"before rollback to {snapshotId}", "pre-rollback"));
+        return new RollbackResult(backup.Id ?? "", recorded.Count, outcome);
+    }
+
+    private sealed class SnapshotHolder : ISnapshotAware
+    {
+        public string? Id { get; private set; }
+        public void SnapshotTaken(SnapshotInfo snapshot) => Id = snapshot.Id;
+    }
+
+    private static CoreException SnapshotNotFound(string id) =>
+        new(CoreErrorKind.NotFound, $"snapshot {CoreException.Quote(id)} not found");
+
+    // ---- edit sessions ----
+
+    /// <summary>
+    /// Applies every staged change in one transaction after a pre-edit snapshot. Any
+    /// conflict with what changed meanwhile aborts the whole commit, lists every
+    /// conflict, and leaves the session open.
+    /// </summary>
+    public async Task<EditCommitResult> FinishEditAsync(string actor, string token, CancellationToken ct)
+    {
+        var commands = sessions.CommandsFor(token);
+        var snapshot = new SnapshotHolder();
+        int added = 0, changed = 0, removed = 0;
+        var (_, outcome) = await writer.WriteAsync(actor, set =>
+        {
+            var conflicts = new List<string>();
+            for (var i = 0; i < commands.Count; i++)
+            {
+                try { commands[i].ApplyTo(set); }
+                catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
+            }
+            if (conflicts.Count > 0)
+                throw new CoreException(CoreErrorKind.Conflict,
+                    $"the edit session conflicts with changes made since it started ({conflicts.Count}); nothing was applied, the session is still open",
+                    conflicts);
+            foreach (var (id, final) in set.Overlay)
+            {
+                var before = store.Get(id);
+                if (before is null && final is not null) added++;
+                else if (before is not null && final is null) removed++;
+                else if (before is not null && final is not null && !ChangeSet.SameContent(before, final)) changed++;
+            }
+            return snapshot;
+        }, ct, ("before edit session commit", "pre-edit"));
+        sessions.End(token);
+        return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
+    }
+}

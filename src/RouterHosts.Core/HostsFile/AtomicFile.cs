@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+
+namespace RouterHosts.Core.HostsFile;
+
+/// <summary>
+/// Replaces a file so that readers see the old content or the new, never a part:
+/// temp file in the same directory, write, fsync, copy the old file's mode and
+/// owner (0644 for a new file), rename over the target, fsync the directory.
+/// </summary>
+public static class AtomicFile
+{
+    private const UnixFileMode NewFileMode =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    /// <summary>Writes <paramref name="content"/> unless the file already holds exactly it; returns whether it wrote.</summary>
+    public static bool WriteIfChanged(string path, byte[] content)
+    {
+        var existing = TryRead(path);
+        if (existing is not null && existing.AsSpan().SequenceEqual(content)) return false;
+        Replace(path, content);
+        return true;
+    }
+
+    public static byte[]? TryRead(string path)
+    {
+        try { return File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { return null; }
+    }
+
+    public static void Replace(string path, byte[] content)
+    {
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full)!;
+        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.routerhosts-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var exists = File.Exists(full);
+            var mode = exists ? File.GetUnixFileMode(full) : NewFileMode;
+            using (var stream = new FileStream(temp, new FileStreamOptions
+                   {
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode,
+                   }))
+            {
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
+            }
+            File.SetUnixFileMode(temp, mode); // the umask may have narrowed UnixCreateMode
+            if (exists) CopyOwner(full, temp);
+            File.Move(temp, full, overwrite: true);
+            FsyncDirectory(directory);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    private static void CopyOwner(string from, string to)
+    {
+        var (uid, gid) = Owner(from);
+        if (chown(to, uid, gid) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            // Without the privilege to give the file away, the new file keeps our ownership.
+            if (errno != 1 /* EPERM */) throw new IOException($"chown of {to} failed (errno {errno})");
+        }
+    }
+
+    /// <summary>The owner of a file, via statx (its layout is the same on every architecture).</summary>
+    public static (uint Uid, uint Gid) Owner(string path)
+    {
+        var buffer = new byte[256];
+        const int AT_FDCWD = -100, STATX_UID = 0x8, STATX_GID = 0x10;
+        if (statx(AT_FDCWD, path, 0, STATX_UID | STATX_GID, buffer) != 0)
+            throw new IOException($"statx of {path} failed (errno {Marshal.GetLastPInvokeError()})");
+        return (BitConverter.ToUInt32(buffer, 20), BitConverter.ToUInt32(buffer, 24));
+    }
+
+    public static void FsyncDirectory(string directory)
+    {
+        var fd = open(directory, 0 /* O_RDONLY */);
+        if (fd < 0) throw new IOException($"cannot open directory {directory} (errno {Marshal.GetLastPInvokeError()})");
+        try
+        {
+            if (fsync(fd) != 0) throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+        finally { close(fd); }
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern int open(string path, int flags);
+    [DllImport("libc", SetLastError = true)] private static extern int fsync(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int chown(string path, uint owner, uint group);
+    [DllImport("libc", SetLastError = true)] private static extern int statx(int dirfd, string path, int flags, int mask, byte[] buffer);
+}

@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Logging;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+
+namespace RouterHosts.Core.HostsFile;
+
+public sealed record HostsFileState(
+    string Path,
+    HostsFileMode Mode,
+    bool Current,
+    long RenderedChangeId,
+    string? LastError,
+    DateTimeOffset? LastWrittenAt);
+
+/// <summary>
+/// Brings the hosts file up to the committed state: renders from the projection,
+/// writes atomically (only when the bytes change), then hands the hook runner one
+/// trigger. When writing fails the change stays committed, the failure hooks run,
+/// and a retry with backoff (or the next change) catches the file up.
+/// </summary>
+public sealed class HostsFileSync : IDisposable
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
+
+    private readonly IHostStore _store;
+    private readonly HookRunner _hooks;
+    private readonly ILogger _log;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Timer _retryTimer;
+    private TimeSpan _nextRetry = FirstRetry;
+    private HostsFileState _state;
+
+    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log)
+    {
+        _store = store;
+        _hooks = hooks;
+        _log = log;
+        _state = new HostsFileState(System.IO.Path.GetFullPath(path), mode, false, 0, null, null);
+        _retryTimer = new Timer(_ => _ = Task.Run(() => EnsureCurrentAsync(0, CancellationToken.None)));
+    }
+
+    public HostsFileState State => Volatile.Read(ref _state);
+
+    /// <summary>
+    /// Makes the file reflect at least <paramref name="changeId"/>. Concurrent callers
+    /// coalesce: one render covers every change committed before it started.
+    /// </summary>
+    public async Task<HostsFileState> EnsureCurrentAsync(long changeId, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var state = State;
+            if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
+            return Render();
+        }
+        finally { _gate.Release(); }
+    }
+
+    private HostsFileState Render()
+    {
+        var state = State;
+        var changeId = _store.LastChangeId();
+        var count = 0;
+        try
+        {
+            var block = HostsFileRenderer.RenderBlock(CountAs(_store.StreamAll(), () => count++));
+            var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block);
+            var wrote = AtomicFile.WriteIfChanged(state.Path, content);
+            var now = DateTimeOffset.UtcNow;
+            _state = state with
+            {
+                Current = true, RenderedChangeId = changeId, LastError = null,
+                LastWrittenAt = wrote ? now : state.LastWrittenAt ?? now,
+            };
+            _nextRetry = FirstRetry;
+            _retryTimer.Change(Timeout.Infinite, Timeout.Infinite);
+            if (wrote || !state.Current)
+                _hooks.Trigger(new HookTrigger(true, count, null, state.Path, changeId));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or MalformedHostsFileException)
+        {
+            var firstFailure = state.Current || state.LastError != e.Message;
+            _state = state with { Current = false, LastError = e.Message };
+            _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",
+                state.Path, e.Message, _nextRetry.TotalSeconds);
+            if (firstFailure) _hooks.Trigger(new HookTrigger(false, count, e.Message, state.Path, changeId));
+            _retryTimer.Change(_nextRetry, Timeout.InfiniteTimeSpan);
+            _nextRetry = TimeSpan.FromTicks(Math.Min(_nextRetry.Ticks * 2, MaxRetry.Ticks));
+        }
+        return _state;
+    }
+
+    private static IEnumerable<T> CountAs<T>(IEnumerable<T> items, Action onEach)
+    {
+        foreach (var item in items) { onEach(); yield return item; }
+    }
+
+    public void Dispose()
+    {
+        _retryTimer.Dispose();
+        _gate.Dispose();
+    }
+}

@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+using RouterHosts.Core.Writes;
+
+namespace RouterHosts.Core.Sessions;
+
+public sealed record EditSessionInfo(
+    string Holder, DateTimeOffset StartedAt, DateTimeOffset ExpiresAt, int StagedChanges, TimeSpan IdleTimeout);
+
+/// <summary>
+/// The one live edit session of an agent. Staged commands are validated at once
+/// against the committed state plus what is already staged, and kept to be applied
+/// again, all in one transaction, at commit. The idle timeout slides with each use.
+/// </summary>
+public sealed class EditSessions(IHostStore store, TimeProvider clock)
+{
+    public const int MaxStagedChanges = 100_000;
+    private const int RememberedExpiredTokens = 64;
+
+    private readonly object _gate = new();
+    private readonly Queue<string> _expiredTokens = new();
+    private Session? _live;
+
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
+    public (string Token, EditSessionInfo Info) Start(string holder)
+    {
+        lock (_gate)
+        {
+            var live = LiveLocked();
+            if (live is not null)
+                throw new CoreException(CoreErrorKind.FailedPrecondition,
+                    $"an edit session is already open, held by {live.Holder} until {live.ExpiresAt:u} unless used");
+            var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
+                .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+            var now = clock.GetUtcNow();
+            _live = new Session(token, holder, now, IdleTimeout, new ChangeSet(store, now)) { LastUsed = now };
+            return (token, _live.Info);
+        }
+    }
+
+    /// <summary>The live session's description, or null when there is none.</summary>
+    public EditSessionInfo? Current { get { lock (_gate) return LiveLocked()?.Info; } }
+
+    /// <summary>Validates <paramref name="commands"/> against the staged view and stages them, all or none.</summary>
+    public IReadOnlyList<HostEntry> Stage(string token, IReadOnlyList<HostCommand> commands)
+    {
+        lock (_gate)
+        {
+            var session = Require(token);
+            if (session.Commands.Count + commands.Count > MaxStagedChanges)
+                throw new CoreException(CoreErrorKind.ResourceExhausted,
+                    $"an edit session holds at most {MaxStagedChanges} staged changes; commit or cancel first");
+            // Validate on a scratch set layered over the staged one, so a failure stages nothing.
+            var scratch = new ChangeSet(session.Staged, clock.GetUtcNow());
+            var results = commands.Select(c => c.ApplyTo(scratch)).ToList();
+            foreach (var command in commands) command.ApplyTo(session.Staged);
+            session.Commands.AddRange(commands);
+            return results;
+        }
+    }
+
+    /// <summary>Stages one command; a failure is the caller's, and stages nothing.</summary>
+    public HostEntry StageOne(string token, HostCommand command) => Stage(token, [command])[0];
+
+    /// <summary>The committed state seen through the session's staged changes.</summary>
+    public IHostLookup View(string token) { lock (_gate) return Require(token).Staged; }
+
+    /// <summary>Every live entry as the session sees it.</summary>
+    public IEnumerable<HostEntry> StagedEntries(string token)
+    {
+        Dictionary<string, HostEntry?> overlay;
+        lock (_gate) overlay = Require(token).Staged.Overlay.ToDictionary(p => p.Key, p => p.Value);
+        foreach (var entry in store.StreamAll())
+        {
+            if (!overlay.Remove(entry.Id, out var staged)) yield return entry;
+            else if (staged is not null) yield return staged;
+        }
+        foreach (var added in overlay.Values) if (added is not null) yield return added;
+    }
+
+    /// <summary>The staged commands, to be applied again at commit; the session stays open until <see cref="End"/>.</summary>
+    public IReadOnlyList<HostCommand> CommandsFor(string token)
+    {
+        lock (_gate) return Require(token).Commands.ToList();
+    }
+
+    public int End(string token)
+    {
+        lock (_gate)
+        {
+            var session = Require(token);
+            _live = null;
+            return session.Commands.Count;
+        }
+    }
+
+    private Session Require(string token)
+    {
+        if (string.IsNullOrEmpty(token))
+            throw new CoreException(CoreErrorKind.InvalidArgument, "an edit token is required");
+        var live = LiveLocked();
+        if (live is null || !CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(live.Token), System.Text.Encoding.UTF8.GetBytes(token)))
+        {
+            throw new CoreException(CoreErrorKind.FailedPrecondition,
+                _expiredTokens.Contains(token) ? "edit session expired" : "unknown edit token");
+        }
+        live.LastUsed = clock.GetUtcNow();
+        return live;
+    }
+
+    private Session? LiveLocked()
+    {
+        if (_live is not null && clock.GetUtcNow() >= _live.ExpiresAt)
+        {
+            _expiredTokens.Enqueue(_live.Token);
+            while (_expiredTokens.Count > RememberedExpiredTokens) _expiredTokens.Dequeue();
+            _live = null;
+        }
+        return _live;
+    }
+
+    private sealed record Session(string Token, string Holder, DateTimeOffset StartedAt, TimeSpan Timeout, ChangeSet Staged)
+    {
+        public List<HostCommand> Commands { get; } = new();
+        public DateTimeOffset LastUsed { get; set; }
+        public DateTimeOffset ExpiresAt => LastUsed + Timeout;
+        public EditSessionInfo Info => new(Holder, StartedAt, ExpiresAt, Commands.Count, Timeout);
+    }
+}

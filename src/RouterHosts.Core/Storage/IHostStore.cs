@@ -1,0 +1,55 @@
+using RouterHosts.Core.Hosts;
+
+namespace RouterHosts.Core.Storage;
+
+/// <summary>
+/// Storage for the event log, the current-state projection and snapshots.
+/// Reads come from the projection (index lookups, never a replay); only history
+/// and as-of reads replay one host's events. <see cref="Append"/> is the only way
+/// to change hosts: the events and the projection change in one transaction.
+/// A backend must pass the compliance suite in RouterHosts.Core.Tests.
+/// Calls are synchronous: the single writer serialises writes anyway, and the
+/// SQLite provider has no real async I/O.
+/// </summary>
+public interface IHostStore : Writes.IHostLookup, IDisposable
+{
+    string BackendName { get; }
+
+    IReadOnlyList<HostEntry> List(HostQuery query);
+
+    /// <summary>Every live entry in <see cref="HostQuery.Order"/>, read from a cursor.</summary>
+    IEnumerable<HostEntry> StreamAll();
+
+    int CountLive();
+
+    /// <summary>The id of the last committed event; grows with every change. 0 when empty.</summary>
+    long LastChangeId();
+
+    /// <summary>Appends the events and updates the projection atomically; returns the new change id.</summary>
+    long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now);
+
+    IReadOnlyList<HostEvent> History(string id);
+
+    /// <summary>The host as it stood at <paramref name="asOf"/>, from its events.</summary>
+    HostEntry? GetAsOf(string id, DateTimeOffset asOf);
+
+    /// <summary>Every entry live at <paramref name="asOf"/>, from the log.</summary>
+    IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf);
+
+    SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now);
+    IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit);
+    SnapshotInfo? GetSnapshot(string snapshotId);
+    IReadOnlyList<HostEntry> GetSnapshotEntries(string snapshotId);
+    bool DeleteSnapshot(string snapshotId);
+
+    /// <summary>Keeps the newest <paramref name="maxCount"/> and none created before <paramref name="olderThan"/>; returns how many went.</summary>
+    int PruneSnapshots(int maxCount, DateTimeOffset olderThan);
+
+    /// <summary>A round trip to the database, for health checks.</summary>
+    void Ping();
+}
+
+/// <summary>An event about to be appended: the host's state after it.</summary>
+public sealed record PendingEvent(HostEventType Type, HostEntry State);
+
+public sealed record SnapshotInfo(string Id, string Name, string Trigger, DateTimeOffset CreatedAt, int EntryCount);

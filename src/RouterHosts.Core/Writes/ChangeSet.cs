@@ -1,0 +1,145 @@
+using RouterHosts.Core.Hosts;
+
+namespace RouterHosts.Core.Writes;
+
+/// <summary>
+/// Changes validated against a base (the committed state, or that plus an edit
+/// session's staged changes) and held as pending events. Each operation either
+/// succeeds and records its event, or throws a <see cref="CoreException"/> and
+/// leaves the set as it was. Nothing here touches storage: the writer commits
+/// <see cref="Events"/> in one transaction.
+/// </summary>
+public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHostLookup
+{
+    // id -> state in this set (IsLive false for deleted); key -> live id, or null when freed here.
+    private readonly Dictionary<string, (HostEntry State, bool IsLive)> _byId = new();
+    private readonly Dictionary<HostKey, string?> _byKey = new();
+    private readonly List<Storage.PendingEvent> _events = new();
+
+    public IReadOnlyList<Storage.PendingEvent> Events => _events;
+    public DateTimeOffset Now => now;
+
+    /// <summary>Ids this set touched, with their final state (null = deleted).</summary>
+    public IEnumerable<KeyValuePair<string, HostEntry?>> Overlay =>
+        _byId.Select(p => KeyValuePair.Create(p.Key, p.Value.IsLive ? p.Value.State : null));
+
+    public HostEntry? Get(string id, bool includeDeleted = false)
+    {
+        if (_byId.TryGetValue(id, out var own)) return own.IsLive || includeDeleted ? own.State : null;
+        return baseLookup.Get(id, includeDeleted);
+    }
+
+    public HostEntry? FindLive(HostKey key)
+    {
+        if (_byKey.TryGetValue(key, out var id)) return id is null ? null : Get(id);
+        var found = baseLookup.FindLive(key);
+        // A base entry found by key may have moved or gone within this set.
+        if (found is not null && _byId.TryGetValue(found.Id, out var own) && (!own.IsLive || own.State.Key != key)) return null;
+        return found;
+    }
+
+    public HostEntry Add(HostDraft draft, string? id = null)
+    {
+        var valid = HostValidator.Normalize(draft);
+        var key = new HostKey(valid.IpAddress, valid.Hostname);
+        EnsureKeyFree(key, exceptId: null);
+        long version = 1;
+        var type = HostEventType.Created;
+        if (id is not null)
+        {
+            var existing = Get(id, includeDeleted: true);
+            if (existing is not null && Get(id) is not null)
+                throw new CoreException(CoreErrorKind.AlreadyExists, $"host id {CoreException.Quote(id)} already exists");
+            if (existing is not null) { version = existing.Version + 1; type = HostEventType.Restored; }
+        }
+        var entry = new HostEntry(id ?? Ulid.New(now), valid.IpAddress, valid.Hostname, valid.Comment,
+            valid.Tags!, valid.Aliases!, now, now, version);
+        Record(type, entry, previous: null);
+        return entry;
+    }
+
+    public HostEntry Update(string id, HostPatch patch, string? expectedVersion)
+    {
+        var current = RequireLive(id, expectedVersion);
+        var hostname = patch.Hostname is null ? current.Hostname : HostValidator.CheckHostname("hostname", patch.Hostname);
+        var merged = HostValidator.Normalize(new HostDraft(
+            patch.IpAddress ?? current.IpAddress,
+            hostname,
+            patch.Comment ?? current.Comment,
+            patch.Tags ?? current.Tags,
+            patch.Aliases ?? current.Aliases));
+        // An empty comment clears it.
+        var comment = string.IsNullOrEmpty(merged.Comment) ? null : merged.Comment;
+        var updated = current with
+        {
+            IpAddress = merged.IpAddress,
+            Hostname = merged.Hostname,
+            Comment = comment,
+            Tags = merged.Tags!,
+            Aliases = merged.Aliases!,
+        };
+        if (SameContent(updated, current)) return current;
+        if (updated.Key != current.Key) EnsureKeyFree(updated.Key, exceptId: id);
+        updated = updated with { UpdatedAt = now, Version = current.Version + 1 };
+        Record(HostEventType.Updated, updated, current);
+        return updated;
+    }
+
+    public HostEntry Delete(string id, string? expectedVersion)
+    {
+        var current = RequireLive(id, expectedVersion);
+        var tombstone = current with { UpdatedAt = now, Version = current.Version + 1 };
+        Record(HostEventType.Deleted, tombstone, current);
+        return tombstone;
+    }
+
+    /// <summary>
+    /// Makes an entry exactly as recorded (id included), for rollback: updates a live
+    /// entry, brings back a deleted one, or creates it. Key uniqueness is the caller's
+    /// concern (a snapshot is a set that was valid as a whole).
+    /// </summary>
+    public void Restore(HostEntry recorded)
+    {
+        var current = Get(recorded.Id, includeDeleted: true);
+        var isLive = current is not null && Get(recorded.Id) is not null;
+        if (isLive && SameContent(current!, recorded)) return;
+        var state = recorded with
+        {
+            CreatedAt = current?.CreatedAt ?? recorded.CreatedAt,
+            UpdatedAt = now,
+            Version = (current?.Version ?? 0) + 1,
+        };
+        Record(isLive ? HostEventType.Updated : HostEventType.Restored, state, isLive ? current : null);
+    }
+
+    private HostEntry RequireLive(string id, string? expectedVersion)
+    {
+        if (string.IsNullOrEmpty(id)) throw CoreException.Invalid("id", id, "an id is required");
+        var current = Get(id) ?? throw CoreException.NotFound(id);
+        if (expectedVersion is not null && expectedVersion != current.Version.ToString())
+            throw new CoreException(CoreErrorKind.Conflict,
+                $"version mismatch for host {id}: expected {expectedVersion}, current {current.Version}");
+        return current;
+    }
+
+    private void EnsureKeyFree(HostKey key, string? exceptId)
+    {
+        var holder = FindLive(key);
+        if (holder is not null && holder.Id != exceptId)
+            throw new CoreException(CoreErrorKind.AlreadyExists,
+                $"host {holder.IpAddress} {holder.Hostname} already exists (id {holder.Id})");
+    }
+
+    private void Record(HostEventType type, HostEntry state, HostEntry? previous)
+    {
+        var live = type != HostEventType.Deleted;
+        if (previous is not null) _byKey[previous.Key] = null;
+        if (live) _byKey[state.Key] = state.Id;
+        _byId[state.Id] = (state, live);
+        _events.Add(new Storage.PendingEvent(type, state));
+    }
+
+    public static bool SameContent(HostEntry a, HostEntry b) =>
+        a.IpAddress == b.IpAddress && a.Hostname == b.Hostname && a.Comment == b.Comment
+        && a.Tags.SequenceEqual(b.Tags) && a.Aliases.SequenceEqual(b.Aliases);
+}

@@ -1,0 +1,33 @@
+using RouterHosts.Core.Hosts;
+
+namespace RouterHosts.Core.Writes;
+
+/// <summary>
+/// A change as a value, so that an edit session can stage it now (validated against
+/// the staged view) and apply it again at commit (validated against what is then
+/// committed).
+/// </summary>
+public abstract record HostCommand
+{
+    public abstract HostEntry ApplyTo(ChangeSet set);
+    public abstract string Describe();
+}
+
+/// <summary>Adds with a fixed id, so that an entry staged in a session keeps its id when committed.</summary>
+public sealed record AddHostCommand(HostDraft Draft, string Id) : HostCommand
+{
+    public override HostEntry ApplyTo(ChangeSet set) => set.Add(Draft, Id);
+    public override string Describe() => $"add {Draft.IpAddress} {Draft.Hostname}";
+}
+
+public sealed record UpdateHostCommand(string Id, HostPatch Patch, string? ExpectedVersion) : HostCommand
+{
+    public override HostEntry ApplyTo(ChangeSet set) => set.Update(Id, Patch, ExpectedVersion);
+    public override string Describe() => $"update {Id}";
+}
+
+public sealed record DeleteHostCommand(string Id, string? ExpectedVersion) : HostCommand
+{
+    public override HostEntry ApplyTo(ChangeSet set) => set.Delete(Id, ExpectedVersion);
+    public override string Describe() => $"delete {Id}";
+}

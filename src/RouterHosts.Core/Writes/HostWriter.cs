@@ -1,0 +1,76 @@
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Storage;
+
+namespace RouterHosts.Core.Writes;
+
+/// <summary>What a write did: the change id committed (0 when nothing changed) and the hosts file's state after it.</summary>
+public sealed record WriteOutcome(long ChangeId, HostsFileState File)
+{
+    public bool HostsFileStale => !File.Current;
+}
+
+public sealed record SnapshotPolicy(int MaxSnapshots = 50, int MaxAgeDays = 30);
+
+/// <summary>
+/// The single write path. Every change (single, bulk, import, session commit,
+/// rollback) is planned on a <see cref="ChangeSet"/>, then committed here: one
+/// writer at a time, events and projection in one transaction, then the hosts
+/// file rendered once (which hands the hook runner one trigger) and watchers told.
+/// </summary>
+public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, ChangeFeed feed, TimeProvider clock)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public SnapshotPolicy SnapshotPolicy { get; set; } = new();
+
+    /// <summary>
+    /// Plans with <paramref name="plan"/> against the committed state and commits its
+    /// events. A plan that throws commits nothing. With <paramref name="snapshotBefore"/>
+    /// a snapshot of the state before the change is taken first (only if the plan succeeded).
+    /// </summary>
+    public async Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
+        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null)
+    {
+        long changeId;
+        T result;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var set = new ChangeSet(store, clock.GetUtcNow());
+            result = plan(set);
+            var snapshot = snapshotBefore is { } before ? CreateSnapshotLocked(before.Name, before.Trigger) : null;
+            if (result is ISnapshotAware aware && snapshot is not null) aware.SnapshotTaken(snapshot);
+            if (set.Events.Count == 0) return (result, new WriteOutcome(0, hostsFile.State));
+            changeId = store.Append(set.Events, actor, set.Now);
+        }
+        finally { _gate.Release(); }
+
+        feed.Publish(changeId);
+        // Outside the gate: the next writer can commit while this one renders; renders coalesce.
+        var file = await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
+        return (result, new WriteOutcome(changeId, file));
+    }
+
+    public async Task<SnapshotInfo> CreateSnapshotAsync(string name, string trigger, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try { return CreateSnapshotLocked(name, trigger); }
+        finally { _gate.Release(); }
+    }
+
+    private SnapshotInfo CreateSnapshotLocked(string name, string trigger)
+    {
+        var now = clock.GetUtcNow();
+        var entries = store.StreamAll().ToList();
+        var snapshot = store.CreateSnapshot(name, trigger, entries, HostsFileRenderer.RenderBlock(entries), now);
+        store.PruneSnapshots(SnapshotPolicy.MaxSnapshots, now.AddDays(-SnapshotPolicy.MaxAgeDays));
+        return snapshot;
+    }
+}
+
+/// <summary>A plan result that wants to know the id of the snapshot taken before it was committed.</summary>
+public interface ISnapshotAware
+{
+    void SnapshotTaken(SnapshotInfo snapshot);
+}

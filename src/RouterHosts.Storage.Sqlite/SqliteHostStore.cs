@@ -1,0 +1,393 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+
+namespace RouterHosts.Storage.Sqlite;
+
+/// <summary>
+/// The SQLite backend: WAL with synchronous=FULL (an acknowledged write survives
+/// kill -9 and power loss), foreign keys on, schema migrated at open. One primary
+/// connection does all writes and the point lookups the writer validates with
+/// (prepared statements, under a lock); lists and cursors use pooled connections,
+/// which WAL lets read while a write is under way.
+/// </summary>
+public sealed class SqliteHostStore : IHostStore
+{
+    private readonly string _connectionString;
+    private readonly SqliteConnection _primary;
+    private readonly object _primaryLock = new();
+    private readonly SqliteCommand _getById;
+    private readonly SqliteCommand _findLive;
+
+    public SqliteHostStore(string databasePath)
+    {
+        DatabasePath = Path.GetFullPath(databasePath);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _primary = Open();
+        Pragma(_primary, "PRAGMA journal_mode = WAL");
+        SqliteSchema.Migrate(_primary);
+        _getById = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE id = $id", "$id");
+        _findLive = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE ip_address = $ip AND hostname_lc = $name AND deleted = 0", "$ip", "$name");
+    }
+
+    public string DatabasePath { get; }
+    public string BackendName => "sqlite";
+
+    private const string HostColumns = "id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version, deleted";
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Pragma(connection, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000");
+        return connection;
+    }
+
+    private static void Pragma(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter(name, null));
+        command.Prepare();
+        return command;
+    }
+
+    // ---- point lookups (primary connection) ----
+
+    public HostEntry? Get(string id, bool includeDeleted = false)
+    {
+        lock (_primaryLock)
+        {
+            _getById.Parameters[0].Value = id;
+            using var reader = _getById.ExecuteReader();
+            if (!reader.Read()) return null;
+            return reader.GetInt64(9) != 0 && !includeDeleted ? null : ReadHost(reader);
+        }
+    }
+
+    public HostEntry? FindLive(HostKey key)
+    {
+        lock (_primaryLock)
+        {
+            _findLive.Parameters[0].Value = key.IpAddress;
+            _findLive.Parameters[1].Value = key.Hostname;
+            using var reader = _findLive.ExecuteReader();
+            return reader.Read() ? ReadHost(reader) : null;
+        }
+    }
+
+    // ---- lists (pooled connections) ----
+
+    public IReadOnlyList<HostEntry> List(HostQuery query)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        var where = new List<string> { "deleted = 0" };
+        if (query.Text is { Length: > 0 } text)
+        {
+            where.Add("instr(search_text, $text) > 0");
+            command.Parameters.AddWithValue("$text", text.ToLowerInvariant());
+        }
+        if (query.HostnamePattern is { Length: > 0 } pattern)
+        {
+            // GLOB on the lowercased names; the pattern's own [ and ] are escaped as classes.
+            where.Add("(hostname_lc GLOB $glob OR EXISTS (SELECT 1 FROM json_each(hosts.aliases) WHERE lower(value) GLOB $glob))");
+            command.Parameters.AddWithValue("$glob", pattern.ToLowerInvariant().Replace("[", "[[]"));
+        }
+        if (query.IpAddress is { Length: > 0 } ip)
+        {
+            where.Add("ip_address = $ip");
+            command.Parameters.AddWithValue("$ip", ip);
+        }
+        if (query.Tag is { Length: > 0 } tag)
+        {
+            where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
+            command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
+        }
+        command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
+                              "ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
+        command.Parameters.AddWithValue("$limit", query.Limit ?? -1);
+        command.Parameters.AddWithValue("$offset", query.Offset);
+        return ReadAll(command);
+    }
+
+    public IEnumerable<HostEntry> StreamAll()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE deleted = 0 ORDER BY ip_sort, hostname_lc, id";
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) yield return ReadHost(reader);
+    }
+
+    public int CountLive() => Convert.ToInt32(ScalarOnPool("SELECT COUNT(*) FROM hosts WHERE deleted = 0"));
+
+    public long LastChangeId() => Convert.ToInt64(ScalarOnPool("SELECT COALESCE(MAX(event_id), 0) FROM events"));
+
+    public void Ping() => ScalarOnPool("SELECT 1");
+
+    private object? ScalarOnPool(string sql)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
+    // ---- the write ----
+
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now)
+    {
+        lock (_primaryLock)
+        {
+            using var tx = _primary.BeginTransaction();
+            using var insertEvent = _primary.CreateCommand();
+            insertEvent.Transaction = tx;
+            insertEvent.CommandText = "INSERT INTO events (host_id, version, type, payload, occurred_at, actor) " +
+                                      "VALUES ($host, $version, $type, $payload, $at, $actor) RETURNING event_id";
+            var eventParameters = AddParameters(insertEvent, "$host", "$version", "$type", "$payload", "$at", "$actor");
+            using var upsertHost = _primary.CreateCommand();
+            upsertHost.Transaction = tx;
+            upsertHost.CommandText = """
+                INSERT INTO hosts (id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, aliases, search_text,
+                                   created_at, updated_at, version, deleted, last_event_id)
+                VALUES ($id, $ip, $sort, $name, $name_lc, $comment, $tags, $aliases, $search, $created, $updated, $version, $deleted, $event)
+                ON CONFLICT (id) DO UPDATE SET
+                    ip_address = excluded.ip_address, ip_sort = excluded.ip_sort, hostname = excluded.hostname,
+                    hostname_lc = excluded.hostname_lc, comment = excluded.comment, tags = excluded.tags,
+                    aliases = excluded.aliases, search_text = excluded.search_text, updated_at = excluded.updated_at,
+                    version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
+                """;
+            var hostParameters = AddParameters(upsertHost, "$id", "$ip", "$sort", "$name", "$name_lc", "$comment", "$tags",
+                "$aliases", "$search", "$created", "$updated", "$version", "$deleted", "$event");
+
+            long lastEventId = 0;
+            try
+            {
+                // Deletions first, so that a key freed in this change can be taken by another entry in it.
+                foreach (var pending in events.Where(e => e.Type == HostEventType.Deleted).Concat(events.Where(e => e.Type != HostEventType.Deleted)))
+                {
+                    var state = pending.State;
+                    var tags = JsonSerializer.Serialize(state.Tags, StoreJson.Default.IReadOnlyListString);
+                    var aliases = JsonSerializer.Serialize(state.Aliases, StoreJson.Default.IReadOnlyListString);
+                    Set(eventParameters, state.Id, state.Version, TypeName(pending.Type),
+                        JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload),
+                        now.UtcTicks, actor);
+                    lastEventId = (long)insertEvent.ExecuteScalar()!;
+                    Set(hostParameters, state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
+                        state.Hostname.ToLowerInvariant(), (object?)state.Comment ?? DBNull.Value, tags, aliases, SearchText(state),
+                        state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
+                        pending.Type == HostEventType.Deleted ? 1 : 0, lastEventId);
+                    upsertHost.ExecuteNonQuery();
+                }
+                tx.Commit();
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
+            {
+                throw new CoreException(CoreErrorKind.Conflict, "the change conflicts with the stored state: " + e.Message);
+            }
+            return lastEventId;
+        }
+    }
+
+    private static SqliteParameter[] AddParameters(SqliteCommand command, params string[] names) =>
+        names.Select(n => command.Parameters.Add(new SqliteParameter(n, null))).ToArray();
+
+    private static void Set(SqliteParameter[] parameters, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++) parameters[i].Value = values[i] ?? DBNull.Value;
+    }
+
+    private static string SearchText(HostEntry e) =>
+        string.Join('\n', [e.IpAddress, e.Hostname, .. e.Aliases, e.Comment ?? "", .. e.Tags]).ToLowerInvariant();
+
+    private static string TypeName(HostEventType type) => type.ToString().ToLowerInvariant();
+
+    // ---- history ----
+
+    public IReadOnlyList<HostEvent> History(string id)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events WHERE host_id = $id ORDER BY version";
+        command.Parameters.AddWithValue("$id", id);
+        return ReadEvents(command);
+    }
+
+    public HostEntry? GetAsOf(string id, DateTimeOffset asOf)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events " +
+                              "WHERE host_id = $id AND occurred_at <= $at ORDER BY version DESC LIMIT 1";
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$at", asOf.UtcTicks);
+        var last = ReadEvents(command).SingleOrDefault();
+        return last is null || last.Type == HostEventType.Deleted ? null : last.State;
+    }
+
+    public IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT e.event_id, e.host_id, e.version, e.type, e.payload, e.occurred_at, e.actor
+            FROM events e
+            JOIN (SELECT host_id, MAX(version) AS version FROM events WHERE occurred_at <= $at GROUP BY host_id) last
+              ON e.host_id = last.host_id AND e.version = last.version
+            WHERE e.type <> 'deleted'
+            """;
+        command.Parameters.AddWithValue("$at", asOf.UtcTicks);
+        return ReadEvents(command).Select(e => e.State).Order(HostQuery.Order).ToList();
+    }
+
+    // ---- snapshots ----
+
+    public SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now)
+    {
+        var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
+            JsonSerializer.Serialize(gzip, entries.Select(SnapshotEntry.From).ToList(), StoreJson.Default.ListSnapshotEntry);
+        lock (_primaryLock)
+        {
+            using var command = _primary.CreateCommand();
+            command.CommandText = "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, entries, hosts_text) " +
+                                  "VALUES ($id, $name, $trigger, $at, $count, $entries, $text)";
+            command.Parameters.AddWithValue("$id", info.Id);
+            command.Parameters.AddWithValue("$name", name);
+            command.Parameters.AddWithValue("$trigger", trigger);
+            command.Parameters.AddWithValue("$at", now.UtcTicks);
+            command.Parameters.AddWithValue("$count", entries.Count);
+            command.Parameters.AddWithValue("$entries", compressed.ToArray());
+            command.Parameters.AddWithValue("$text", renderedHosts);
+            command.ExecuteNonQuery();
+        }
+        return info;
+    }
+
+    public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots " +
+                              "ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset";
+        command.Parameters.AddWithValue("$limit", limit ?? -1);
+        command.Parameters.AddWithValue("$offset", offset);
+        using var reader = command.ExecuteReader();
+        var result = new List<SnapshotInfo>();
+        while (reader.Read()) result.Add(ReadSnapshot(reader));
+        return result;
+    }
+
+    public SnapshotInfo? GetSnapshot(string snapshotId)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots WHERE id = $id";
+        command.Parameters.AddWithValue("$id", snapshotId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadSnapshot(reader) : null;
+    }
+
+    public IReadOnlyList<HostEntry> GetSnapshotEntries(string snapshotId)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT entries FROM snapshots WHERE id = $id";
+        command.Parameters.AddWithValue("$id", snapshotId);
+        if (command.ExecuteScalar() is not byte[] blob) return [];
+        using var gzip = new GZipStream(new MemoryStream(blob), CompressionMode.Decompress);
+        var entries = JsonSerializer.Deserialize(gzip, StoreJson.Default.ListSnapshotEntry) ?? [];
+        return entries.Select(e => e.ToHost()).ToList();
+    }
+
+    public bool DeleteSnapshot(string snapshotId)
+    {
+        lock (_primaryLock)
+        {
+            using var command = _primary.CreateCommand();
+            command.CommandText = "DELETE FROM snapshots WHERE id = $id";
+            command.Parameters.AddWithValue("$id", snapshotId);
+            return command.ExecuteNonQuery() > 0;
+        }
+    }
+
+    public int PruneSnapshots(int maxCount, DateTimeOffset olderThan)
+    {
+        lock (_primaryLock)
+        {
+            using var command = _primary.CreateCommand();
+            command.CommandText = """
+                DELETE FROM snapshots WHERE created_at < $before
+                   OR id NOT IN (SELECT id FROM snapshots ORDER BY created_at DESC, id DESC LIMIT $max)
+                """;
+            command.Parameters.AddWithValue("$before", olderThan.UtcTicks);
+            command.Parameters.AddWithValue("$max", maxCount);
+            return command.ExecuteNonQuery();
+        }
+    }
+
+    // ---- reading rows ----
+
+    private static List<HostEntry> ReadAll(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var result = new List<HostEntry>();
+        while (reader.Read()) result.Add(ReadHost(reader));
+        return result;
+    }
+
+    private static HostEntry ReadHost(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3),
+        JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.IReadOnlyListString)!,
+        JsonSerializer.Deserialize(r.GetString(5), StoreJson.Default.IReadOnlyListString)!,
+        new DateTimeOffset(r.GetInt64(6), TimeSpan.Zero), new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero), r.GetInt64(8));
+
+    private static List<HostEvent> ReadEvents(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var result = new List<HostEvent>();
+        while (reader.Read())
+        {
+            var hostId = reader.GetString(1);
+            var version = reader.GetInt64(2);
+            var payload = JsonSerializer.Deserialize(reader.GetString(4), StoreJson.Default.EventPayload)!;
+            result.Add(new HostEvent(reader.GetInt64(0), hostId, version,
+                Enum.Parse<HostEventType>(reader.GetString(3), ignoreCase: true), payload.ToHost(hostId, version),
+                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero), reader.GetString(6)));
+        }
+        return result;
+    }
+
+    private static SnapshotInfo ReadSnapshot(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), new DateTimeOffset(r.GetInt64(3), TimeSpan.Zero), r.GetInt32(4));
+
+    public void Dispose()
+    {
+        lock (_primaryLock)
+        {
+            _getById.Dispose();
+            _findLive.Dispose();
+            // Checkpoint so the database file is whole on its own after a clean stop.
+            Pragma(_primary, "PRAGMA wal_checkpoint(TRUNCATE)");
+            _primary.Dispose();
+        }
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+}

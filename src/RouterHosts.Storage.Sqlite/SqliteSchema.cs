@@ -1,0 +1,91 @@
+using Microsoft.Data.Sqlite;
+
+namespace RouterHosts.Storage.Sqlite;
+
+/// <summary>
+/// The versioned schema. Migrations only go forward: each runs once, in its own
+/// transaction, and records the version it brings the database to.
+/// </summary>
+internal static class SqliteSchema
+{
+    private static readonly string[] Migrations =
+    [
+        // 1: event log, projection, snapshots.
+        """
+        CREATE TABLE events (
+            event_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+            host_id     TEXT    NOT NULL,
+            version     INTEGER NOT NULL,
+            type        TEXT    NOT NULL CHECK (type IN ('created', 'updated', 'deleted', 'restored')),
+            payload     TEXT    NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            actor       TEXT    NOT NULL,
+            UNIQUE (host_id, version)
+        );
+        CREATE INDEX events_by_time ON events (occurred_at);
+
+        CREATE TABLE hosts (
+            id            TEXT    PRIMARY KEY,
+            ip_address    TEXT    NOT NULL,
+            ip_sort       BLOB    NOT NULL,
+            hostname      TEXT    NOT NULL,
+            hostname_lc   TEXT    NOT NULL,
+            comment       TEXT,
+            tags          TEXT    NOT NULL,
+            aliases       TEXT    NOT NULL,
+            search_text   TEXT    NOT NULL,
+            created_at    INTEGER NOT NULL,
+            updated_at    INTEGER NOT NULL,
+            version       INTEGER NOT NULL,
+            deleted       INTEGER NOT NULL DEFAULT 0,
+            last_event_id INTEGER NOT NULL REFERENCES events (event_id)
+        );
+        CREATE UNIQUE INDEX hosts_live_key ON hosts (ip_address, hostname_lc) WHERE deleted = 0;
+        CREATE INDEX hosts_live_order ON hosts (ip_sort, hostname_lc, id) WHERE deleted = 0;
+
+        CREATE TABLE snapshots (
+            id          TEXT    PRIMARY KEY,
+            name        TEXT    NOT NULL,
+            trigger     TEXT    NOT NULL,
+            created_at  INTEGER NOT NULL,
+            entry_count INTEGER NOT NULL,
+            entries     BLOB    NOT NULL,
+            hosts_text  TEXT    NOT NULL
+        );
+        CREATE INDEX snapshots_by_time ON snapshots (created_at);
+        """,
+    ];
+
+    public static int LatestVersion => Migrations.Length;
+
+    public static void Migrate(SqliteConnection connection)
+    {
+        Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        var current = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+        if (current > LatestVersion)
+            throw new InvalidOperationException(
+                $"the database has schema version {current}, newer than this agent knows ({LatestVersion}); use a newer agent");
+        for (var version = current + 1; version <= LatestVersion; version++)
+        {
+            using var tx = connection.BeginTransaction();
+            Execute(connection, Migrations[version - 1], tx);
+            Execute(connection, $"INSERT INTO schema_version (version) VALUES ({version})", tx);
+            tx.Commit();
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+}
