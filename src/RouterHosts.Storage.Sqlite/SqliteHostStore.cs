@@ -179,20 +179,36 @@ public sealed class SqliteHostStore : IHostStore
             long lastEventId = 0;
             try
             {
-                // Deletions first, so that a key freed in this change can be taken by another entry in it.
-                foreach (var pending in events.Where(e => e.Type == HostEventType.Deleted).Concat(events.Where(e => e.Type != HostEventType.Deleted)))
+                // The log takes the events in the order given; the projection takes each host's
+                // last state. The rows this change touches first give up their keys, so that the
+                // unique index judges only the final states (a key freed or swapped within the
+                // change can be taken by another entry in it).
+                var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
+                foreach (var pending in events)
                 {
                     var state = pending.State;
-                    var tags = JsonSerializer.Serialize(state.Tags, StoreJson.Default.IReadOnlyListString);
-                    var aliases = JsonSerializer.Serialize(state.Aliases, StoreJson.Default.IReadOnlyListString);
                     Set(eventParameters, state.Id, state.Version, TypeName(pending.Type),
                         JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload),
                         now.UtcTicks, actor);
                     lastEventId = (long)insertEvent.ExecuteScalar()!;
+                    finals[state.Id] = (pending, lastEventId);
+                }
+                using (var release = _primary.CreateCommand())
+                {
+                    release.Transaction = tx;
+                    release.CommandText = "UPDATE hosts SET deleted = 1 WHERE deleted = 0 AND id IN (SELECT value FROM json_each($ids))";
+                    release.Parameters.AddWithValue("$ids", JsonSerializer.Serialize<IReadOnlyList<string>>(finals.Keys.ToList(), StoreJson.Default.IReadOnlyListString));
+                    release.ExecuteNonQuery();
+                }
+                foreach (var (pending, eventId) in finals.Values)
+                {
+                    var state = pending.State;
+                    var tags = JsonSerializer.Serialize(state.Tags, StoreJson.Default.IReadOnlyListString);
+                    var aliases = JsonSerializer.Serialize(state.Aliases, StoreJson.Default.IReadOnlyListString);
                     Set(hostParameters, state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
                         state.Hostname.ToLowerInvariant(), (object?)state.Comment ?? DBNull.Value, tags, aliases, SearchText(state),
                         state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
-                        pending.Type == HostEventType.Deleted ? 1 : 0, lastEventId);
+                        pending.Type == HostEventType.Deleted ? 1 : 0, eventId);
                     upsertHost.ExecuteNonQuery();
                 }
                 tx.Commit();

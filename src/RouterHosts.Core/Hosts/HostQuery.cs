@@ -26,17 +26,25 @@ public sealed record HostQuery(
             if (!regex.IsMatch(entry.Hostname) && !entry.Aliases.Any(regex.IsMatch)) return false;
         }
         if (IpAddress is { Length: > 0 } ip && entry.IpAddress != ip) return false;
-        if (Tag is { Length: > 0 } tag && !entry.Tags.Contains(tag, StringComparer.OrdinalIgnoreCase)) return false;
+        if (Tag is { Length: > 0 } tag && !entry.Tags.Any(t => Fold(t) == Fold(tag))) return false;
         return true;
     }
 
     /// <summary>Case-insensitive substring over ip, hostname, aliases, comment and tags.</summary>
-    public static bool MatchesText(HostEntry entry, string text) =>
-        entry.IpAddress.Contains(text, StringComparison.OrdinalIgnoreCase)
-        || entry.Hostname.Contains(text, StringComparison.OrdinalIgnoreCase)
-        || (entry.Comment?.Contains(text, StringComparison.OrdinalIgnoreCase) ?? false)
-        || entry.Aliases.Any(a => a.Contains(text, StringComparison.OrdinalIgnoreCase))
-        || entry.Tags.Any(t => t.Contains(text, StringComparison.OrdinalIgnoreCase));
+    public static bool MatchesText(HostEntry entry, string text)
+    {
+        var needle = Fold(text);
+        bool In(string? field) => field is not null && Fold(field).Contains(needle, StringComparison.Ordinal);
+        return In(entry.IpAddress) || In(entry.Hostname) || In(entry.Comment) || entry.Aliases.Any(In) || entry.Tags.Any(In);
+    }
+
+    /// <summary>
+    /// What "case-insensitive" means here: both sides lowercased with the invariant
+    /// culture, then compared ordinally. Backends fold the same way (lowercased
+    /// columns). OrdinalIgnoreCase differs for a few letters (the Kelvin sign
+    /// lowercases to 'k' but does not match it ignoring case), which no SQL lower() mirrors.
+    /// </summary>
+    public static string Fold(string value) => value.ToLowerInvariant();
 
     /// <summary>Filters, orders and pages an in-memory set the way a backend would.</summary>
     public IReadOnlyList<HostEntry> Apply(IEnumerable<HostEntry> entries)

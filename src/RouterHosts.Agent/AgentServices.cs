@@ -1,0 +1,71 @@
+using RouterHosts.Agent.Configuration;
+using RouterHosts.Core;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Sessions;
+using RouterHosts.Core.Storage;
+using RouterHosts.Core.Writes;
+using RouterHosts.Storage.Sqlite;
+
+namespace RouterHosts.Agent;
+
+/// <summary>Builds the core from the configuration: store, hooks, hosts file, writer, sessions, engine.</summary>
+public sealed class AgentServices : IAsyncDisposable
+{
+    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostsEngine engine)
+    {
+        Store = store;
+        Hooks = hooks;
+        HostsFile = hostsFile;
+        Engine = engine;
+    }
+
+    public IHostStore Store { get; }
+    public HookRunner Hooks { get; }
+    public HostsFileSync HostsFile { get; }
+    public HostsEngine Engine { get; }
+
+    public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(options.Database))!;
+        Directory.CreateDirectory(directory);
+        var store = new SqliteHostStore(options.Database);
+        var hooks = new HookRunner(ToHookSet(options.Hooks), logs.CreateLogger("RouterHosts.Hooks"));
+        var mode = ParseHostsFileMode(options.HostsFile.Mode);
+        var hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"));
+        var feed = new ChangeFeed();
+        feed.Publish(store.LastChangeId());
+        var clock = TimeProvider.System;
+        var writer = new HostWriter(store, hostsFile, feed, clock)
+        {
+            SnapshotPolicy = new SnapshotPolicy(options.Snapshots.MaxSnapshots, options.Snapshots.MaxAgeDays),
+        };
+        var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
+        var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
+        return new AgentServices(store, hooks, hostsFile, engine);
+    }
+
+    public static HostsFileMode ParseHostsFileMode(string value) => value.ToLowerInvariant() switch
+    {
+        "block" => HostsFileMode.Block,
+        "file" => HostsFileMode.File,
+        _ => throw new ArgumentException($"hosts_file.mode: '{value}' is not block or file"),
+    };
+
+    public static HookSet ToHookSet(HooksOptions options)
+    {
+        static HookDefinition Convert(HookOptions h, string list) =>
+            string.IsNullOrWhiteSpace(h.Name) || string.IsNullOrWhiteSpace(h.Command) || h.TimeoutSeconds <= 0
+                ? throw new ArgumentException($"hooks.{list}: every hook needs a name, a command and a positive timeout_seconds")
+                : new HookDefinition(h.Name, h.Command, TimeSpan.FromSeconds(h.TimeoutSeconds));
+        return new HookSet(options.OnSuccess.Select(h => Convert(h, "on_success")).ToList(),
+            options.OnFailure.Select(h => Convert(h, "on_failure")).ToList());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Hooks.DisposeAsync();
+        HostsFile.Dispose();
+        Store.Dispose();
+    }
+}

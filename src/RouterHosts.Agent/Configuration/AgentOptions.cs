@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Configuration;
+
+namespace RouterHosts.Agent.Configuration;
+
+/// <summary>
+/// The agent's configuration (one JSON file, default /etc/router-hosts/agent.json;
+/// environment variables ROUTERHOSTS_section__key and --section:key=value override it).
+/// </summary>
+public sealed class AgentOptions
+{
+    /// <summary>TCP endpoints ("127.0.0.1:50051", "[::1]:50051", "0.0.0.0:50051"), each with mTLS.</summary>
+    [ConfigurationKeyName("listen")] public List<string> Listen { get; set; } = [];
+    [ConfigurationKeyName("unix_socket")] public UnixSocketOptions? UnixSocket { get; set; }
+    [ConfigurationKeyName("tls")] public TlsOptions? Tls { get; set; }
+    [ConfigurationKeyName("database")] public string Database { get; set; } = "/var/lib/router-hosts/hosts.db";
+    [ConfigurationKeyName("hosts_file")] public HostsFileOptions HostsFile { get; set; } = new();
+    [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
+    [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();
+    [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
+    [ConfigurationKeyName("access")] public AccessOptions Access { get; set; } = new();
+    [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = "Information";
+    [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
+    /// <summary>How long in-flight calls get to finish on SIGTERM.</summary>
+    [ConfigurationKeyName("shutdown_grace_seconds")] public int ShutdownGraceSeconds { get; set; } = 10;
+}
+
+public sealed class UnixSocketOptions
+{
+    [ConfigurationKeyName("path")] public string Path { get; set; } = "";
+    [ConfigurationKeyName("mode")] public string Mode { get; set; } = "0660";
+    [ConfigurationKeyName("group")] public string? Group { get; set; }
+}
+
+public sealed class TlsOptions
+{
+    [ConfigurationKeyName("certificate")] public string Certificate { get; set; } = "";
+    [ConfigurationKeyName("key")] public string Key { get; set; } = "";
+    [ConfigurationKeyName("ca")] public string Ca { get; set; } = "";
+}
+
+public sealed class HostsFileOptions
+{
+    [ConfigurationKeyName("path")] public string Path { get; set; } = "/etc/hosts";
+    /// <summary>"block" (own only the marked block) or "file" (own the whole file).</summary>
+    [ConfigurationKeyName("mode")] public string Mode { get; set; } = "block";
+}
+
+public sealed class HooksOptions
+{
+    [ConfigurationKeyName("on_success")] public List<HookOptions> OnSuccess { get; set; } = [];
+    [ConfigurationKeyName("on_failure")] public List<HookOptions> OnFailure { get; set; } = [];
+}
+
+public sealed class HookOptions
+{
+    [ConfigurationKeyName("name")] public string Name { get; set; } = "";
+    [ConfigurationKeyName("command")] public string Command { get; set; } = "";
+    [ConfigurationKeyName("timeout_seconds")] public double TimeoutSeconds { get; set; } = 30;
+}
+
+public sealed class SnapshotOptions
+{
+    [ConfigurationKeyName("max_snapshots")] public int MaxSnapshots { get; set; } = 50;
+    [ConfigurationKeyName("max_age_days")] public int MaxAgeDays { get; set; } = 30;
+}
+
+public sealed class EditSessionOptions
+{
+    [ConfigurationKeyName("idle_timeout_seconds")] public int IdleTimeoutSeconds { get; set; } = 900;
+}
+
+public sealed class AccessOptions
+{
+    /// <summary>Client certificate subject (e.g. "CN=alice") to role (reader, writer, admin). Empty: every CA-signed client is admin.</summary>
+    [ConfigurationKeyName("certificates")] public Dictionary<string, string> Certificates { get; set; } = new();
+    /// <summary>Unix socket peers: "uid:1000" or "gid:27" to role. Root is admin unless listed.</summary>
+    [ConfigurationKeyName("unix_peers")] public Dictionary<string, string> UnixPeers { get; set; } = new();
+}

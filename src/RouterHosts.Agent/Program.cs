@@ -1,0 +1,3 @@
+using RouterHosts.Agent;
+
+return await AgentCommandLine.RunAsync(args);

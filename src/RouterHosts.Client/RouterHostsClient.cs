@@ -1,0 +1,475 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RouterHosts.Protocol.V1;
+using RouterHosts.Transport;
+using static RouterHosts.Client.ProtoMapping;
+
+namespace RouterHosts.Client;
+
+/// <summary>
+/// The .NET client of a RouterHosts agent. Takes and returns our own types and
+/// throws <see cref="RouterHostsException"/> (with the status code) for every
+/// failure, transport ones included. An edit session started through a client
+/// belongs to it: later calls stage into it until it is completed or undone.
+/// Safe to use from several threads.
+/// </summary>
+public sealed class RouterHostsClient : IDisposable
+{
+    /// <summary>How many bulk-add items are written before the request stream is flushed.</summary>
+    public const int BulkFlushEvery = 256;
+    private const int ExportBufferBytes = 64 * 1024;
+    private const int ImportChunkBytes = 1024 * 1024;
+
+    private readonly GrpcChannel _channel;
+    private readonly HostsService.HostsServiceClient _grpc;
+    private readonly TlsFailureLog _tlsFailures;
+    private readonly RouterHostsConnectionOptions _options;
+    private string? _editToken;
+
+    private RouterHostsClient(RouterHostsConnectionOptions options, GrpcChannel channel, TlsFailureLog tlsFailures)
+    {
+        _options = options;
+        _channel = channel;
+        _tlsFailures = tlsFailures;
+        _grpc = new HostsService.HostsServiceClient(channel);
+    }
+
+    public string Target => _options.Target;
+
+    /// <summary>The token of the edit session this client holds, if any.</summary>
+    public string? EditToken => Volatile.Read(ref _editToken);
+
+    /// <summary>
+    /// Prepares a connection: loads and checks the certificates (so a wrong file is
+    /// reported now, by name) but does not contact the agent.
+    /// </summary>
+    public static RouterHostsClient Connect(RouterHostsConnectionOptions options)
+    {
+        var endpoint = new GrpcEndpoint { Address = options.Endpoint, UnixSocketPath = options.UnixSocket, ServerName = options.ServerName };
+        if (options.UnixSocket is null)
+        {
+            if (string.IsNullOrEmpty(options.Endpoint))
+                throw Config("give an endpoint (host:port) or a Unix socket path");
+            if (options.CaPath is null) throw Config("a CA certificate path (-CaPath) is required for TLS");
+            if (options.CertificatePath is null) throw Config("a client certificate path (-CertificatePath) is required for mTLS");
+            var ca = Load(() => TlsTrust.LoadBundle(options.CaPath), options.CaPath, "CA certificate");
+            var certificate = Load(() => ClientCertificates.Load(options.CertificatePath, options.KeyPath, options.PfxPassword),
+                options.CertificatePath, "client certificate or key");
+            if (!certificate.HasPrivateKey) throw Config($"{options.CertificatePath} has no private key (give -KeyPath)");
+            if (!options.SkipCertificatePreflight &&
+                TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid) is { } problem)
+            {
+                throw new RouterHostsException(RouterHostsErrorCode.Unauthenticated,
+                    $"the client certificate {options.CertificatePath} would be refused: {problem}");
+            }
+            endpoint = endpoint with { ClientCertificate = certificate, TrustedCa = ca };
+        }
+        var failures = new TlsFailureLog();
+        return new RouterHostsClient(options, GrpcChannelFactory.Create(endpoint, failures), failures);
+    }
+
+    private static RouterHostsException Config(string message) => new(RouterHostsErrorCode.InvalidArgument, message);
+
+    private static T Load<T>(Func<T> load, string path, string what)
+    {
+        try { return load(); }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException
+                                       or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+        {
+            throw new RouterHostsException(RouterHostsErrorCode.InvalidArgument, $"cannot load the {what} from {path}: {e.Message}");
+        }
+    }
+
+    // ---- hosts ----
+
+    public Task<RouterHost> AddHostAsync(RouterHostInput input, CancellationToken ct = default) => Call(async options =>
+    {
+        var request = new AddHostRequest { IpAddress = input.IPAddress, Hostname = input.Hostname, EditToken = EditToken ?? "" };
+        if (input.Comment is not null) request.Comment = input.Comment;
+        request.Tags.AddRange(input.Tags);
+        request.Aliases.AddRange(input.Aliases);
+        var response = await _grpc.AddHostAsync(request, options);
+        return ToHost(response.Entry, response.Outcome?.Staged ?? false);
+    }, ct);
+
+    public Task<RouterHost> GetHostAsync(string id, DateTimeOffset? asOf = null, CancellationToken ct = default) => Call(async options =>
+    {
+        var request = new GetHostRequest { Id = id, EditToken = EditToken ?? "" };
+        if (asOf is { } t) request.AsOf = ToTimestamp(t);
+        return ToHost((await _grpc.GetHostAsync(request, options)).Entry, EditToken is not null);
+    }, ct);
+
+    public Task<RouterHost> UpdateHostAsync(string id, RouterHostUpdate update, string? expectedVersion = null, CancellationToken ct = default) =>
+        Call(async options =>
+        {
+            var request = new UpdateHostRequest { Id = id, EditToken = EditToken ?? "" };
+            if (update.IPAddress is not null) request.IpAddress = update.IPAddress;
+            if (update.Hostname is not null) request.Hostname = update.Hostname;
+            if (update.Comment is not null) request.Comment = update.Comment;
+            if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
+            if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
+            if (expectedVersion is not null) request.ExpectedVersion = expectedVersion;
+            var response = await _grpc.UpdateHostAsync(request, options);
+            return ToHost(response.Entry, response.Outcome?.Staged ?? false);
+        }, ct);
+
+    public Task RemoveHostAsync(string id, string? expectedVersion = null, CancellationToken ct = default) => Call(async options =>
+    {
+        var request = new DeleteHostRequest { Id = id, EditToken = EditToken ?? "" };
+        if (expectedVersion is not null) request.ExpectedVersion = expectedVersion;
+        await _grpc.DeleteHostAsync(request, options);
+        return true;
+    }, ct);
+
+    /// <summary>Hosts matching every given criterion, in IP then hostname order.</summary>
+    public IAsyncEnumerable<RouterHost> ListHostsAsync(RouterHostsQuery? query = null, CancellationToken ct = default)
+    {
+        query ??= new RouterHostsQuery();
+        var request = new ListHostsRequest { EditToken = EditToken ?? "" };
+        if (query.Text is not null) request.Filter = query.Text;
+        if (query.HostnamePattern is not null) request.HostnamePattern = query.HostnamePattern;
+        if (query.IPAddress is not null) request.IpAddress = query.IPAddress;
+        if (query.Tag is not null) request.Tag = query.Tag;
+        if (query.Skip is { } skip) request.Offset = skip;
+        if (query.First is { } first) request.Limit = first;
+        if (query.AsOf is { } asOf) request.AsOf = ToTimestamp(asOf);
+        var staged = EditToken is not null;
+        return Stream(options => _grpc.ListHosts(request, options).ResponseStream, r => ToHost(r.Entry, staged), ct);
+    }
+
+    public IAsyncEnumerable<RouterHost> SearchHostsAsync(string text, CancellationToken ct = default)
+    {
+        var request = new SearchHostsRequest { Query = text, EditToken = EditToken ?? "" };
+        var staged = EditToken is not null;
+        return Stream(options => _grpc.SearchHosts(request, options).ResponseStream, r => ToHost(r.Entry, staged), ct);
+    }
+
+    public IAsyncEnumerable<RouterHostHistoryEntry> GetHostHistoryAsync(string id, CancellationToken ct = default) =>
+        Stream(options => _grpc.GetHostHistory(new GetHostHistoryRequest { Id = id }, options).ResponseStream,
+            r => new RouterHostHistoryEntry
+            {
+                EventId = r.EventId, HostId = r.Entry.Id, EventType = r.EventType, Version = r.Version,
+                OccurredAt = ToTime(r.OccurredAt), Actor = r.Actor, Host = ToHost(r.Entry),
+            }, ct);
+
+    /// <summary>
+    /// Adds many hosts over one stream: inputs are written as they come (flushed every
+    /// <see cref="BulkFlushEvery"/>), and one result per input comes back in order, a
+    /// failed item carrying its own error while the others go through.
+    /// </summary>
+    public async IAsyncEnumerable<RouterHostsBulkResult> BulkAddAsync(IAsyncEnumerable<RouterHostInput> inputs,
+        [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var call = Invoke(() => _grpc.BulkAddHosts(StreamOptions(ct)));
+        var token = EditToken ?? "";
+        var writer = Task.Run(async () =>
+        {
+            var count = 0;
+            await foreach (var input in inputs.WithCancellation(ct))
+            {
+                var request = new BulkAddHostsRequest
+                {
+                    IpAddress = input.IPAddress ?? "", Hostname = input.Hostname ?? "", EditToken = count == 0 ? token : "",
+                };
+                if (input.Comment is not null) request.Comment = input.Comment;
+                request.Tags.AddRange(input.Tags);
+                request.Aliases.AddRange(input.Aliases);
+                call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
+                await call.RequestStream.WriteAsync(request, ct);
+            }
+            await call.RequestStream.CompleteAsync();
+        }, ct);
+
+        var results = Stream(_ => call.ResponseStream, r => new RouterHostsBulkResult
+        {
+            Index = r.Index,
+            Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
+            Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
+        }, ct);
+        await foreach (var result in results) yield return result;
+        await Guard(writer);
+    }
+
+    // ---- import / export ----
+
+    public Task<RouterHostsImportResult> ImportAsync(Stream content, string format, string conflictMode = "skip",
+        IProgress<int>? progress = null, CancellationToken ct = default) => Call(async _ =>
+    {
+        using var call = _grpc.ImportHosts(StreamOptions(ct));
+        var buffer = new byte[ImportChunkBytes];
+        var first = true;
+        int read;
+        while ((read = await content.ReadAsync(buffer, ct)) > 0)
+        {
+            var request = new ImportHostsRequest { Chunk = ByteString.CopyFrom(buffer, 0, read) };
+            if (first)
+            {
+                request.Format = format;
+                request.ConflictMode = conflictMode;
+                request.EditToken = EditToken ?? "";
+                first = false;
+            }
+            await call.RequestStream.WriteAsync(request, ct);
+        }
+        var last = new ImportHostsRequest { LastChunk = true };
+        if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; }
+        await call.RequestStream.WriteAsync(last, ct);
+        await call.RequestStream.CompleteAsync();
+        ImportHostsResponse? final = null;
+        await foreach (var response in call.ResponseStream.ReadAllAsync(ct))
+        {
+            if (response.Done) final = response;
+            else progress?.Report(response.Processed);
+        }
+        if (final is null) throw new RouterHostsException(RouterHostsErrorCode.Internal, "the agent ended the import without a result");
+        return new RouterHostsImportResult
+        {
+            Processed = final.Processed, Created = final.Created, Updated = final.Updated, Skipped = final.Skipped,
+            Staged = final.Outcome?.Staged ?? false, HostsFileStale = final.Outcome?.HostsFileStale ?? false,
+        };
+    }, ct, unary: false);
+
+    /// <summary>Streams every host in <paramref name="format"/> (hosts, json or csv) into <paramref name="destination"/>.</summary>
+    public Task ExportAsync(string format, Stream destination, CancellationToken ct = default) => Call(async _ =>
+    {
+        using var call = _grpc.ExportHosts(new ExportHostsRequest { Format = format }, StreamOptions(ct));
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
+            await destination.WriteAsync(chunk.Chunk.Memory, ct);
+        return true;
+    }, ct, unary: false);
+
+    // ---- snapshots ----
+
+    public Task<RouterHostsSnapshot> CreateSnapshotAsync(string name, string trigger = "manual", CancellationToken ct = default) =>
+        Call(async options =>
+        {
+            var r = await _grpc.CreateSnapshotAsync(new CreateSnapshotRequest { Name = name, Trigger = trigger }, options);
+            return new RouterHostsSnapshot { Id = r.SnapshotId, Name = name, Trigger = trigger, CreatedAt = ToTime(r.CreatedAt), EntryCount = r.EntryCount };
+        }, ct);
+
+    public IAsyncEnumerable<RouterHostsSnapshot> ListSnapshotsAsync(int skip = 0, int? first = null, CancellationToken ct = default) =>
+        Stream(options => _grpc.ListSnapshots(new ListSnapshotsRequest { Offset = (uint)skip, Limit = (uint)(first ?? 0) }, options).ResponseStream,
+            r => ToSnapshot(r.Snapshot), ct);
+
+    /// <summary>A snapshot and the hosts it recorded.</summary>
+    public Task<(RouterHostsSnapshot Snapshot, IReadOnlyList<RouterHost> Hosts)> GetSnapshotAsync(string snapshotId, CancellationToken ct = default) =>
+        Call(async _ =>
+        {
+            using var call = _grpc.GetSnapshot(new GetSnapshotRequest { SnapshotId = snapshotId }, StreamOptions(ct));
+            RouterHostsSnapshot? snapshot = null;
+            var hosts = new List<RouterHost>();
+            await foreach (var r in call.ResponseStream.ReadAllAsync(ct))
+            {
+                if (r.Snapshot is not null) snapshot = ToSnapshot(r.Snapshot);
+                if (r.Entry is not null) hosts.Add(ToHost(r.Entry));
+            }
+            return (snapshot ?? throw new RouterHostsException(RouterHostsErrorCode.NotFound, $"snapshot '{snapshotId}' not found"),
+                (IReadOnlyList<RouterHost>)hosts);
+        }, ct, unary: false);
+
+    public Task<RouterHostsRestoreResult> RestoreSnapshotAsync(string snapshotId, CancellationToken ct = default) => Call(async options =>
+    {
+        var r = await _grpc.RollbackToSnapshotAsync(new RollbackToSnapshotRequest { SnapshotId = snapshotId }, options);
+        return new RouterHostsRestoreResult
+        {
+            SnapshotId = snapshotId, BackupSnapshotId = r.NewSnapshotId, RestoredEntryCount = r.RestoredEntryCount,
+            HostsFileStale = r.Outcome?.HostsFileStale ?? false,
+        };
+    }, ct);
+
+    public Task RemoveSnapshotAsync(string snapshotId, CancellationToken ct = default) => Call(async options =>
+    {
+        await _grpc.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = snapshotId }, options);
+        return true;
+    }, ct);
+
+    // ---- edit sessions ----
+
+    /// <summary>Opens the agent's edit session and attaches it to this client.</summary>
+    public Task<RouterHostsEdit> StartEditAsync(CancellationToken ct = default) => Call(async options =>
+    {
+        if (EditToken is not null)
+            throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
+                "this connection already holds an edit session; complete or undo it first");
+        var r = await _grpc.StartEditAsync(new StartEditRequest(), options);
+        Volatile.Write(ref _editToken, r.EditToken);
+        return ToEdit(r.Session, isMine: true);
+    }, ct);
+
+    /// <summary>Commits the attached session's staged changes atomically.</summary>
+    public Task<RouterHostsEditResult> CompleteEditAsync(CancellationToken ct = default) => Call(async options =>
+    {
+        var token = RequireEditToken();
+        try
+        {
+            var r = await _grpc.FinishEditAsync(new FinishEditRequest { EditToken = token }, options);
+            Volatile.Write(ref _editToken, null);
+            return new RouterHostsEditResult
+            {
+                Added = r.Added, Changed = r.Changed, Removed = r.Removed, SnapshotId = r.SnapshotId,
+                HostsFileStale = r.Outcome?.HostsFileStale ?? false,
+            };
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        {
+            Volatile.Write(ref _editToken, null); // expired or unknown: the session is gone either way
+            throw;
+        }
+    }, ct);
+
+    /// <summary>Discards the attached session's staged changes; returns how many there were.</summary>
+    public Task<int> UndoEditAsync(CancellationToken ct = default) => Call(async options =>
+    {
+        var token = RequireEditToken();
+        try
+        {
+            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token }, options);
+            return r.DiscardedChanges;
+        }
+        finally { Volatile.Write(ref _editToken, null); }
+    }, ct);
+
+    /// <summary>The agent's live edit session (whoever holds it), or null.</summary>
+    public Task<RouterHostsEdit?> GetEditAsync(CancellationToken ct = default) => Call(async options =>
+    {
+        var r = await _grpc.GetEditAsync(new GetEditRequest { EditToken = EditToken ?? "" }, options);
+        return r.Session is null ? null : ToEdit(r.Session, isMine: EditToken is not null);
+    }, ct);
+
+    private string RequireEditToken() => EditToken ?? throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
+        "this connection holds no edit session; start one with Start-RouterHostsEdit");
+
+    // ---- agent ----
+
+    public Task<RouterHostsAgentStatus> GetAgentStatusAsync(CancellationToken ct = default) => Call(async options =>
+    {
+        var h = await _grpc.HealthAsync(new HealthRequest(), options);
+        return new RouterHostsAgentStatus
+        {
+            Endpoint = Target,
+            Healthy = h.Healthy,
+            Version = h.Server?.Version ?? "",
+            Uptime = TimeSpan.FromSeconds(h.Server?.UptimeSeconds ?? 0),
+            BuildInfo = h.Server?.BuildInfo ?? "",
+            DatabaseBackend = h.Database?.Backend ?? "",
+            DatabaseConnected = h.Database?.Connected ?? false,
+            DatabaseLatency = TimeSpan.FromTicks((h.Database?.LatencyMicros ?? 0) * 10),
+            HostCount = h.HostCount,
+            ChangeId = h.ChangeId,
+            HostsFilePath = h.HostsFile?.Path ?? "",
+            HostsFileMode = h.HostsFile?.Mode ?? "",
+            HostsFileCurrent = h.HostsFile?.Current ?? false,
+            HostsFileError = string.IsNullOrEmpty(h.HostsFile?.LastError) ? null : h.HostsFile!.LastError,
+            HookNames = h.Hooks?.HookNames.ToArray() ?? [],
+            LastHookRuns = h.Hooks?.LastRuns.Select(r => new RouterHostsHookStatus
+            {
+                Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut,
+                Duration = TimeSpan.FromMilliseconds(r.DurationMs), FinishedAt = ToTime(r.FinishedAt), OutputTail = r.OutputTail,
+            }).ToArray() ?? [],
+            EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
+        };
+    }, ct);
+
+    /// <summary>True when the agent answers and says it is ready; the reason when it is not.</summary>
+    public async Task<(bool Ready, string Reason)> TestAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            var r = await Call(async options => await _grpc.ReadinessAsync(new ReadinessRequest(), options), ct);
+            return (r.Ready, r.Reason);
+        }
+        catch (RouterHostsException e) when (e.IsConnectionProblem || e.Code == RouterHostsErrorCode.DeadlineExceeded)
+        {
+            return (false, e.Message);
+        }
+    }
+
+    /// <summary>The full set now, then (with <paramref name="follow"/>) a fresh full set after each change, until cancelled.</summary>
+    public async IAsyncEnumerable<RouterHostsChange> WatchAsync(bool follow, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var call = Invoke(() => _grpc.WatchHosts(StreamOptions(ct)));
+        await Guard(call.RequestStream.WriteAsync(new WatchHostsRequest { Follow = follow }, ct));
+        var hosts = new List<RouterHost>();
+        await foreach (var r in Stream(_ => call.ResponseStream, r => r, ct))
+        {
+            if (r.PayloadCase == WatchHostsResponse.PayloadOneofCase.Entry) { hosts.Add(ToHost(r.Entry)); continue; }
+            yield return new RouterHostsChange { ChangeId = r.Complete.ChangeId, GeneratedAt = ToTime(r.Complete.GeneratedAt), Hosts = hosts.ToArray() };
+            hosts.Clear();
+        }
+    }
+
+    // ---- plumbing: every call goes through Call/Stream, which translate failures ----
+
+    private CallOptions UnaryOptions(CancellationToken ct) =>
+        new(deadline: DateTime.UtcNow + _options.CallTimeout, cancellationToken: ct);
+
+    private static CallOptions StreamOptions(CancellationToken ct) => new(cancellationToken: ct);
+
+    private async Task<T> Call<T>(Func<CallOptions, Task<T>> call, CancellationToken ct, bool unary = true)
+    {
+        try { return await call(unary ? UnaryOptions(ct) : StreamOptions(ct)); }
+        catch (RpcException e) { throw Translate(e); }
+    }
+
+    private async Task Guard(Task task)
+    {
+        try { await task; }
+        catch (RpcException e) { throw Translate(e); }
+    }
+
+    private T Invoke<T>(Func<T> start)
+    {
+        try { return start(); }
+        catch (RpcException e) { throw Translate(e); }
+    }
+
+    private async IAsyncEnumerable<TOut> Stream<TIn, TOut>(Func<CallOptions, IAsyncStreamReader<TIn>> open, Func<TIn, TOut> map,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var reader = Invoke(() => open(StreamOptions(ct)));
+        while (true)
+        {
+            bool more;
+            try { more = await reader.MoveNext(ct); }
+            catch (RpcException e) { throw Translate(e); }
+            if (!more) yield break;
+            yield return map(reader.Current);
+        }
+    }
+
+    private RouterHostsException Translate(RpcException e)
+    {
+        var code = (RouterHostsErrorCode)(int)e.StatusCode;
+        var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
+            .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
+        if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
+            && TransportErrors.Explain(e, Target, _tlsFailures) is { } explained)
+        {
+            var isTls = explained.StartsWith("TLS", StringComparison.Ordinal);
+            return new RouterHostsException(isTls ? RouterHostsErrorCode.Unauthenticated : RouterHostsErrorCode.Unavailable,
+                explained, details, e);
+        }
+        var message = string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
+        return new RouterHostsException(code, message, details, e);
+    }
+
+    public void Dispose() => _channel.Dispose();
+}
+
+/// <summary>Criteria for <see cref="RouterHostsClient.ListHostsAsync"/>; each one set must match.</summary>
+public sealed class RouterHostsQuery
+{
+    /// <summary>Case-insensitive substring over IP, hostname, aliases, comment and tags.</summary>
+    public string? Text { get; init; }
+    /// <summary>Wildcards * and ? over the hostname and aliases.</summary>
+    public string? HostnamePattern { get; init; }
+    public string? IPAddress { get; init; }
+    public string? Tag { get; init; }
+    public int? Skip { get; init; }
+    public int? First { get; init; }
+    public DateTimeOffset? AsOf { get; init; }
+}

@@ -1,0 +1,102 @@
+namespace RouterHosts;
+
+public sealed class RouterHostsSnapshot
+{
+    public string Id { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string Trigger { get; init; } = "";
+    public DateTimeOffset CreatedAt { get; init; }
+    public int EntryCount { get; init; }
+    public override string ToString() => $"{Id} {Name}";
+}
+
+public sealed class RouterHostsEdit
+{
+    public string Holder { get; init; } = "";
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset ExpiresAt { get; init; }
+    public int StagedChanges { get; init; }
+    public TimeSpan IdleTimeout { get; init; }
+    /// <summary>True when the connection that asked holds this session's token.</summary>
+    public bool IsMine { get; init; }
+}
+
+public sealed class RouterHostsEditResult
+{
+    public int Added { get; init; }
+    public int Changed { get; init; }
+    public int Removed { get; init; }
+    /// <summary>The snapshot taken just before the changes were applied; restore it to undo them.</summary>
+    public string SnapshotId { get; init; } = "";
+    public bool HostsFileStale { get; init; }
+}
+
+public sealed class RouterHostsImportResult
+{
+    public int Processed { get; init; }
+    public int Created { get; init; }
+    public int Updated { get; init; }
+    public int Skipped { get; init; }
+    public bool Staged { get; init; }
+    public bool HostsFileStale { get; init; }
+}
+
+public sealed class RouterHostsRestoreResult
+{
+    public string SnapshotId { get; init; } = "";
+    /// <summary>The snapshot of the state before the restore.</summary>
+    public string BackupSnapshotId { get; init; } = "";
+    public int RestoredEntryCount { get; init; }
+    public bool HostsFileStale { get; init; }
+}
+
+public sealed class RouterHostsHookStatus
+{
+    public string Name { get; init; } = "";
+    public string Event { get; init; } = "";
+    public int ExitCode { get; init; }
+    public bool TimedOut { get; init; }
+    public TimeSpan Duration { get; init; }
+    public DateTimeOffset FinishedAt { get; init; }
+    public string OutputTail { get; init; } = "";
+}
+
+public sealed class RouterHostsAgentStatus
+{
+    public string Endpoint { get; init; } = "";
+    public bool Healthy { get; init; }
+    public string Version { get; init; } = "";
+    public TimeSpan Uptime { get; init; }
+    public string BuildInfo { get; init; } = "";
+    public string DatabaseBackend { get; init; } = "";
+    public bool DatabaseConnected { get; init; }
+    public TimeSpan DatabaseLatency { get; init; }
+    public int HostCount { get; init; }
+    public string ChangeId { get; init; } = "";
+    public string HostsFilePath { get; init; } = "";
+    public string HostsFileMode { get; init; } = "";
+    public bool HostsFileCurrent { get; init; }
+    public string? HostsFileError { get; init; }
+    public string[] HookNames { get; init; } = [];
+    public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
+    public RouterHostsEdit? EditSession { get; init; }
+}
+
+/// <summary>The gRPC status codes, as our own type so callers need no gRPC package.</summary>
+public enum RouterHostsErrorCode
+{
+    OK = 0, Cancelled = 1, Unknown = 2, InvalidArgument = 3, DeadlineExceeded = 4, NotFound = 5, AlreadyExists = 6,
+    PermissionDenied = 7, ResourceExhausted = 8, FailedPrecondition = 9, Aborted = 10, OutOfRange = 11,
+    Unimplemented = 12, Internal = 13, Unavailable = 14, DataLoss = 15, Unauthenticated = 16,
+}
+
+/// <summary>A failed call: the status code, the agent's (or the transport's) message, and any itemised details.</summary>
+public class RouterHostsException(RouterHostsErrorCode code, string message, IReadOnlyList<string>? details = null, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public RouterHostsErrorCode Code { get; } = code;
+    public IReadOnlyList<string> Details { get; } = details ?? [];
+
+    /// <summary>True for failures to reach or authenticate with the agent (nothing could proceed).</summary>
+    public bool IsConnectionProblem => Code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Unauthenticated;
+}

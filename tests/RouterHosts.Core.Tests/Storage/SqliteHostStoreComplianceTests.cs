@@ -1,0 +1,66 @@
+using Microsoft.Data.Sqlite;
+using RouterHosts.Core.Storage;
+using RouterHosts.Storage.Sqlite;
+
+namespace RouterHosts.Core.Tests.Storage;
+
+public sealed class SqliteHostStoreComplianceTests : HostStoreComplianceTests
+{
+    protected override IHostStore CreateStore(string directory) => new SqliteHostStore(Path.Combine(directory, "hosts.db"));
+
+    private string DatabasePath => Path.Combine(Temp.Path, "hosts.db");
+
+    private List<long> SchemaVersions()
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT version FROM schema_version ORDER BY version";
+        using var reader = command.ExecuteReader();
+        var versions = new List<long>();
+        while (reader.Read()) versions.Add(reader.GetInt64(0));
+        return versions;
+    }
+
+    [Fact]
+    public void Migration_runs_once_and_records_its_version()
+    {
+        Assert.Equal([1L], SchemaVersions());
+        Reopen();
+        Reopen();
+        Assert.Equal([1L], SchemaVersions());
+        Assert.Equal("sqlite", Store.BackendName);
+    }
+
+    [Fact]
+    public void A_database_from_a_newer_agent_is_refused()
+    {
+        CloseStore();
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO schema_version (version) VALUES (99)";
+            command.ExecuteNonQuery();
+        }
+        var e = Assert.Throws<InvalidOperationException>(() => new SqliteHostStore(DatabasePath));
+        Assert.Contains("99", e.Message);
+    }
+
+    [Fact]
+    public void Uses_wal_and_leaves_a_whole_database_file_after_dispose()
+    {
+        Hosts.Commit(Store, Hosts.T0, set => set.Add(new Core.Hosts.HostDraft("10.0.0.1", "a")));
+        CloseStore();
+        // After a clean stop the WAL has been checkpointed into the main file.
+        var wal = DatabasePath + "-wal";
+        Assert.True(!File.Exists(wal) || new FileInfo(wal).Length == 0, "WAL not checkpointed on dispose");
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", command.ExecuteScalar());
+        command.CommandText = "SELECT COUNT(*) FROM hosts WHERE deleted = 0";
+        Assert.Equal(1L, command.ExecuteScalar());
+    }
+}
