@@ -28,13 +28,16 @@ public sealed class RouterHostsClient : IDisposable
     private readonly HostsService.HostsServiceClient _grpc;
     private readonly TlsFailureLog _tlsFailures;
     private readonly RouterHostsConnectionOptions _options;
+    private readonly Func<string?>? _diagnoseClientCertificate;
     private string? _editToken;
 
-    private RouterHostsClient(RouterHostsConnectionOptions options, GrpcChannel channel, TlsFailureLog tlsFailures)
+    private RouterHostsClient(RouterHostsConnectionOptions options, GrpcChannel channel, TlsFailureLog tlsFailures,
+        Func<string?>? diagnoseClientCertificate)
     {
         _options = options;
         _channel = channel;
         _tlsFailures = tlsFailures;
+        _diagnoseClientCertificate = diagnoseClientCertificate;
         _grpc = new HostsService.HostsServiceClient(channel);
     }
 
@@ -50,6 +53,7 @@ public sealed class RouterHostsClient : IDisposable
     public static RouterHostsClient Connect(RouterHostsConnectionOptions options)
     {
         var endpoint = new GrpcEndpoint { Address = options.Endpoint, UnixSocketPath = options.UnixSocket, ServerName = options.ServerName };
+        Func<string?>? diagnose = null;
         if (options.UnixSocket is null)
         {
             if (string.IsNullOrEmpty(options.Endpoint))
@@ -67,9 +71,10 @@ public sealed class RouterHostsClient : IDisposable
                     $"the client certificate {options.CertificatePath} would be refused: {problem}");
             }
             endpoint = endpoint with { ClientCertificate = certificate, TrustedCa = ca };
+            diagnose = () => TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid);
         }
         var failures = new TlsFailureLog();
-        return new RouterHostsClient(options, GrpcChannelFactory.Create(endpoint, failures), failures);
+        return new RouterHostsClient(options, GrpcChannelFactory.Create(endpoint, failures), failures, diagnose);
     }
 
     private static RouterHostsException Config(string message) => new(RouterHostsErrorCode.InvalidArgument, message);
@@ -447,7 +452,7 @@ public sealed class RouterHostsClient : IDisposable
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
-            && TransportErrors.Explain(e, Target, _tlsFailures) is { } explained)
+            && TransportErrors.Explain(e, Target, _tlsFailures, _diagnoseClientCertificate) is { } explained)
         {
             var isTls = explained.StartsWith("TLS", StringComparison.Ordinal);
             return new RouterHostsException(isTls ? RouterHostsErrorCode.Unauthenticated : RouterHostsErrorCode.Unavailable,

@@ -37,6 +37,9 @@ public static class GrpcListeners
                         ClientCertificateRequired = true,
                         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                        // No resumption: every connection presents and re-validates its client certificate
+                        // (a resumed TLS 1.3 session would skip the check, and a reloaded CA would not apply).
+                        AllowTlsResume = false,
                         ApplicationProtocols = [SslApplicationProtocol.Http2],
                         RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                         {

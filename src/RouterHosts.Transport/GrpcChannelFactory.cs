@@ -72,7 +72,9 @@ public static class GrpcChannelFactory
                 LocalCertificateSelectionCallback = endpoint.ClientCertificate is null
                     ? null
                     : (_, _, _, _, _) => endpoint.ClientCertificate,
-                RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                // SocketsHttpHandler replaces TargetHost with the URI's host, so the name is checked here,
+                // against ServerName when one is given (e.g. connecting to 127.0.0.1, expecting "localhost").
+                RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
                 {
                     string? problem;
                     if (certificate is null) problem = "the server sent no certificate";
@@ -80,9 +82,9 @@ public static class GrpcChannelFactory
                     {
                         using var leaf = new X509Certificate2(certificate);
                         problem = TlsTrust.Validate(leaf, endpoint.TrustedCa, TlsTrust.ServerAuthOid, ExtraCertificates(chain))
-                                  ?? ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
-                                      ? $"the server certificate '{leaf.Subject}' is not valid for the name '{host}'"
-                                      : null);
+                                  ?? (leaf.MatchesHostname(host, allowWildcards: true, allowCommonName: false)
+                                      ? null
+                                      : $"the server certificate '{leaf.Subject}' is not valid for the name '{host}'");
                     }
                     if (problem is not null) failures?.Record("server certificate refused: " + problem);
                     return problem is null;

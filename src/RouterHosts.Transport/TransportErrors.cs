@@ -12,7 +12,12 @@ namespace RouterHosts.Transport;
 public static class TransportErrors
 {
     /// <summary>Explains an UNAVAILABLE/INTERNAL status raised by the transport itself, or returns null when the server sent it.</summary>
-    public static string? Explain(RpcException error, string target, TlsFailureLog? tlsFailures)
+    /// <param name="diagnoseClientCertificate">
+    /// Checks our own client certificate the way the agent would; it names the problem when
+    /// the agent closed the connection right after the handshake (TLS 1.3 reports a refused
+    /// client certificate only then, without a reason).
+    /// </param>
+    public static string? Explain(RpcException error, string target, TlsFailureLog? tlsFailures, Func<string?>? diagnoseClientCertificate = null)
     {
         if (tlsFailures?.TakeLast() is { } refused)
             return $"TLS handshake with {target} failed: {refused}";
@@ -20,7 +25,7 @@ public static class TransportErrors
         if (inner is null) return null;
         var chain = Flatten(inner).ToList();
         if (chain.OfType<AuthenticationException>().FirstOrDefault() is { } auth)
-            return $"TLS handshake with {target} failed: {Describe(auth)}";
+            return $"TLS handshake with {target} failed: {Describe(auth, diagnoseClientCertificate)}";
         if (chain.OfType<SocketException>().FirstOrDefault() is { } socket)
             return socket.SocketErrorCode switch
             {
@@ -29,20 +34,26 @@ public static class TransportErrors
                 SocketError.TimedOut => $"connecting to {target} timed out",
                 _ => $"cannot connect to {target}: {socket.Message}",
             };
-        if (chain.Any(e => e is IOException && e.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase))
-            || chain.Any(e => e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase)))
-            return $"TLS connection to {target} failed: the agent closed it during or right after the handshake, " +
-                   $"which means it refused the client certificate (missing, expired, from another CA, or without clientAuth usage). Detail: {chain[^1].Message}";
+        var closedEarly = chain.OfType<HttpIOException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
+                          || chain.OfType<HttpRequestException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
+                          || chain.Any(e => e is IOException && e.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase))
+                          || chain.Any(e => e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase));
+        if (closedEarly && diagnoseClientCertificate is not null)
+        {
+            var reason = diagnoseClientCertificate() ??
+                         "no local reason found: check that the agent trusts the CA that issued it and that it has not been revoked by configuration";
+            return $"TLS handshake with {target} failed: the agent refused the client certificate: {reason}";
+        }
         if (chain.OfType<HttpRequestException>().FirstOrDefault() is { } http)
             return $"cannot talk to {target}: {http.Message}";
         return null;
     }
 
-    private static string Describe(AuthenticationException e)
+    private static string Describe(AuthenticationException e, Func<string?>? diagnoseClientCertificate)
     {
         var message = string.Join(": ", Flatten(e).Select(x => x.Message).Distinct());
         if (message.Contains("alert", StringComparison.OrdinalIgnoreCase) || message.Contains("certificate", StringComparison.OrdinalIgnoreCase))
-            return "the agent refused the client certificate (missing, expired, from another CA, or without clientAuth usage): " + message;
+            return "the agent refused the client certificate: " + (diagnoseClientCertificate?.Invoke() ?? message);
         return message;
     }
 

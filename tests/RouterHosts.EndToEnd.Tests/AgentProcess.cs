@@ -94,6 +94,49 @@ public sealed class AgentProcess : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>
+    /// Starts the agent from a configuration file (not --dev): makes a PKI (CA, a server
+    /// certificate for localhost/127.0.0.1, an admin client) and client.json in a new temp
+    /// directory, writes agent.json (mode 0600) from the defaults plus <paramref name="configure"/>,
+    /// and waits until the agent is ready.
+    /// </summary>
+    public static async Task<AgentProcess> StartWithConfigAsync(Action<System.Text.Json.Nodes.JsonObject, string>? configure = null,
+        bool waitUntilReady = true)
+    {
+        var dir = NewTempDirectory();
+        var pki = Path.Combine(dir, "pki");
+        using (var ca = Transport.CertificateAuthority.Create("Test CA"))
+        {
+            Transport.CertificateAuthority.WritePem(ca.Certificate, Path.Combine(pki, "ca.crt"), Path.Combine(pki, "ca.key"), true);
+            using var server = ca.IssueServer("localhost", ["localhost"], [IPAddress.Loopback]);
+            Transport.CertificateAuthority.WritePem(server, Path.Combine(pki, "server.crt"), Path.Combine(pki, "server.key"), true);
+            using var client = ca.IssueClient("test-admin", "admin");
+            Transport.CertificateAuthority.WritePem(client, Path.Combine(pki, "client.crt"), Path.Combine(pki, "client.key"), true);
+        }
+        var port = FreePort();
+        File.WriteAllText(Path.Combine(dir, "client.json"), System.Text.Json.JsonSerializer.Serialize(
+            new Transport.ClientConfigFile($"127.0.0.1:{port}", null, "pki/client.crt", "pki/client.key", "pki/ca.crt", "localhost"),
+            Transport.ClientConfigJson.Default.ClientConfigFile));
+        File.WriteAllText(Path.Combine(dir, "hosts"), "127.0.0.1\tlocalhost\n");
+        var config = new System.Text.Json.Nodes.JsonObject
+        {
+            ["listen"] = new System.Text.Json.Nodes.JsonArray($"127.0.0.1:{port}"),
+            ["tls"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["certificate"] = Path.Combine(pki, "server.crt"), ["key"] = Path.Combine(pki, "server.key"), ["ca"] = Path.Combine(pki, "ca.crt"),
+            },
+            ["database"] = Path.Combine(dir, "routerhosts.db"),
+            ["hosts_file"] = new System.Text.Json.Nodes.JsonObject { ["path"] = Path.Combine(dir, "hosts"), ["mode"] = "block" },
+        };
+        configure?.Invoke(config, dir);
+        var configPath = Path.Combine(dir, "agent.json");
+        File.WriteAllText(configPath, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var agent = Launch(["--config", configPath], dir, port, ownsDirectory: true);
+        if (waitUntilReady) await agent.WaitUntilReadyAsync();
+        return agent;
+    }
+
     /// <summary>Starts the agent with arbitrary arguments and does not wait (for configuration-error tests).</summary>
     public static AgentProcess Launch(IEnumerable<string> args, string dataDirectory, int port = 0, bool ownsDirectory = false,
         IDictionary<string, string>? environment = null)
@@ -177,12 +220,4 @@ public sealed class AgentProcess : IAsyncDisposable
     }
 
     [DllImport("libc", SetLastError = true)] private static extern int kill(int pid, int signal);
-}
-
-/// <summary>One agent shared by the tests of a class (each test uses its own hostnames).</summary>
-public sealed class SharedAgent : IAsyncLifetime
-{
-    public AgentProcess Agent { get; private set; } = null!;
-    public async Task InitializeAsync() => Agent = await AgentProcess.StartDevAsync();
-    public async Task DisposeAsync() => await Agent.DisposeAsync();
 }
