@@ -10,7 +10,8 @@ using RouterHosts.Core.Writes;
 
 namespace RouterHosts.Core;
 
-public sealed record BulkItemResult(int Index, HostEntry? Entry, CoreException? Error, WriteOutcome? Outcome);
+/// <summary>One bulk item's result; <paramref name="EndOfBatch"/> marks the last of a committed batch (a good moment to flush).</summary>
+public sealed record BulkItemResult(int Index, HostEntry? Entry, CoreException? Error, WriteOutcome? Outcome, bool EndOfBatch = false);
 
 public sealed record ImportProgress(int Processed, int Created, int Updated, int Skipped, int Failed);
 
@@ -45,7 +46,7 @@ public sealed class HostsEngine(
     // ---- single-host writes ----
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> AddAsync(string actor, HostDraft draft, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, new AddHostCommand(draft, Ulid.New(clock.GetUtcNow())), editToken, ct);
+        RunAsync(actor, NewAdd(draft), editToken, ct);
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> UpdateAsync(
         string actor, string id, HostPatch patch, string? expectedVersion, string? editToken, CancellationToken ct) =>
@@ -94,20 +95,22 @@ public sealed class HostsEngine(
 
     /// <summary>
     /// Adds each item on its own merits: items are taken in batches of what has
-    /// arrived (at most <see cref="BulkBatchSize"/>), each batch committed in one
-    /// transaction (the hosts file rendered once per batch), one result per item.
+    /// arrived (at most <see cref="BulkBatchSize"/>, waiting up to <see cref="BulkLinger"/>
+    /// for more), each batch committed in one transaction, one result per item. The
+    /// hosts file renders coalesce while batches commit; the call ends once the file
+    /// holds every batch.
     /// </summary>
     public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
         Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
         var index = 0;
         var batch = new List<HostDraft>(BulkBatchSize);
-        while (await items.WaitToReadAsync(ct))
+        long lastChangeId = 0;
+        while (await FillBatchAsync(items, batch, ct))
         {
-            batch.Clear();
-            while (batch.Count < BulkBatchSize && items.TryRead(out var draft)) batch.Add(draft);
             var results = new List<BulkItemResult>(batch.Count);
             WriteOutcome? outcome = null;
+            var first = index;
             if (!string.IsNullOrEmpty(editToken))
             {
                 foreach (var draft in batch)
@@ -119,7 +122,6 @@ public sealed class HostsEngine(
             }
             else
             {
-                var first = index;
                 (_, outcome) = await writer.WriteAsync(actor, set =>
                 {
                     var i = first;
@@ -130,14 +132,45 @@ public sealed class HostsEngine(
                         i++;
                     }
                     return 0;
-                }, ct);
+                }, ct, waitForFile: false);
                 index = first + batch.Count;
+                lastChangeId = Math.Max(lastChangeId, outcome.ChangeId);
             }
-            foreach (var result in results) await onResult(result with { Outcome = result.Entry is null ? null : outcome });
+            for (var r = 0; r < results.Count; r++)
+            {
+                var result = results[r];
+                await onResult(result with { Outcome = result.Entry is null ? null : outcome, EndOfBatch = r == results.Count - 1 });
+            }
         }
+        if (lastChangeId > 0) await hostsFile.EnsureCurrentAsync(lastChangeId, CancellationToken.None);
     }
 
-    private AddHostCommand NewAdd(HostDraft draft) => new(draft, Ulid.New(clock.GetUtcNow()));
+    /// <summary>How long a bulk batch waits for more items before it commits what it has.</summary>
+    public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Takes what has arrived, up to a batch, lingering briefly for more; false once the items are done.</summary>
+    private static async Task<bool> FillBatchAsync(ChannelReader<HostDraft> items, List<HostDraft> batch, CancellationToken ct)
+    {
+        batch.Clear();
+        if (!await items.WaitToReadAsync(ct)) return false;
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        linger.CancelAfter(BulkLinger);
+        while (batch.Count < BulkBatchSize)
+        {
+            if (items.TryRead(out var draft)) { batch.Add(draft); continue; }
+            try
+            {
+                if (!await items.WaitToReadAsync(linger.Token)) break;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                break; // lingered long enough: commit what we have
+            }
+        }
+        return batch.Count > 0;
+    }
+
+    private AddHostCommand NewAdd(HostDraft draft) => new(draft, Ulid.New(clock.GetUtcNow()), IdIsNew: true);
 
     // ---- import / export ----
 
@@ -169,7 +202,6 @@ public sealed class HostsEngine(
             throw new CoreException(CoreErrorKind.InvalidArgument,
                 $"import rejected: {errors.Count} invalid line(s); nothing was imported. First: {errors[0]}", errors);
 
-        var (commands, plan) = PlanImport(records, mode, string.IsNullOrEmpty(editToken) ? store : sessions.View(editToken));
         if (onProgress is not null)
         {
             for (var done = ImportProgressEvery; done < records.Count; done += ImportProgressEvery)
@@ -177,21 +209,16 @@ public sealed class HostsEngine(
         }
         if (!string.IsNullOrEmpty(editToken))
         {
-            sessions.Stage(editToken, commands);
-            return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, null, true);
+            var (staged, stagedPlan) = PlanImport(records, mode, sessions.View(editToken));
+            sessions.Stage(editToken, staged);
+            return new ImportResult(records.Count, stagedPlan.Created, stagedPlan.Updated, stagedPlan.Skipped, null, true);
         }
-        var (_, outcome) = await writer.WriteAsync(actor, set =>
+        // Planned and applied inside the writer, so nothing can change between the two.
+        var (plan, outcome) = await writer.WriteAsync(actor, set =>
         {
-            // Planned against the committed state just now; applying validates again inside the writer.
-            var problems = new List<string>();
-            foreach (var command in commands)
-            {
-                try { command.ApplyTo(set); }
-                catch (CoreException e) { problems.Add($"{command.Describe()}: {e.Message}"); }
-            }
-            if (problems.Count > 0)
-                throw new CoreException(CoreErrorKind.Conflict, "import conflicted with a concurrent change; nothing was imported", problems);
-            return 0;
+            var (commands, planned) = PlanImport(records, mode, set);
+            foreach (var command in commands) command.ApplyTo(set);
+            return planned;
         }, ct);
         return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, outcome, false);
     }
@@ -209,7 +236,7 @@ public sealed class HostsEngine(
             var existing = (record.Id is null ? null : view.Get(record.Id)) ?? view.FindLive(new HostKey(draft.IpAddress, draft.Hostname));
             if (existing is null)
             {
-                commands.Add(new AddHostCommand(draft, record.Id ?? Ulid.New(clock.GetUtcNow())));
+                commands.Add(record.Id is null ? NewAdd(draft) : new AddHostCommand(draft, record.Id));
                 created++;
                 continue;
             }

@@ -31,4 +31,12 @@ internal sealed record SnapshotEntry(
 [JsonSerializable(typeof(EventPayload))]
 [JsonSerializable(typeof(List<SnapshotEntry>))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
-internal sealed partial class StoreJson : JsonSerializerContext;
+internal sealed partial class StoreJson : JsonSerializerContext
+{
+    // Most entries have no tags or aliases: skip the serializer for them.
+    public static string WriteList(IReadOnlyList<string> values) =>
+        values.Count == 0 ? "[]" : System.Text.Json.JsonSerializer.Serialize(values, Default.IReadOnlyListString);
+
+    public static IReadOnlyList<string> ReadList(string json) =>
+        json == "[]" ? [] : System.Text.Json.JsonSerializer.Deserialize(json, Default.IReadOnlyListString)!;
+}

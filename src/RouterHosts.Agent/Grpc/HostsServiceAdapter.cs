@@ -121,6 +121,8 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
                 response.ErrorMessage = result.Error.Message;
             }
+            // Flush once per committed batch rather than once per item.
+            responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
             await responseStream.WriteAsync(response, ct);
         }, ct);
         await reader;

@@ -23,8 +23,8 @@ public sealed class HostsFileSync : IDisposable
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
+    private static readonly System.Text.RegularExpressions.Regex TempFileName = new(@"\.routerhosts-[0-9a-f]{32}\.tmp");
 
-    private readonly IHostStore _store;
     private readonly HookRunner _hooks;
     private readonly ILogger _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -34,14 +34,17 @@ public sealed class HostsFileSync : IDisposable
 
     public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log)
     {
-        _store = store;
         _hooks = hooks;
         _log = log;
         _state = new HostsFileState(System.IO.Path.GetFullPath(path), mode, false, 0, null, null);
+        Lines.Load(store.StreamAll(), store.LastChangeId());
         _retryTimer = new Timer(_ => _ = Task.Run(() => EnsureCurrentAsync(0, CancellationToken.None)));
     }
 
     public HostsFileState State => Volatile.Read(ref _state);
+
+    /// <summary>The rendered lines; the writer applies every committed change to them.</summary>
+    public RenderedLines Lines { get; } = new();
 
     /// <summary>
     /// Makes the file reflect at least <paramref name="changeId"/>. Concurrent callers
@@ -62,11 +65,9 @@ public sealed class HostsFileSync : IDisposable
     private HostsFileState Render()
     {
         var state = State;
-        var changeId = _store.LastChangeId();
-        var count = 0;
+        var (block, count, changeId) = Lines.RenderBlock();
         try
         {
-            var block = HostsFileRenderer.RenderBlock(CountAs(_store.StreamAll(), () => count++));
             var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block);
             var wrote = AtomicFile.WriteIfChanged(state.Path, content);
             var now = DateTimeOffset.UtcNow;
@@ -82,20 +83,17 @@ public sealed class HostsFileSync : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or MalformedHostsFileException)
         {
-            var firstFailure = state.Current || state.LastError != e.Message;
-            _state = state with { Current = false, LastError = e.Message };
+            // The temp file's name is random; mask it so that the same failure reads the same on each retry.
+            var error = TempFileName.Replace(e.Message, ".routerhosts-*.tmp");
+            var firstFailure = state.Current || state.LastError != error;
+            _state = state with { Current = false, LastError = error };
             _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",
-                state.Path, e.Message, _nextRetry.TotalSeconds);
-            if (firstFailure) _hooks.Trigger(new HookTrigger(false, count, e.Message, state.Path, changeId));
+                state.Path, error, _nextRetry.TotalSeconds);
+            if (firstFailure) _hooks.Trigger(new HookTrigger(false, count, error, state.Path, changeId));
             _retryTimer.Change(_nextRetry, Timeout.InfiniteTimeSpan);
             _nextRetry = TimeSpan.FromTicks(Math.Min(_nextRetry.Ticks * 2, MaxRetry.Ticks));
         }
         return _state;
-    }
-
-    private static IEnumerable<T> CountAs<T>(IEnumerable<T> items, Action onEach)
-    {
-        foreach (var item in items) { onEach(); yield return item; }
     }
 
     public void Dispose()

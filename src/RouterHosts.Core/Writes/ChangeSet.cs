@@ -38,21 +38,24 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
         return found;
     }
 
-    public HostEntry Add(HostDraft draft, string? id = null)
+    /// <param name="id">A fixed id (imports, staged adds); null makes a new one.</param>
+    /// <param name="idIsNew">True when <paramref name="id"/> was just generated, so no entry can hold it (saves a lookup).</param>
+    public HostEntry Add(HostDraft draft, string? id = null, bool idIsNew = false)
     {
         var valid = HostValidator.Normalize(draft);
         var key = new HostKey(valid.IpAddress, valid.Hostname);
         EnsureKeyFree(key, exceptId: null);
         long version = 1;
         var type = HostEventType.Created;
-        if (id is not null)
+        if (id is not null && !idIsNew)
         {
             var existing = Get(id, includeDeleted: true);
             if (existing is not null && Get(id) is not null)
                 throw new CoreException(CoreErrorKind.AlreadyExists, $"host id {CoreException.Quote(id)} already exists");
             if (existing is not null) { version = existing.Version + 1; type = HostEventType.Restored; }
         }
-        var entry = new HostEntry(id ?? Ulid.New(now), valid.IpAddress, valid.Hostname, valid.Comment,
+        // An empty comment is no comment, as in Update.
+        var entry = new HostEntry(id ?? Ulid.New(now), valid.IpAddress, valid.Hostname, string.IsNullOrEmpty(valid.Comment) ? null : valid.Comment,
             valid.Tags!, valid.Aliases!, now, now, version);
         Record(type, entry, previous: null);
         return entry;
@@ -133,7 +136,9 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
     private void Record(HostEventType type, HostEntry state, HostEntry? previous)
     {
         var live = type != HostEventType.Deleted;
-        if (previous is not null) _byKey[previous.Key] = null;
+        // Free the previous key only if this entry still holds it: a Restore may already have given it to another.
+        if (previous is not null && (!_byKey.TryGetValue(previous.Key, out var holder) || holder == previous.Id))
+            _byKey[previous.Key] = null;
         if (live) _byKey[state.Key] = state.Id;
         _byId[state.Id] = (state, live);
         _events.Add(new Storage.PendingEvent(type, state));

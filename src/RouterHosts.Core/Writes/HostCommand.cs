@@ -13,10 +13,13 @@ public abstract record HostCommand
     public abstract string Describe();
 }
 
-/// <summary>Adds with a fixed id, so that an entry staged in a session keeps its id when committed.</summary>
-public sealed record AddHostCommand(HostDraft Draft, string Id) : HostCommand
+/// <summary>
+/// Adds with a fixed id, so that an entry staged in a session keeps its id when committed.
+/// <paramref name="IdIsNew"/>: the id was generated for this command (not taken from a file).
+/// </summary>
+public sealed record AddHostCommand(HostDraft Draft, string Id, bool IdIsNew = false) : HostCommand
 {
-    public override HostEntry ApplyTo(ChangeSet set) => set.Add(Draft, Id);
+    public override HostEntry ApplyTo(ChangeSet set) => set.Add(Draft, Id, IdIsNew);
     public override string Describe() => $"add {Draft.IpAddress} {Draft.Hostname}";
 }
 

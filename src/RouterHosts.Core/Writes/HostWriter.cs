@@ -29,8 +29,13 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
     /// events. A plan that throws commits nothing. With <paramref name="snapshotBefore"/>
     /// a snapshot of the state before the change is taken first (only if the plan succeeded).
     /// </summary>
+    /// <param name="waitForFile">
+    /// False lets the caller go on while the file is rendered (bulk batches: renders coalesce,
+    /// and the caller waits once at its end with <see cref="HostsFileSync.EnsureCurrentAsync"/>).
+    /// </param>
     public async Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
-        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null)
+        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null,
+        bool waitForFile = true)
     {
         long changeId;
         T result;
@@ -43,13 +48,15 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
             if (result is ISnapshotAware aware && snapshot is not null) aware.SnapshotTaken(snapshot);
             if (set.Events.Count == 0) return (result, new WriteOutcome(0, hostsFile.State));
             changeId = store.Append(set.Events, actor, set.Now);
+            hostsFile.Lines.Apply(set.Events, changeId);
         }
         finally { _gate.Release(); }
 
         feed.Publish(changeId);
         // Outside the gate: the next writer can commit while this one renders; renders coalesce.
-        var file = await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
-        return (result, new WriteOutcome(changeId, file));
+        var render = hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
+        if (!waitForFile) return (result, new WriteOutcome(changeId, hostsFile.State));
+        return (result, new WriteOutcome(changeId, await render));
     }
 
     public async Task<SnapshotInfo> CreateSnapshotAsync(string name, string trigger, CancellationToken ct)
@@ -63,7 +70,7 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
     {
         var now = clock.GetUtcNow();
         var entries = store.StreamAll().ToList();
-        var snapshot = store.CreateSnapshot(name, trigger, entries, HostsFileRenderer.RenderBlock(entries), now);
+        var snapshot = store.CreateSnapshot(name, trigger, entries, hostsFile.Lines.RenderBlock().Block, now);
         store.PruneSnapshots(SnapshotPolicy.MaxSnapshots, now.AddDays(-SnapshotPolicy.MaxAgeDays));
         return snapshot;
     }

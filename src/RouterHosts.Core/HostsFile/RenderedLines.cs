@@ -1,0 +1,88 @@
+using System.Text;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+
+namespace RouterHosts.Core.HostsFile;
+
+/// <summary>
+/// The hosts-file line of every live entry, kept in file order and updated from
+/// the events the writer commits, so that regenerating the file after a change
+/// costs one pass over ready-made lines instead of a read of the whole table.
+/// Loaded once from the store at start; the writer applies each committed change.
+/// </summary>
+public sealed class RenderedLines
+{
+    private readonly object _gate = new();
+    private readonly SortedDictionary<LineKey, string> _lines = new();
+    private readonly Dictionary<string, LineKey> _keyById = new();
+    private long _changeId;
+    private int _characters;
+
+    public void Load(IEnumerable<HostEntry> entries, long changeId)
+    {
+        lock (_gate)
+        {
+            _lines.Clear();
+            _keyById.Clear();
+            _characters = 0;
+            foreach (var entry in entries) Put(entry);
+            _changeId = changeId;
+        }
+    }
+
+    /// <summary>Applies committed events in their order; <paramref name="changeId"/> is what they were committed as.</summary>
+    public void Apply(IReadOnlyList<PendingEvent> events, long changeId)
+    {
+        lock (_gate)
+        {
+            foreach (var e in events)
+            {
+                Remove(e.State.Id);
+                if (e.Type != HostEventType.Deleted) Put(e.State);
+            }
+            _changeId = Math.Max(_changeId, changeId);
+        }
+    }
+
+    /// <summary>The marked block with every line, the number of entries, and the change it reflects.</summary>
+    public (string Block, int Count, long ChangeId) RenderBlock()
+    {
+        lock (_gate)
+        {
+            var sb = new StringBuilder(_characters + 256);
+            sb.Append(HostsFileRenderer.BeginMarker).Append('\n').Append(HostsFileRenderer.ManagedNotice).Append('\n');
+            foreach (var line in _lines.Values) sb.Append(line);
+            sb.Append(HostsFileRenderer.EndMarker).Append('\n');
+            return (sb.ToString(), _lines.Count, _changeId);
+        }
+    }
+
+    private void Put(HostEntry entry)
+    {
+        var key = new LineKey(HostValidator.SortKey(entry.IpAddress), entry.Hostname.ToLowerInvariant(), entry.Id);
+        var sb = new StringBuilder(64);
+        HostsFileRenderer.AppendLine(sb, entry);
+        var line = sb.ToString();
+        _lines[key] = line;
+        _keyById[entry.Id] = key;
+        _characters += line.Length;
+    }
+
+    private void Remove(string id)
+    {
+        if (!_keyById.Remove(id, out var key)) return;
+        if (_lines.Remove(key, out var line)) _characters -= line.Length;
+    }
+
+    /// <summary>The file order of <see cref="HostQuery.Order"/>: IP numerically, then hostname, then id.</summary>
+    private readonly record struct LineKey(byte[] Ip, string Hostname, string Id) : IComparable<LineKey>
+    {
+        public int CompareTo(LineKey other)
+        {
+            var byIp = ((ReadOnlySpan<byte>)Ip).SequenceCompareTo(other.Ip);
+            if (byIp != 0) return byIp;
+            var byName = string.CompareOrdinal(Hostname, other.Hostname);
+            return byName != 0 ? byName : string.CompareOrdinal(Id, other.Id);
+        }
+    }
+}
