@@ -162,3 +162,21 @@ public static class Hosts
 
     public static string Utf8(byte[] bytes) => Encoding.UTF8.GetString(bytes);
 }
+
+/// <summary>Keeps what was logged, so a test can see how often something happened.</summary>
+public sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger
+{
+    private readonly List<string> _lines = new();
+
+    public IReadOnlyList<string> Lines { get { lock (_lines) return _lines.ToList(); } }
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId,
+        TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_lines) _lines.Add($"{logLevel}: {formatter(state, exception)}");
+    }
+}

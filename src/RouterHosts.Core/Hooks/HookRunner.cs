@@ -28,6 +28,7 @@ public sealed record HookRunResult(
 public sealed class HookRunner : IAsyncDisposable
 {
     public const int OutputTailBytes = 4096;
+    private static readonly TimeSpan KilledOutputWait = TimeSpan.FromSeconds(2);
 
     private readonly ILogger _log;
     private readonly object _gate = new();
@@ -125,7 +126,11 @@ public sealed class HookRunner : IAsyncDisposable
             {
                 timedOut = !stop.IsCancellationRequested;
                 KillProcessGroup(process.Id);
-                await process.WaitForExitAsync(CancellationToken.None);
+                // A descendant that left the group (setsid, daemonised) may hold the output pipes open,
+                // and WaitForExitAsync also waits for their end: bound that wait, the shell itself is dead.
+                using var drain = new CancellationTokenSource(KilledOutputWait);
+                try { await process.WaitForExitAsync(drain.Token); }
+                catch (OperationCanceledException) { tail.Add("(output still held open by a process outside the hook's group)"); }
                 exitCode = -1;
             }
         }

@@ -28,7 +28,7 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
     public static CoreException NotFound(string id) =>
         new(CoreErrorKind.NotFound, $"host {Quote(id)} not found");
 
-    /// <summary>Quotes a user value for an error message, escaping control characters so they stay visible.</summary>
+    /// <summary>Quotes a user value for an error message, escaping control characters and line separators so they stay visible.</summary>
     public static string Quote(string? value)
     {
         if (value is null) return "(none)";
@@ -36,7 +36,7 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
         var sb = new System.Text.StringBuilder("'");
         foreach (var c in shown)
         {
-            if (char.IsControl(c)) sb.Append($"\\u{(int)c:x4}");
+            if (char.IsControl(c) || c is '\u2028' or '\u2029') sb.Append($"\\u{(int)c:x4}");
             else sb.Append(c);
         }
         return sb.Append('\'').ToString();

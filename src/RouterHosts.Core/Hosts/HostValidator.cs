@@ -45,11 +45,13 @@ public static class HostValidator
         {
             // IPAddress.TryParse accepts shorthand such as "10.1" and "0x0a.0.0.1"; hosts files do not.
             var parts = value.Split('.');
-            if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(char.IsAsciiDigit)))
-                throw CoreException.Invalid(field, value, "IPv4 addresses need four decimal parts");
+            // A leading zero reads as octal there ("010.0.0.1" would become 8.0.0.1), so it is refused.
+            if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(char.IsAsciiDigit) || (p.Length > 1 && p[0] == '0')))
+                throw CoreException.Invalid(field, value, "IPv4 addresses need four decimal parts without leading zeros");
         }
-        else if (!value.Contains(':'))
+        else if (!value.Contains(':') || !value.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.'))
         {
+            // IPAddress.TryParse also takes "[::1]" and "[::1]:80" (dropping the port).
             throw CoreException.Invalid(field, value, "not an IPv4 or IPv6 address");
         }
         return address.ToString();

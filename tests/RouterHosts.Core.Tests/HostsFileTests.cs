@@ -1,0 +1,277 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Storage.Sqlite;
+using static RouterHosts.Core.Tests.Hosts;
+
+namespace RouterHosts.Core.Tests;
+
+public sealed class HostsFileRendererTests
+{
+    private const string Begin = HostsFileRenderer.BeginMarker;
+    private const string End = HostsFileRenderer.EndMarker;
+
+    private static readonly HostEntry Web = Entry("01A", "10.0.0.1", "web", "front", ["prod", "web"], ["www", "w"]);
+    private static readonly HostEntry Db = Entry("01B", "10.0.0.2", "db");
+
+    private static string Block(params HostEntry[] entries) => HostsFileRenderer.RenderBlock(entries);
+
+    [Fact]
+    public void Lines_are_ip_tab_hostname_aliases_then_tags_and_comment()
+    {
+        Assert.Equal(
+            $"{Begin}\n{HostsFileRenderer.ManagedNotice}\n" +
+            "10.0.0.1\tweb www w\t# [prod,web] front\n" +
+            "10.0.0.2\tdb\n" +
+            "10.0.0.3\tc\t# only comment\n" +
+            "10.0.0.4\tt\t# [x]\n" +
+            "10.0.0.5\tb\t# [] [bracketed] comment\n" +
+            $"{End}\n",
+            Block(Web, Db, Entry("01C", "10.0.0.3", "c", "only comment"), Entry("01D", "10.0.0.4", "t", tags: ["x"]),
+                Entry("01E", "10.0.0.5", "b", "[bracketed] comment")));
+        Assert.Equal($"{Begin}\n{HostsFileRenderer.ManagedNotice}\n{End}\n", Block());
+    }
+
+    [Fact]
+    public void Block_mode_keeps_every_foreign_byte_and_replaces_only_the_block()
+    {
+        var before = new byte[] { 0xff, 0xfe, (byte)'x', (byte)'\r', (byte)'\n' }; // not UTF-8, CRLF
+        var oldBlock = Encoding.ASCII.GetBytes($"{Begin}\r\n10.9.9.9\told\r\n{End}\r\n");
+        var after = Encoding.Latin1.GetBytes("127.0.0.1 localhost\r\n# trailing comment é\t\r\nno newline at end");
+        var existing = before.Concat(oldBlock).Concat(after).ToArray();
+
+        var composed = HostsFileRenderer.Compose(HostsFileMode.Block, existing, Block(Web));
+
+        var block = Encoding.UTF8.GetBytes(Block(Web));
+        Assert.Equal(before.Concat(block).Concat(after).ToArray(), composed);
+    }
+
+    [Fact]
+    public void Block_mode_appends_the_block_when_the_file_has_none()
+    {
+        var block = Encoding.UTF8.GetBytes(Block(Db));
+        var withNewline = Encoding.ASCII.GetBytes("127.0.0.1 localhost\n");
+        Assert.Equal(withNewline.Concat(block).ToArray(), HostsFileRenderer.Compose(HostsFileMode.Block, withNewline, Block(Db)));
+
+        var withoutNewline = new byte[] { (byte)'a', 0xc3, (byte)'\r' };
+        Assert.Equal(withoutNewline.Concat("\n"u8.ToArray()).Concat(block).ToArray(),
+            HostsFileRenderer.Compose(HostsFileMode.Block, withoutNewline, Block(Db)));
+
+        Assert.Equal(block, HostsFileRenderer.Compose(HostsFileMode.Block, null, Block(Db)));
+        Assert.Equal(block, HostsFileRenderer.Compose(HostsFileMode.Block, [], Block(Db)));
+    }
+
+    [Fact]
+    public void Composing_twice_is_stable()
+    {
+        var existing = Encoding.UTF8.GetBytes("127.0.0.1 localhost\n::1 localhost\n");
+        var once = HostsFileRenderer.Compose(HostsFileMode.Block, existing, Block(Web, Db));
+        var twice = HostsFileRenderer.Compose(HostsFileMode.Block, once, Block(Web, Db));
+        Assert.Equal(once, twice);
+        var changed = HostsFileRenderer.Compose(HostsFileMode.Block, once, Block(Db));
+        Assert.Equal(existing.Concat(Encoding.UTF8.GetBytes(Block(Db))).ToArray(), changed);
+    }
+
+    [Fact]
+    public void A_block_at_the_very_start_or_end_is_found()
+    {
+        var atStart = Encoding.UTF8.GetBytes($"{Begin}\nold\n{End}\ntail\n");
+        Assert.Equal(Block(Db) + "tail\n", Utf8(HostsFileRenderer.Compose(HostsFileMode.Block, atStart, Block(Db))));
+        var atEndNoNewline = Encoding.UTF8.GetBytes($"head\n{Begin}\nold\n{End}");
+        Assert.Equal("head\n" + Block(Db), Utf8(HostsFileRenderer.Compose(HostsFileMode.Block, atEndNoNewline, Block(Db))));
+    }
+
+    [Theory]
+    [InlineData("a\n" + Begin + "\n10.0.0.1 x\n", "without")]
+    [InlineData("a\n" + End + "\nb\n", "without")]
+    [InlineData(Begin + "\n" + Begin + "\n" + End + "\n", "two")]
+    [InlineData(End + "\n", "without")]
+    public void Malformed_markers_throw(string content, string problem)
+    {
+        var e = Assert.Throws<MalformedHostsFileException>(
+            () => HostsFileRenderer.Compose(HostsFileMode.Block, Encoding.UTF8.GetBytes(content), Block(Db)));
+        Assert.Contains(problem, e.Message);
+        Assert.Contains("malformed", e.Message);
+    }
+
+    [Fact]
+    public void File_mode_owns_the_whole_file()
+    {
+        var existing = Encoding.UTF8.GetBytes("127.0.0.1 localhost\nwhatever\n");
+        Assert.Equal(Encoding.UTF8.GetBytes(Block(Web)), HostsFileRenderer.Compose(HostsFileMode.File, existing, Block(Web)));
+        // In file mode even broken markers do not matter.
+        Assert.Equal(Encoding.UTF8.GetBytes(Block(Web)),
+            HostsFileRenderer.Compose(HostsFileMode.File, Encoding.UTF8.GetBytes(Begin + "\n"), Block(Web)));
+    }
+}
+
+public sealed class AtomicFileTests : IDisposable
+{
+    private readonly TempDir _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private void AssertNoTempFiles() =>
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_temp.Path), p => p.EndsWith(".tmp", StringComparison.Ordinal));
+
+    [Fact]
+    public void A_new_file_is_created_0644_with_the_content()
+    {
+        var path = _temp.File("hosts");
+        Assert.True(AtomicFile.WriteIfChanged(path, "abc\n"u8.ToArray()));
+        Assert.Equal("abc\n", File.ReadAllText(path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+            File.GetUnixFileMode(path));
+        AssertNoTempFiles();
+    }
+
+    [Fact]
+    public void Replacing_keeps_the_mode_and_owner_of_the_existing_file()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "old\n");
+        var mode0640 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        File.SetUnixFileMode(path, mode0640);
+        var owner = AtomicFile.Owner(path);
+        var inodeBefore = Inode(path);
+
+        Assert.True(AtomicFile.WriteIfChanged(path, "new\n"u8.ToArray()));
+
+        Assert.Equal("new\n", File.ReadAllText(path));
+        Assert.Equal(mode0640, File.GetUnixFileMode(path));
+        Assert.Equal(owner, AtomicFile.Owner(path));
+        Assert.NotEqual(inodeBefore, Inode(path)); // replaced by rename, not rewritten in place
+        AssertNoTempFiles();
+    }
+
+    [Fact]
+    public void Unchanged_content_is_not_written()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "same\n");
+        var stamp = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(path, stamp);
+        var inode = Inode(path);
+
+        Assert.False(AtomicFile.WriteIfChanged(path, "same\n"u8.ToArray()));
+
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(path));
+        Assert.Equal(inode, Inode(path));
+        Assert.True(AtomicFile.WriteIfChanged(path, "other\n"u8.ToArray()));
+        Assert.NotEqual(stamp, File.GetLastWriteTimeUtc(path));
+        AssertNoTempFiles();
+    }
+
+    [Fact]
+    public void A_failed_replace_leaves_the_old_file_and_no_temp_file()
+    {
+        var dir = _temp.Dir("ro");
+        var path = Path.Combine(dir, "hosts");
+        File.WriteAllText(path, "old\n");
+        ReadOnlyDir.MakeReadOnly(dir);
+        Assert.False(ReadOnlyDir.IsWritable(dir), "precondition: the directory could not be made read-only");
+        try
+        {
+            Assert.ThrowsAny<Exception>(() => AtomicFile.Replace(path, "new\n"u8.ToArray()));
+            Assert.Equal("old\n", File.ReadAllText(path));
+            Assert.Equal(["hosts"], Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName));
+        }
+        finally { ReadOnlyDir.MakeWritable(dir); }
+    }
+
+    [Fact]
+    public void TryRead_of_a_missing_file_is_null()
+    {
+        Assert.Null(AtomicFile.TryRead(_temp.File("missing")));
+    }
+
+    private static string Inode(string path)
+    {
+        // stat -c %i: the inode number, to tell a rename from an in-place write.
+        var info = new System.Diagnostics.ProcessStartInfo("stat") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("%i");
+        info.ArgumentList.Add(path);
+        using var p = System.Diagnostics.Process.Start(info)!;
+        var output = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return output;
+    }
+}
+
+/// <summary>HostsFileSync over a real store and file: deterministic order, block kept, hooks told once.</summary>
+public sealed class HostsFileSyncTests : IAsyncLifetime
+{
+    private readonly TempDir _temp = new();
+    private SqliteHostStore _store = null!;
+    private HookRunner _hooks = null!;
+
+    public Task InitializeAsync()
+    {
+        _store = new SqliteHostStore(_temp.File("hosts.db"));
+        _hooks = new HookRunner(HookSet.None, NullLogger.Instance);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _hooks.DisposeAsync();
+        _store.Dispose();
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task The_file_lists_entries_ipv4_numerically_before_ipv6_then_by_hostname()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "127.0.0.1\tlocalhost\n");
+        var drafts = new[]
+        {
+            new HostDraft("2001:db8::1", "v6"), new HostDraft("10.0.0.10", "ten"), new HostDraft("::1", "loop6"),
+            new HostDraft("9.0.0.1", "nine"), new HostDraft("10.0.0.2", "b"), new HostDraft("10.0.0.2", "A"),
+            new HostDraft("192.168.0.1", "router"),
+        };
+        foreach (var (draft, i) in drafts.Select((d, i) => (d, i)))
+            Commit(_store, T0.AddSeconds(i), set => set.Add(draft));
+
+        using var sync = new HostsFileSync(path, HostsFileMode.Block, _store, _hooks, NullLogger.Instance);
+        var state = await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+
+        Assert.True(state.Current);
+        Assert.Equal(_store.LastChangeId(), state.RenderedChangeId);
+        Assert.Equal(
+            "127.0.0.1\tlocalhost\n" + HostsFileRenderer.BeginMarker + "\n" + HostsFileRenderer.ManagedNotice + "\n" +
+            "9.0.0.1\tnine\n10.0.0.2\tA\n10.0.0.2\tb\n10.0.0.10\tten\n192.168.0.1\trouter\n::1\tloop6\n2001:db8::1\tv6\n" +
+            HostsFileRenderer.EndMarker + "\n",
+            File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task A_malformed_file_is_left_alone_and_reported()
+    {
+        var path = _temp.File("hosts");
+        var content = "127.0.0.1 localhost\n" + HostsFileRenderer.BeginMarker + "\nhand edit\n";
+        File.WriteAllText(path, content);
+        Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
+        using var sync = new HostsFileSync(path, HostsFileMode.Block, _store, _hooks, NullLogger.Instance);
+
+        var state = await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+
+        Assert.False(state.Current);
+        Assert.Contains("malformed", state.LastError);
+        Assert.Equal(content, File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task File_mode_replaces_whatever_was_there()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "junk\n");
+        Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
+        using var sync = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance);
+        await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        Assert.Equal(HostsFileRenderer.RenderBlock(_store.StreamAll()), File.ReadAllText(path));
+    }
+}
