@@ -233,7 +233,14 @@ public sealed class HostsEngine(
         foreach (var record in records)
         {
             var draft = HostValidator.Normalize(record.Draft);
-            var existing = (record.Id is null ? null : view.Get(record.Id)) ?? view.FindLive(new HostKey(draft.IpAddress, draft.Hostname));
+            var byId = record.Id is null ? null : view.Get(record.Id);
+            var byKey = view.FindLive(new HostKey(draft.IpAddress, draft.Hostname));
+            if (byId is not null && byKey is not null && byId.Id != byKey.Id)
+            {
+                conflicts.Add($"line {record.Line}: id {byId.Id} and {draft.IpAddress} {draft.Hostname} (host {byKey.Id}) name different hosts");
+                continue;
+            }
+            var existing = byId ?? byKey;
             if (existing is null)
             {
                 commands.Add(record.Id is null ? NewAdd(draft) : new AddHostCommand(draft, record.Id));
@@ -257,7 +264,7 @@ public sealed class HostsEngine(
         }
         if (conflicts.Count > 0)
             throw new CoreException(CoreErrorKind.AlreadyExists,
-                $"strict import: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")}; nothing was imported. First: {conflicts[0]}",
+                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported. First: {conflicts[0]}",
                 conflicts);
         return (commands, new ImportPlan(created, updated, skipped));
     }
@@ -265,11 +272,14 @@ public sealed class HostsEngine(
     private static void DuplicatesWithinFile(IReadOnlyList<ImportRecord> records, List<string> errors)
     {
         var seen = new Dictionary<HostKey, int>();
+        var seenIds = new Dictionary<string, int>();
         foreach (var record in records)
         {
             var key = new HostKey(HostValidator.CanonicalIp(record.Draft.IpAddress), record.Draft.Hostname);
             if (!seen.TryAdd(key, record.Line))
                 errors.Add($"line {record.Line}: {key} repeats line {seen[key]}");
+            if (record.Id is not null && !seenIds.TryAdd(record.Id, record.Line))
+                errors.Add($"line {record.Line}: id {record.Id} repeats line {seenIds[record.Id]}");
         }
     }
 
@@ -353,31 +363,40 @@ public sealed class HostsEngine(
     /// </summary>
     public async Task<EditCommitResult> FinishEditAsync(string actor, string token, CancellationToken ct)
     {
-        var commands = sessions.CommandsFor(token);
+        var commands = sessions.BeginCommit(token);
         var snapshot = new SnapshotHolder();
         int added = 0, changed = 0, removed = 0;
-        var (_, outcome) = await writer.WriteAsync(actor, set =>
+        WriteOutcome outcome;
+        try
         {
-            var conflicts = new List<string>();
-            for (var i = 0; i < commands.Count; i++)
+            (_, outcome) = await writer.WriteAsync(actor, set =>
             {
-                try { commands[i].ApplyTo(set); }
-                catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
-            }
-            if (conflicts.Count > 0)
-                throw new CoreException(CoreErrorKind.Conflict,
-                    $"the edit session conflicts with changes made since it started ({conflicts.Count}); nothing was applied, the session is still open",
-                    conflicts);
-            foreach (var (id, final) in set.Overlay)
-            {
-                var before = store.Get(id);
-                if (before is null && final is not null) added++;
-                else if (before is not null && final is null) removed++;
-                else if (before is not null && final is not null && !ChangeSet.SameContent(before, final)) changed++;
-            }
-            return snapshot;
-        }, ct, ("before edit session commit", "pre-edit"));
-        sessions.End(token);
+                var conflicts = new List<string>();
+                for (var i = 0; i < commands.Count; i++)
+                {
+                    try { commands[i].ApplyTo(set); }
+                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
+                }
+                if (conflicts.Count > 0)
+                    throw new CoreException(CoreErrorKind.Conflict,
+                        $"the edit session conflicts with changes made since it started ({conflicts.Count}); nothing was applied, the session is still open",
+                        conflicts);
+                foreach (var (id, final) in set.Overlay)
+                {
+                    var before = store.Get(id);
+                    if (before is null && final is not null) added++;
+                    else if (before is not null && final is null) removed++;
+                    else if (before is not null && final is not null && !ChangeSet.SameContent(before, final)) changed++;
+                }
+                return snapshot;
+            }, ct, ("before edit session commit", "pre-edit"));
+        }
+        catch
+        {
+            sessions.AbortCommit(token);
+            throw;
+        }
+        sessions.EndCommit(token);
         return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
     }
 }

@@ -49,6 +49,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         lock (_gate)
         {
             var session = Require(token);
+            if (session.Committing)
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed; stage again after it ends");
             if (session.Commands.Count + commands.Count > MaxStagedChanges)
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"an edit session holds at most {MaxStagedChanges} staged changes; commit or cancel first");
@@ -80,10 +82,39 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         foreach (var added in overlay.Values) if (added is not null) yield return added;
     }
 
-    /// <summary>The staged commands, to be applied again at commit; the session stays open until <see cref="End"/>.</summary>
-    public IReadOnlyList<HostCommand> CommandsFor(string token)
+    /// <summary>
+    /// Freezes the session for a commit and returns its staged commands: staging into
+    /// it is refused until <see cref="EndCommit"/> closes it or <see cref="AbortCommit"/>
+    /// reopens it, so nothing staged meanwhile can be lost.
+    /// </summary>
+    public IReadOnlyList<HostCommand> BeginCommit(string token)
     {
-        lock (_gate) return Require(token).Commands.ToList();
+        lock (_gate)
+        {
+            var session = Require(token);
+            if (session.Committing)
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is already being committed");
+            session.Committing = true;
+            return session.Commands.ToList();
+        }
+    }
+
+    /// <summary>The commit went through: the session is over (even if it would have expired meanwhile).</summary>
+    public void EndCommit(string token)
+    {
+        lock (_gate)
+        {
+            if (_live is not null && _live.Token == token) _live = null;
+        }
+    }
+
+    /// <summary>The commit failed: the session is open again, to be fixed or cancelled.</summary>
+    public void AbortCommit(string token)
+    {
+        lock (_gate)
+        {
+            if (_live is not null && _live.Token == token) _live.Committing = false;
+        }
     }
 
     public int End(string token)
@@ -91,6 +122,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         lock (_gate)
         {
             var session = Require(token);
+            if (session.Committing)
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed and cannot be cancelled now");
             _live = null;
             return session.Commands.Count;
         }
@@ -125,6 +158,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
     private sealed record Session(string Token, string Holder, DateTimeOffset StartedAt, TimeSpan Timeout, ChangeSet Staged)
     {
         public List<HostCommand> Commands { get; } = new();
+        public bool Committing { get; set; }
         public DateTimeOffset LastUsed { get; set; }
         public DateTimeOffset ExpiresAt => LastUsed + Timeout;
         public EditSessionInfo Info => new(Holder, StartedAt, ExpiresAt, Commands.Count, Timeout);
