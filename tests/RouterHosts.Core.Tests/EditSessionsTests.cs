@@ -62,10 +62,10 @@ public sealed class EditSessionsTests : IDisposable
         var (token, _) = _sessions.Start("alice");
         Assert.Equal("unknown edit token",
             Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(token + "x")).Message);
-        Refused(CoreErrorKind.InvalidArgument, () => _sessions.CommandsFor(""));
+        Refused(CoreErrorKind.InvalidArgument, () => _sessions.StagedCommands(""));
         _sessions.End(token);
         Assert.Equal("unknown edit token",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.CommandsFor(token)).Message);
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StagedCommands(token)).Message);
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public sealed class EditSessionsTests : IDisposable
         _clock.Advance(TimeSpan.FromMinutes(5));
         Assert.Null(_sessions.Current);
         Assert.Equal("edit session expired",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.CommandsFor(token)).Message);
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StagedCommands(token)).Message);
         Assert.Equal("edit session expired",
             Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StageOne(token, Add("10.0.0.2", "b"))).Message);
 
@@ -89,7 +89,7 @@ public sealed class EditSessionsTests : IDisposable
         Assert.NotEqual(token, other);
         Assert.Equal("edit session expired",
             Refused(CoreErrorKind.FailedPrecondition, () => _sessions.End(token)).Message);
-        Assert.Empty(_sessions.CommandsFor(other));
+        Assert.Empty(_sessions.StagedCommands(other));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class EditSessionsTests : IDisposable
         Refused(CoreErrorKind.NotFound, () => _sessions.StageOne(token, new UpdateHostCommand(committed.Id, new HostPatch(Comment: "x"), null)));
         Refused(CoreErrorKind.InvalidArgument, () => _sessions.StageOne(token, Add("10.1", "bad")));
 
-        Assert.Equal(4, _sessions.CommandsFor(token).Count);
+        Assert.Equal(4, _sessions.StagedCommands(token).Count);
         Assert.Equal(4, _sessions.Current!.StagedChanges);
         // The view: the committed entry is gone, the staged ones are there; storage is untouched.
         var view = _sessions.View(token);
@@ -132,12 +132,12 @@ public sealed class EditSessionsTests : IDisposable
         var good = Add("10.0.0.2", "b");
         Refused(CoreErrorKind.AlreadyExists, () => _sessions.Stage(token, [good, Add("10.0.0.3", "c"), Add("10.0.0.2", "B")]));
 
-        Assert.Single(_sessions.CommandsFor(token));
+        Assert.Single(_sessions.StagedCommands(token));
         Assert.Equal(before, _sessions.StagedEntries(token).Select(Describe).ToList());
         Assert.Null(_sessions.View(token).Get(good.Id));
         // The same batch without the bad item goes in whole.
         Assert.Equal(2, _sessions.Stage(token, [good, Add("10.0.0.3", "c")]).Count);
-        Assert.Equal(3, _sessions.CommandsFor(token).Count);
+        Assert.Equal(3, _sessions.StagedCommands(token).Count);
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class EditSessionsTests : IDisposable
         var tooMany = Enumerable.Range(0, EditSessions.MaxStagedChanges + 1)
             .Select(i => (HostCommand)new DeleteHostCommand("x" + i, null)).ToList();
         Refused(CoreErrorKind.ResourceExhausted, () => _sessions.Stage(token, tooMany));
-        Assert.Empty(_sessions.CommandsFor(token));
+        Assert.Empty(_sessions.StagedCommands(token));
     }
 
     [Fact]

@@ -242,7 +242,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.True(result.Staged);
         Assert.Null(result.Outcome);
         Assert.Equal(0, _h.Store.CountLive());
-        Assert.Equal(2, _h.Sessions.CommandsFor(token).Count);
+        Assert.Equal(2, _h.Sessions.StagedCommands(token).Count);
         var commit = await Engine.FinishEditAsync("alice", token, default);
         Assert.Equal(2, commit.Added);
         Assert.Equal(2, _h.Store.CountLive());
@@ -375,7 +375,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Equal(committed, LiveContent());
         Assert.Equal(fileBefore, _h.HostsText);
         Assert.Empty(_h.Store.ListSnapshots(0, null));
-        Assert.Equal(3, _h.Sessions.CommandsFor(token).Count);
+        Assert.Equal(3, _h.Sessions.StagedCommands(token).Count);
         Assert.Equal("alice", _h.Sessions.Current!.Holder);
     }
 
@@ -590,5 +590,40 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Contains("malformed", outcome.File.LastError);
         Assert.NotNull(_h.Store.Get(entry.Id));
         Assert.Equal(broken, _h.HostsText);
+    }
+
+    // ---------------------------------------------------------------- import ids, commit freeze
+
+    [Fact]
+    public async Task An_import_naming_the_same_id_twice_is_refused_with_both_lines()
+    {
+        var csv = "id,ip_address,hostname\n01AAAAAAAAAAAAAAAAAAAAAAAA,10.9.0.1,a\n01AAAAAAAAAAAAAAAAAAAAAAAA,10.9.0.2,b\n";
+        var e = await Refused(CoreErrorKind.InvalidArgument, () => _h.ImportAsync(csv, "csv"));
+        Assert.Equal(["line 3: id 01AAAAAAAAAAAAAAAAAAAAAAAA repeats line 2"], e.Details);
+        Assert.Empty(LiveContent());
+    }
+
+    [Fact]
+    public async Task An_import_whose_id_and_name_point_at_different_hosts_is_refused_with_its_line()
+    {
+        var x = await _h.AddAsync("10.9.1.1", "x");
+        await _h.AddAsync("10.9.1.2", "y");
+        var csv = $"id,ip_address,hostname\n{x.Id},10.9.1.2,y\n";
+        var e = await Refused(CoreErrorKind.AlreadyExists, () => _h.ImportAsync(csv, "csv", ConflictMode.Replace));
+        Assert.StartsWith($"line 2: id {x.Id} and 10.9.1.2 y", e.Details.Single());
+        Assert.Equal("x", _h.Store.Get(x.Id)!.Hostname);
+    }
+
+    [Fact]
+    public async Task Staging_and_cancelling_are_refused_while_a_commit_is_under_way_and_allowed_again_if_it_fails()
+    {
+        var (token, _) = _h.Sessions.Start("alice");
+        await Engine.AddAsync("alice", new HostDraft("10.9.2.1", "staged"), token, default);
+        _h.Sessions.BeginCommit(token);
+        var e = Assert.Throws<CoreException>(() => _h.Sessions.StageOne(token, new DeleteHostCommand("x", null)));
+        Assert.Contains("being committed", e.Message);
+        Assert.Throws<CoreException>(() => _h.Sessions.End(token));
+        _h.Sessions.AbortCommit(token);
+        Assert.Equal(1, _h.Sessions.End(token));
     }
 }

@@ -82,6 +82,12 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         foreach (var added in overlay.Values) if (added is not null) yield return added;
     }
 
+    /// <summary>The staged commands, in order (for inspection; committing goes through <see cref="BeginCommit"/>).</summary>
+    public IReadOnlyList<HostCommand> StagedCommands(string token)
+    {
+        lock (_gate) return Require(token).Commands.ToList();
+    }
+
     /// <summary>
     /// Freezes the session for a commit and returns its staged commands: staging into
     /// it is refused until <see cref="EndCommit"/> closes it or <see cref="AbortCommit"/>
