@@ -1,0 +1,176 @@
+using System.Management.Automation;
+using System.Net;
+using System.Security;
+using RouterHosts.Commands.Internal;
+
+namespace RouterHosts.Commands;
+
+/// <summary>
+/// Connect-RouterHostsAgent: prepares a connection (loads and checks the certificates, no
+/// network), returns it and makes it the runspace's default unless -NotDefault.
+/// </summary>
+[Cmdlet(VerbsCommunications.Connect, "RouterHostsAgent", DefaultParameterSetName = ConfigSet)]
+[OutputType(typeof(RouterHostsConnection))]
+public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
+{
+    private const string ConfigSet = "ConfigPath";
+    private const string EndpointSet = "Endpoint";
+    private const string UnixSocketSet = "UnixSocket";
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = EndpointSet)]
+    [ValidateNotNullOrEmpty]
+    public string Endpoint { get; set; } = "";
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [Alias("Certificate", "CertPath")]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [ValidateNotNullOrEmpty]
+    public string? KeyPath { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [ValidateNotNullOrEmpty]
+    public string? CaPath { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    public SecureString? CertificatePassword { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ServerName { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = UnixSocketSet)]
+    [ValidateNotNullOrEmpty]
+    public string UnixSocket { get; set; } = "";
+
+    [Parameter(ParameterSetName = ConfigSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ConfigPath { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int TimeoutSec { get; set; }
+
+    [Parameter]
+    public SwitchParameter NotDefault { get; set; }
+
+    protected override void EndProcessing()
+    {
+        TimeSpan? timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null;
+        RouterHostsConnection connection;
+        object target = ParameterSetName;
+        try
+        {
+            switch (ParameterSetName)
+            {
+                case EndpointSet:
+                    target = Endpoint;
+                    connection = ConnectionFactory.FromEndpoint(Endpoint, Resolve(CertificatePath), Resolve(KeyPath), Resolve(CaPath),
+                        CertificatePassword is null ? null : new NetworkCredential("", CertificatePassword).Password, ServerName, timeout);
+                    break;
+                case UnixSocketSet:
+                    target = UnixSocket;
+                    connection = ConnectionFactory.FromUnixSocket(FileSystemPath(UnixSocket), timeout);
+                    break;
+                default:
+                    var path = ConfigPath is null ? ConnectionFactory.DefaultConfigPath : FileSystemPath(ConfigPath);
+                    target = path;
+                    if (!File.Exists(path))
+                    {
+                        Terminate(ErrorIds.InvalidConnectionOptions, ErrorCategory.ObjectNotFound,
+                            $"The client configuration {path} does not exist. Give -ConfigPath (the client.json that 'routerhosts-agent --dev' " +
+                            "or 'routerhosts-agent pki issue-client' writes), or -Endpoint with -CertificatePath, -KeyPath and -CaPath, or -UnixSocket.",
+                            path);
+                    }
+                    connection = ConnectionFactory.FromConfigFile(path, timeout);
+                    break;
+            }
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, target, ErrorSubject.Connection);
+            return;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or UriFormatException or IOException or UnauthorizedAccessException)
+        {
+            Terminate(ErrorIds.InvalidConnectionOptions, ErrorCategory.InvalidArgument, $"Cannot connect to {target}: {e.Message}", target, e);
+            return;
+        }
+
+        if (!NotDefault) ConnectionRegistry.SetDefault(connection);
+        WriteVerbose($"Prepared a connection to {connection.Target} ({connection.Transport}); the agent is contacted by the first command that needs it.");
+        WriteObject(connection);
+    }
+
+    private string? Resolve(string? path) => path is null ? null : FileSystemPath(path);
+}
+
+/// <summary>Disconnect-RouterHostsAgent: closes a connection (the default one when none is given).</summary>
+[Cmdlet(VerbsCommunications.Disconnect, "RouterHostsAgent")]
+public sealed class DisconnectRouterHostsAgentCommand : RouterHostsCmdlet
+{
+    [Parameter(Position = 0, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public RouterHostsConnection? Connection { get; set; }
+
+    private bool _any;
+
+    protected override void ProcessRecord()
+    {
+        var connection = Connection ?? ConnectionRegistry.Default;
+        if (connection is null)
+        {
+            if (!_any)
+                WriteError(NewError(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
+                    "There is no default RouterHosts connection to disconnect.", null));
+            return;
+        }
+        _any = true;
+        if (connection.HasEditSession)
+            WriteWarning($"The connection to {connection.Target} held an edit session; its staged changes stay on the agent until the " +
+                         "session idles out (or someone runs Undo-RouterHostsEdit on a connection holding it).");
+        ConnectionRegistry.ClearDefault(connection);
+        connection.Close();
+        WriteVerbose($"Disconnected from {connection.Target}.");
+    }
+}
+
+/// <summary>Get-RouterHostsAgent: health, version, uptime, the hosts file's state and the live edit session.</summary>
+[Cmdlet(VerbsCommon.Get, "RouterHostsAgent")]
+[OutputType(typeof(RouterHostsAgentStatus))]
+public sealed class GetRouterHostsAgentCommand : RouterHostsAgentCmdlet
+{
+    protected override void EndProcessing()
+    {
+        try
+        {
+            WriteObject(Wait(Client.GetAgentStatusAsync(StopToken)));
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection, ErrorSubject.Agent);
+        }
+    }
+}
+
+/// <summary>Test-RouterHostsAgent: $true when the agent answers and is ready; $false (with the reason as verbose output) otherwise.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "RouterHostsAgent")]
+[OutputType(typeof(bool))]
+public sealed class TestRouterHostsAgentCommand : RouterHostsAgentCmdlet
+{
+    protected override void EndProcessing()
+    {
+        try
+        {
+            var (ready, reason) = Wait(Client.TestAsync(StopToken));
+            if (!ready) WriteVerbose($"The agent at {ActiveConnection.Target} is not ready: {reason}");
+            WriteObject(ready);
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection, ErrorSubject.Agent);
+        }
+    }
+}

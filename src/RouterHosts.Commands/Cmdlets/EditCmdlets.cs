@@ -1,0 +1,100 @@
+using System.Management.Automation;
+using RouterHosts.Commands.Internal;
+
+namespace RouterHosts.Commands;
+
+/// <summary>
+/// Start-RouterHostsEdit: opens the agent's edit session and attaches it to the
+/// connection; until Complete or Undo, every change made through that connection is
+/// staged, and reads through it show the staged state.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "RouterHostsEdit", SupportsShouldProcess = true)]
+[OutputType(typeof(RouterHostsEdit))]
+public sealed class StartRouterHostsEditCommand : RouterHostsAgentCmdlet
+{
+    protected override void EndProcessing()
+    {
+        if (!ShouldProcess(ActiveConnection.Target, "Start an edit session")) return;
+        try
+        {
+            WriteObject(Wait(Client.StartEditAsync(StopToken)));
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection.Target, ErrorSubject.Edit);
+        }
+    }
+}
+
+/// <summary>
+/// Complete-RouterHostsEdit: commits the connection's staged changes atomically and
+/// reports how many were added, changed and removed. On conflict nothing is applied, the
+/// session stays open, and a terminating error lists every conflict.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Complete, "RouterHostsEdit", SupportsShouldProcess = true)]
+[OutputType(typeof(RouterHostsEditResult))]
+public sealed class CompleteRouterHostsEditCommand : RouterHostsAgentCmdlet
+{
+    protected override void EndProcessing()
+    {
+        RequireEdit();
+        var staged = StagedChanges();
+        if (!ShouldProcess(ActiveConnection.Target, $"Commit {staged} staged change(s)")) return;
+        try
+        {
+            var result = Wait(Client.CompleteEditAsync(StopToken));
+            Session.Cache.Invalidate();
+            if (result.HostsFileStale)
+                WriteWarning("The changes are committed, but the agent could not write the hosts file yet; Get-RouterHostsAgent shows why.");
+            WriteObject(result);
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection.Target, ErrorSubject.Edit);
+        }
+    }
+}
+
+/// <summary>Undo-RouterHostsEdit: discards the connection's staged changes and ends the session.</summary>
+[Cmdlet(VerbsCommon.Undo, "RouterHostsEdit", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(int))]
+public sealed class UndoRouterHostsEditCommand : RouterHostsAgentCmdlet
+{
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void EndProcessing()
+    {
+        RequireEdit();
+        var staged = StagedChanges();
+        if (!ShouldProcess(ActiveConnection.Target, $"Discard {staged} staged change(s) and end the edit session")) return;
+        try
+        {
+            var discarded = Wait(Client.UndoEditAsync(StopToken));
+            WriteVerbose($"Discarded {discarded} staged change(s).");
+            if (PassThru) WriteObject(discarded);
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection.Target, ErrorSubject.Edit);
+        }
+    }
+}
+
+/// <summary>Get-RouterHostsEdit: the agent's live edit session (whoever holds it), or nothing.</summary>
+[Cmdlet(VerbsCommon.Get, "RouterHostsEdit")]
+[OutputType(typeof(RouterHostsEdit))]
+public sealed class GetRouterHostsEditCommand : RouterHostsAgentCmdlet
+{
+    protected override void EndProcessing()
+    {
+        try
+        {
+            if (EditInfo() is { } edit) WriteObject(edit);
+        }
+        catch (RouterHostsException e)
+        {
+            Terminate(e, ActiveConnection.Target, ErrorSubject.Edit);
+        }
+    }
+}

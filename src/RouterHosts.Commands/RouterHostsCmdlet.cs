@@ -1,0 +1,255 @@
+using System.Management.Automation;
+using RouterHosts.Client;
+using RouterHosts.Commands.Internal;
+
+namespace RouterHosts.Commands;
+
+/// <summary>
+/// The base of every RouterHosts cmdlet: one cancellation token that StopProcessing
+/// (Ctrl+C) cancels and every call carries; blocking on async calls from the pipeline
+/// thread (so Write* only ever runs there); and turning <see cref="RouterHostsException"/>
+/// into ErrorRecords with stable ids.
+/// </summary>
+public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
+
+    static RouterHostsCmdlet()
+    {
+        // Normally done by the module initializer at import; repeated here in case the
+        // assembly was loaded some other way (Import-Module on the dll, Add-Type).
+        ModuleAssemblyLoader.Register();
+    }
+
+    private protected CancellationToken StopToken => _stop.Token;
+
+    protected override void StopProcessing()
+    {
+        try { _stop.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Abort any call still open (a stream abandoned by Select-Object -First, say).
+        try { _stop.Cancel(); }
+        catch (ObjectDisposedException) { }
+        _stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    // ---- blocking on async work, on the pipeline thread ----
+
+    private protected T Wait<T>(Task<T> task)
+    {
+        try { return task.GetAwaiter().GetResult(); }
+        catch (Exception e) when (IsStop(e)) { throw new PipelineStoppedException(); }
+        catch (RouterHostsException) { throw; }
+        catch (PipelineStoppedException) { throw; }
+        catch (Exception e) { throw Unexpected(e); }
+    }
+
+    private protected void Wait(Task task) => Wait(WithResult(task));
+
+    private static async Task<bool> WithResult(Task task)
+    {
+        await task.ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Enumerates an async stream on the pipeline thread, calling <paramref name="each"/> (which may Write*) per item.</summary>
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Action<T> each) => ForEach(source, item =>
+    {
+        each(item);
+        return true;
+    });
+
+    /// <summary>As above, stopping (and closing the stream) as soon as <paramref name="each"/> returns false.</summary>
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Func<T, bool> each)
+    {
+        var enumerator = source.GetAsyncEnumerator(StopToken);
+        try
+        {
+            while (Wait(enumerator.MoveNextAsync().AsTask()))
+            {
+                if (!each(enumerator.Current)) break;
+            }
+        }
+        finally
+        {
+            try { enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            catch (Exception) { /* the call is being torn down; its error, if any, was already raised */ }
+        }
+    }
+
+    private bool IsStop(Exception e) => _stop.IsCancellationRequested
+        && (e is OperationCanceledException || e is RouterHostsException { Code: RouterHostsErrorCode.Cancelled });
+
+    /// <summary>Anything but our own exception that escapes the client (a bug or an I/O failure) still becomes ours.</summary>
+    private static RouterHostsException Unexpected(Exception e) => e switch
+    {
+        OperationCanceledException => new RouterHostsException(RouterHostsErrorCode.Cancelled, "the operation was cancelled", null, e),
+        ObjectDisposedException => new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
+            "the connection was closed (Disconnect-RouterHostsAgent); connect again with Connect-RouterHostsAgent", null, e),
+        _ => new RouterHostsException(RouterHostsErrorCode.Unknown, e.Message, null, e),
+    };
+
+    // ---- errors ----
+
+    /// <summary>The target shown in messages about the agent (overridden by agent cmdlets).</summary>
+    private protected virtual string AgentTarget => "the agent";
+
+    private protected virtual void OnEditSessionGone() { }
+
+    private protected ErrorRecord ToErrorRecord(RouterHostsException e, object? target, ErrorSubject subject)
+    {
+        var kind = ErrorMapping.Classify(e.Code, e.Message, subject);
+        var message = ErrorMapping.Describe(e.Message, e.Details);
+        var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget);
+        var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target)
+        {
+            ErrorDetails = new ErrorDetails(advice is null ? message : message + Environment.NewLine + advice),
+        };
+        if (advice is not null) record.ErrorDetails.RecommendedAction = advice;
+        return record;
+    }
+
+    /// <summary>
+    /// One failed item: a non-terminating error, and the cmdlet goes on; but when nothing
+    /// else can succeed (agent unreachable, TLS refused, no permission, timeout) one
+    /// terminating error that says how to fix it.
+    /// </summary>
+    private protected void Report(RouterHostsException e, object? target, ErrorSubject subject)
+    {
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message)) OnEditSessionGone();
+        var record = ToErrorRecord(e, target, subject);
+        if (ErrorMapping.IsTerminating(e.Code)) ThrowTerminatingError(record);
+        else WriteError(record);
+    }
+
+    /// <summary>A failure that ends the command (the only operation it does, or nothing can proceed).</summary>
+    private protected void Terminate(RouterHostsException e, object? target, ErrorSubject subject)
+    {
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message)) OnEditSessionGone();
+        ThrowTerminatingError(ToErrorRecord(e, target, subject));
+    }
+
+    private protected void Terminate(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    {
+        ThrowTerminatingError(NewError(errorId, category, message, target, inner));
+    }
+
+    private protected static ErrorRecord NewError(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    {
+        var exception = inner is RouterHostsException ? inner : new RouterHostsException(CodeOf(category), message, null, inner);
+        return new ErrorRecord(exception, errorId, category, target) { ErrorDetails = new ErrorDetails(message) };
+    }
+
+    private static RouterHostsErrorCode CodeOf(ErrorCategory category) => category switch
+    {
+        ErrorCategory.ObjectNotFound => RouterHostsErrorCode.NotFound,
+        ErrorCategory.ResourceExists => RouterHostsErrorCode.AlreadyExists,
+        ErrorCategory.InvalidArgument => RouterHostsErrorCode.InvalidArgument,
+        ErrorCategory.ConnectionError => RouterHostsErrorCode.Unavailable,
+        _ => RouterHostsErrorCode.FailedPrecondition,
+    };
+
+    // ---- paths ----
+
+    /// <summary>A path as PowerShell means it (relative to the current location, ~ expanded), as a file-system path.</summary>
+    private protected string FileSystemPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+}
+
+/// <summary>The base of the cmdlets that talk to an agent: they all take -Connection.</summary>
+public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
+{
+    private RouterHostsConnection? _resolved;
+
+    /// <summary>
+    /// The connection to use. Default: the runspace's default connection (the last
+    /// Connect-RouterHostsAgent without -NotDefault), else one made from the default client
+    /// configuration file if it exists.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNull]
+    public RouterHostsConnection? Connection { get; set; }
+
+    private protected RouterHostsConnection ActiveConnection => _resolved ??= ResolveConnection();
+
+    private protected AgentSession Session => ActiveConnection.Session;
+
+    private protected RouterHostsClient Client => Session.Client;
+
+    private protected override string AgentTarget => _resolved?.Target ?? Connection?.Target ?? "the agent";
+
+    private protected override void OnEditSessionGone() => _resolved?.Session.ForgetEdit();
+
+    private RouterHostsConnection ResolveConnection()
+    {
+        if (Connection is not null)
+        {
+            if (!Connection.IsOpen)
+                Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
+                    $"The connection to {Connection.Target} was closed by Disconnect-RouterHostsAgent. " + ErrorMapping.Advice(ErrorIds.NotConnected, Connection.Target),
+                    Connection);
+            return Connection;
+        }
+        if (ConnectionRegistry.Default is { } current) return current;
+
+        var configPath = RouterHostsConnectionOptions.DefaultConfigPath;
+        if (File.Exists(configPath))
+        {
+            WriteVerbose($"No connection given; connecting with the default client configuration {configPath}.");
+            try
+            {
+                var connection = ConnectionFactory.FromConfigFile(configPath);
+                ConnectionRegistry.SetDefault(connection);
+                return connection;
+            }
+            catch (RouterHostsException e)
+            {
+                Terminate(e, configPath, ErrorSubject.Connection);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                Terminate(ErrorIds.InvalidConnectionOptions, ErrorCategory.InvalidArgument,
+                    $"Cannot connect with the default client configuration {configPath}: {e.Message}", configPath, e);
+            }
+        }
+        Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
+            "Not connected to a RouterHosts agent, and there is no default client configuration at " + configPath +
+            " (set $env:ROUTERHOSTS_CLIENT_CONFIG to use another file). " + ErrorMapping.Advice(ErrorIds.NotConnected, "the agent"),
+            null);
+        throw new InvalidOperationException("unreachable");
+    }
+
+    /// <summary>Fails (terminating) when the connection holds no edit session; asks nothing of the agent.</summary>
+    private protected void RequireEdit()
+    {
+        if (Session.HoldsEdit) return;
+        Terminate(ErrorIds.NoEditSession, ErrorCategory.InvalidOperation,
+            $"The connection to {ActiveConnection.Target} holds no edit session. " + ErrorMapping.Advice(ErrorIds.NoEditSession, ActiveConnection.Target),
+            ActiveConnection.Target);
+    }
+
+    /// <summary>The agent's live edit session, or null.</summary>
+    private protected RouterHostsEdit? EditInfo() => Wait(Client.GetEditAsync(StopToken));
+
+    /// <summary>How many changes the held session has staged, for confirmation messages ("?" when the agent cannot say).</summary>
+    private protected string StagedChanges()
+    {
+        try
+        {
+            return EditInfo()?.StagedChanges.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+        }
+        catch (RouterHostsException)
+        {
+            return "?"; // the commit or undo that follows reports the failure properly
+        }
+    }
+
+    /// <summary>Records what the user has seen, for tab completion.</summary>
+    private protected void Observe(RouterHost host) => Session.Cache.Observe(host);
+}
