@@ -99,7 +99,7 @@ function Invoke-Assemble {
         # deps.json and the like: not needed by PowerShell
     }
     Copy-Item -LiteralPath (Join-Path $Root 'module' 'RouterHosts.format.ps1xml') -Destination $ModuleDir
-    Copy-Item -Path (Join-Path $Root 'module' 'en-US' '*') -Destination $help
+    Copy-Item -Path (Join-Path $Root 'en-US' '*') -Destination $help
 
     # The published manifest is the root one with the paths made relative to the module folder.
     $manifest = [IO.File]::ReadAllText((Join-Path $Root 'RouterHosts.psd1'))

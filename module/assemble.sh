@@ -68,7 +68,7 @@ for file in "$from"/*; do
 done
 
 cp "$here/RouterHosts.format.ps1xml" "$out/"
-cp "$here"/en-US/* "$out/en-US/"
+cp "$repo"/en-US/* "$out/en-US/"  # at the root, so Import-Module ./RouterHosts.psd1 finds the help too
 sed 's#artifacts/module/RouterHosts/##g' "$repo/RouterHosts.psd1" > "$out/RouterHosts.psd1"
 
 for required in RouterHosts.psd1 RouterHosts.Commands.dll RouterHosts.Model.dll RouterHosts.format.ps1xml \

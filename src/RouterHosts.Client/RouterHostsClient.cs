@@ -97,7 +97,7 @@ public sealed class RouterHostsClient : IDisposable
         if (input.Comment is not null) request.Comment = input.Comment;
         request.Tags.AddRange(input.Tags);
         request.Aliases.AddRange(input.Aliases);
-        var response = await _grpc.AddHostAsync(request, options);
+        var response = await _grpc.AddHostAsync(request, options).ConfigureAwait(false);
         return ToHost(response.Entry, response.Outcome?.Staged ?? false);
     }, ct);
 
@@ -105,7 +105,7 @@ public sealed class RouterHostsClient : IDisposable
     {
         var request = new GetHostRequest { Id = id, EditToken = EditToken ?? "" };
         if (asOf is { } t) request.AsOf = ToTimestamp(t);
-        return ToHost((await _grpc.GetHostAsync(request, options)).Entry, EditToken is not null);
+        return ToHost((await _grpc.GetHostAsync(request, options).ConfigureAwait(false)).Entry, EditToken is not null);
     }, ct);
 
     public Task<RouterHost> UpdateHostAsync(string id, RouterHostUpdate update, string? expectedVersion = null, CancellationToken ct = default) =>
@@ -118,7 +118,7 @@ public sealed class RouterHostsClient : IDisposable
             if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
             if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
             if (expectedVersion is not null) request.ExpectedVersion = expectedVersion;
-            var response = await _grpc.UpdateHostAsync(request, options);
+            var response = await _grpc.UpdateHostAsync(request, options).ConfigureAwait(false);
             return ToHost(response.Entry, response.Outcome?.Staged ?? false);
         }, ct);
 
@@ -126,7 +126,7 @@ public sealed class RouterHostsClient : IDisposable
     {
         var request = new DeleteHostRequest { Id = id, EditToken = EditToken ?? "" };
         if (expectedVersion is not null) request.ExpectedVersion = expectedVersion;
-        await _grpc.DeleteHostAsync(request, options);
+        await _grpc.DeleteHostAsync(request, options).ConfigureAwait(false);
         return true;
     }, ct);
 
@@ -143,18 +143,18 @@ public sealed class RouterHostsClient : IDisposable
         if (query.First is { } first) request.Limit = first;
         if (query.AsOf is { } asOf) request.AsOf = ToTimestamp(asOf);
         var staged = EditToken is not null;
-        return Stream(options => _grpc.ListHosts(request, options).ResponseStream, r => ToHost(r.Entry, staged), ct);
+        return Stream(options => _grpc.ListHosts(request, options), r => ToHost(r.Entry, staged), ct);
     }
 
     public IAsyncEnumerable<RouterHost> SearchHostsAsync(string text, CancellationToken ct = default)
     {
         var request = new SearchHostsRequest { Query = text, EditToken = EditToken ?? "" };
         var staged = EditToken is not null;
-        return Stream(options => _grpc.SearchHosts(request, options).ResponseStream, r => ToHost(r.Entry, staged), ct);
+        return Stream(options => _grpc.SearchHosts(request, options), r => ToHost(r.Entry, staged), ct);
     }
 
     public IAsyncEnumerable<RouterHostHistoryEntry> GetHostHistoryAsync(string id, CancellationToken ct = default) =>
-        Stream(options => _grpc.GetHostHistory(new GetHostHistoryRequest { Id = id }, options).ResponseStream,
+        Stream(options => _grpc.GetHostHistory(new GetHostHistoryRequest { Id = id }, options),
             r => new RouterHostHistoryEntry
             {
                 EventId = r.EventId, HostId = r.Entry.Id, EventType = r.EventType, Version = r.Version,
@@ -174,7 +174,7 @@ public sealed class RouterHostsClient : IDisposable
         var writer = Task.Run(async () =>
         {
             var count = 0;
-            await foreach (var input in inputs.WithCancellation(ct))
+            await foreach (var input in inputs.WithCancellation(ct).ConfigureAwait(false))
             {
                 var request = new BulkAddHostsRequest
                 {
@@ -184,22 +184,31 @@ public sealed class RouterHostsClient : IDisposable
                 request.Tags.AddRange(input.Tags);
                 request.Aliases.AddRange(input.Aliases);
                 call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
-                await call.RequestStream.WriteAsync(request, ct);
+                await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
             }
-            await call.RequestStream.CompleteAsync();
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         }, ct);
 
-        var results = Stream(_ => call.ResponseStream, r => new RouterHostsBulkResult
+        var results = Read(call.ResponseStream, r => new RouterHostsBulkResult
         {
             Index = r.Index,
             Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
             Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
         }, ct);
-        await foreach (var result in results) yield return result;
-        await Guard(writer);
+        await foreach (var result in results.ConfigureAwait(false)) yield return result;
+        await Guard(writer).ConfigureAwait(false);
     }
 
     // ---- import / export ----
+
+    private static async Task<int> ReadImport(Stream content, byte[] buffer, CancellationToken ct)
+    {
+        try { return await content.ReadAsync(buffer, ct).ConfigureAwait(false); }
+        catch (IOException e)
+        {
+            throw new RouterHostsException(RouterHostsErrorCode.InvalidArgument, $"cannot read the data to import: {e.Message}", null, e);
+        }
+    }
 
     public Task<RouterHostsImportResult> ImportAsync(Stream content, string format, string conflictMode = "skip",
         IProgress<int>? progress = null, CancellationToken ct = default) => Call(async _ =>
@@ -208,7 +217,7 @@ public sealed class RouterHostsClient : IDisposable
         var buffer = new byte[ImportChunkBytes];
         var first = true;
         int read;
-        while ((read = await content.ReadAsync(buffer, ct)) > 0)
+        while ((read = await ReadImport(content, buffer, ct).ConfigureAwait(false)) > 0)
         {
             var request = new ImportHostsRequest { Chunk = ByteString.CopyFrom(buffer, 0, read) };
             if (first)
@@ -218,14 +227,14 @@ public sealed class RouterHostsClient : IDisposable
                 request.EditToken = EditToken ?? "";
                 first = false;
             }
-            await call.RequestStream.WriteAsync(request, ct);
+            await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
         }
         var last = new ImportHostsRequest { LastChunk = true };
         if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; }
-        await call.RequestStream.WriteAsync(last, ct);
-        await call.RequestStream.CompleteAsync();
+        await call.RequestStream.WriteAsync(last, ct).ConfigureAwait(false);
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         ImportHostsResponse? final = null;
-        await foreach (var response in call.ResponseStream.ReadAllAsync(ct))
+        await foreach (var response in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
         {
             if (response.Done) final = response;
             else progress?.Report(response.Processed);
@@ -242,8 +251,8 @@ public sealed class RouterHostsClient : IDisposable
     public Task ExportAsync(string format, Stream destination, CancellationToken ct = default) => Call(async _ =>
     {
         using var call = _grpc.ExportHosts(new ExportHostsRequest { Format = format }, StreamOptions(ct));
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
-            await destination.WriteAsync(chunk.Chunk.Memory, ct);
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            await destination.WriteAsync(chunk.Chunk.Memory, ct).ConfigureAwait(false);
         return true;
     }, ct, unary: false);
 
@@ -252,12 +261,12 @@ public sealed class RouterHostsClient : IDisposable
     public Task<RouterHostsSnapshot> CreateSnapshotAsync(string name, string trigger = "manual", CancellationToken ct = default) =>
         Call(async options =>
         {
-            var r = await _grpc.CreateSnapshotAsync(new CreateSnapshotRequest { Name = name, Trigger = trigger }, options);
+            var r = await _grpc.CreateSnapshotAsync(new CreateSnapshotRequest { Name = name, Trigger = trigger }, options).ConfigureAwait(false);
             return new RouterHostsSnapshot { Id = r.SnapshotId, Name = name, Trigger = trigger, CreatedAt = ToTime(r.CreatedAt), EntryCount = r.EntryCount };
         }, ct);
 
     public IAsyncEnumerable<RouterHostsSnapshot> ListSnapshotsAsync(int skip = 0, int? first = null, CancellationToken ct = default) =>
-        Stream(options => _grpc.ListSnapshots(new ListSnapshotsRequest { Offset = (uint)skip, Limit = (uint)(first ?? 0) }, options).ResponseStream,
+        Stream(options => _grpc.ListSnapshots(new ListSnapshotsRequest { Offset = (uint)skip, Limit = (uint)(first ?? 0) }, options),
             r => ToSnapshot(r.Snapshot), ct);
 
     /// <summary>A snapshot and the hosts it recorded.</summary>
@@ -267,7 +276,7 @@ public sealed class RouterHostsClient : IDisposable
             using var call = _grpc.GetSnapshot(new GetSnapshotRequest { SnapshotId = snapshotId }, StreamOptions(ct));
             RouterHostsSnapshot? snapshot = null;
             var hosts = new List<RouterHost>();
-            await foreach (var r in call.ResponseStream.ReadAllAsync(ct))
+            await foreach (var r in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 if (r.Snapshot is not null) snapshot = ToSnapshot(r.Snapshot);
                 if (r.Entry is not null) hosts.Add(ToHost(r.Entry));
@@ -278,7 +287,7 @@ public sealed class RouterHostsClient : IDisposable
 
     public Task<RouterHostsRestoreResult> RestoreSnapshotAsync(string snapshotId, CancellationToken ct = default) => Call(async options =>
     {
-        var r = await _grpc.RollbackToSnapshotAsync(new RollbackToSnapshotRequest { SnapshotId = snapshotId }, options);
+        var r = await _grpc.RollbackToSnapshotAsync(new RollbackToSnapshotRequest { SnapshotId = snapshotId }, options).ConfigureAwait(false);
         return new RouterHostsRestoreResult
         {
             SnapshotId = snapshotId, BackupSnapshotId = r.NewSnapshotId, RestoredEntryCount = r.RestoredEntryCount,
@@ -288,7 +297,7 @@ public sealed class RouterHostsClient : IDisposable
 
     public Task RemoveSnapshotAsync(string snapshotId, CancellationToken ct = default) => Call(async options =>
     {
-        await _grpc.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = snapshotId }, options);
+        await _grpc.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = snapshotId }, options).ConfigureAwait(false);
         return true;
     }, ct);
 
@@ -300,7 +309,7 @@ public sealed class RouterHostsClient : IDisposable
         if (EditToken is not null)
             throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
                 "this connection already holds an edit session; complete or undo it first");
-        var r = await _grpc.StartEditAsync(new StartEditRequest(), options);
+        var r = await _grpc.StartEditAsync(new StartEditRequest(), options).ConfigureAwait(false);
         Volatile.Write(ref _editToken, r.EditToken);
         return ToEdit(r.Session, isMine: true);
     }, ct);
@@ -311,7 +320,7 @@ public sealed class RouterHostsClient : IDisposable
         var token = RequireEditToken();
         try
         {
-            var r = await _grpc.FinishEditAsync(new FinishEditRequest { EditToken = token }, options);
+            var r = await _grpc.FinishEditAsync(new FinishEditRequest { EditToken = token }, options).ConfigureAwait(false);
             Volatile.Write(ref _editToken, null);
             return new RouterHostsEditResult
             {
@@ -332,7 +341,7 @@ public sealed class RouterHostsClient : IDisposable
         var token = RequireEditToken();
         try
         {
-            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token }, options);
+            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token }, options).ConfigureAwait(false);
             return r.DiscardedChanges;
         }
         finally { Volatile.Write(ref _editToken, null); }
@@ -341,7 +350,7 @@ public sealed class RouterHostsClient : IDisposable
     /// <summary>The agent's live edit session (whoever holds it), or null.</summary>
     public Task<RouterHostsEdit?> GetEditAsync(CancellationToken ct = default) => Call(async options =>
     {
-        var r = await _grpc.GetEditAsync(new GetEditRequest { EditToken = EditToken ?? "" }, options);
+        var r = await _grpc.GetEditAsync(new GetEditRequest { EditToken = EditToken ?? "" }, options).ConfigureAwait(false);
         return r.Session is null ? null : ToEdit(r.Session, isMine: EditToken is not null);
     }, ct);
 
@@ -352,7 +361,7 @@ public sealed class RouterHostsClient : IDisposable
 
     public Task<RouterHostsAgentStatus> GetAgentStatusAsync(CancellationToken ct = default) => Call(async options =>
     {
-        var h = await _grpc.HealthAsync(new HealthRequest(), options);
+        var h = await _grpc.HealthAsync(new HealthRequest(), options).ConfigureAwait(false);
         return new RouterHostsAgentStatus
         {
             Endpoint = Target,
@@ -384,7 +393,7 @@ public sealed class RouterHostsClient : IDisposable
     {
         try
         {
-            var r = await Call(async options => await _grpc.ReadinessAsync(new ReadinessRequest(), options), ct);
+            var r = await Call(async options => await _grpc.ReadinessAsync(new ReadinessRequest(), options), ct).ConfigureAwait(false);
             return (r.Ready, r.Reason);
         }
         catch (RouterHostsException e) when (e.IsConnectionProblem || e.Code == RouterHostsErrorCode.DeadlineExceeded)
@@ -397,9 +406,9 @@ public sealed class RouterHostsClient : IDisposable
     public async IAsyncEnumerable<RouterHostsChange> WatchAsync(bool follow, [EnumeratorCancellation] CancellationToken ct = default)
     {
         using var call = Invoke(() => _grpc.WatchHosts(StreamOptions(ct)));
-        await Guard(call.RequestStream.WriteAsync(new WatchHostsRequest { Follow = follow }, ct));
+        await Guard(call.RequestStream.WriteAsync(new WatchHostsRequest { Follow = follow }, ct)).ConfigureAwait(false);
         var hosts = new List<RouterHost>();
-        await foreach (var r in Stream(_ => call.ResponseStream, r => r, ct))
+        await foreach (var r in Read(call.ResponseStream, r => r, ct).ConfigureAwait(false))
         {
             if (r.PayloadCase == WatchHostsResponse.PayloadOneofCase.Entry) { hosts.Add(ToHost(r.Entry)); continue; }
             yield return new RouterHostsChange { ChangeId = r.Complete.ChangeId, GeneratedAt = ToTime(r.Complete.GeneratedAt), Hosts = hosts.ToArray() };
@@ -416,13 +425,13 @@ public sealed class RouterHostsClient : IDisposable
 
     private async Task<T> Call<T>(Func<CallOptions, Task<T>> call, CancellationToken ct, bool unary = true)
     {
-        try { return await call(unary ? UnaryOptions(ct) : StreamOptions(ct)); }
+        try { return await call(unary ? UnaryOptions(ct) : StreamOptions(ct)).ConfigureAwait(false); }
         catch (RpcException e) { throw Translate(e); }
     }
 
     private async Task Guard(Task task)
     {
-        try { await task; }
+        try { await task.ConfigureAwait(false); }
         catch (RpcException e) { throw Translate(e); }
     }
 
@@ -432,23 +441,36 @@ public sealed class RouterHostsClient : IDisposable
         catch (RpcException e) { throw Translate(e); }
     }
 
-    private async IAsyncEnumerable<TOut> Stream<TIn, TOut>(Func<CallOptions, IAsyncStreamReader<TIn>> open, Func<TIn, TOut> map,
+    /// <summary>A server-streaming call, disposed (cancelled on the wire) when the caller stops enumerating early.</summary>
+    private async IAsyncEnumerable<TOut> Stream<TIn, TOut>(Func<CallOptions, AsyncServerStreamingCall<TIn>> open, Func<TIn, TOut> map,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        var reader = Invoke(() => open(StreamOptions(ct)));
+        using var call = Invoke(() => open(StreamOptions(ct)));
+        await foreach (var item in Read(call.ResponseStream, map, ct).ConfigureAwait(false)) yield return item;
+    }
+
+    private async IAsyncEnumerable<TOut> Read<TIn, TOut>(IAsyncStreamReader<TIn> reader, Func<TIn, TOut> map,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
         while (true)
         {
             bool more;
-            try { more = await reader.MoveNext(ct); }
+            try { more = await reader.MoveNext(ct).ConfigureAwait(false); }
             catch (RpcException e) { throw Translate(e); }
             if (!more) yield break;
             yield return map(reader.Current);
         }
     }
 
+    /// <summary>Forgets the attached edit session without asking the agent (e.g. after it expired).</summary>
+    public void DetachEdit() => Volatile.Write(ref _editToken, null);
+
     private RouterHostsException Translate(RpcException e)
     {
         var code = (RouterHostsErrorCode)(int)e.StatusCode;
+        // The agent no longer knows our session: drop the token so later calls are not staged into nothing.
+        if (code == RouterHostsErrorCode.FailedPrecondition && e.Status.Detail is "edit session expired" or "unknown edit token")
+            DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown

@@ -29,7 +29,7 @@ public sealed class HelpTests(ModuleUnderTest module)
         Assert.Equal("maml", Help.Root.Attribute("schema")?.Value);
         if (module.IsAssembled)
         {
-            var source = Path.Combine(module.RepositoryRoot, "module", "en-US", "RouterHosts.Commands.dll-Help.xml");
+            var source = Path.Combine(module.RepositoryRoot, "en-US", "RouterHosts.Commands.dll-Help.xml");
             Assert.Equal(File.ReadAllText(source), File.ReadAllText(module.HelpPath));
         }
     }

@@ -56,7 +56,7 @@ public sealed class ModuleUnderTest : IDisposable
     public string? AssembledManifestPath => IsAssembled ? Path.Combine(ModuleDirectory, "RouterHosts.psd1") : null;
     public string HelpPath => IsAssembled
         ? Path.Combine(ModuleDirectory, "en-US", "RouterHosts.Commands.dll-Help.xml")
-        : Path.Combine(RepositoryRoot, "module", "en-US", "RouterHosts.Commands.dll-Help.xml");
+        : Path.Combine(RepositoryRoot, "en-US", "RouterHosts.Commands.dll-Help.xml");
     public string FormatPath => IsAssembled
         ? Path.Combine(ModuleDirectory, "RouterHosts.format.ps1xml")
         : Path.Combine(RepositoryRoot, "module", "RouterHosts.format.ps1xml");
