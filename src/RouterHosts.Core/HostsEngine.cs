@@ -97,8 +97,8 @@ public sealed class HostsEngine(
     /// Adds each item on its own merits: items are taken in batches of what has
     /// arrived (at most <see cref="BulkBatchSize"/>, waiting up to <see cref="BulkLinger"/>
     /// for more), each batch committed in one transaction, one result per item. The
-    /// hosts file renders coalesce while batches commit; the call ends once the file
-    /// holds every batch.
+    /// hosts file is regenerated about once a second while batches commit and once
+    /// at the end; the call ends once the file holds every batch.
     /// </summary>
     public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
         Func<BulkItemResult, Task> onResult, CancellationToken ct)
@@ -106,6 +106,7 @@ public sealed class HostsEngine(
         var index = 0;
         var batch = new List<HostDraft>(BulkBatchSize);
         long lastChangeId = 0;
+        var lastRender = DateTime.UtcNow;
         while (await FillBatchAsync(items, batch, ct))
         {
             var results = new List<BulkItemResult>(batch.Count);
@@ -132,9 +133,15 @@ public sealed class HostsEngine(
                         i++;
                     }
                     return 0;
-                }, ct, waitForFile: false);
+                }, ct, render: FileRender.Defer);
                 index = first + batch.Count;
                 lastChangeId = Math.Max(lastChangeId, outcome.ChangeId);
+                // A long bulk call brings the file along now and then, not after every batch.
+                if (lastChangeId > 0 && DateTime.UtcNow - lastRender > BulkRenderInterval)
+                {
+                    _ = hostsFile.EnsureCurrentAsync(lastChangeId, CancellationToken.None);
+                    lastRender = DateTime.UtcNow;
+                }
             }
             for (var r = 0; r < results.Count; r++)
             {
@@ -144,6 +151,9 @@ public sealed class HostsEngine(
         }
         if (lastChangeId > 0) await hostsFile.EnsureCurrentAsync(lastChangeId, CancellationToken.None);
     }
+
+    /// <summary>How often a long bulk call regenerates the file while it runs (it always does at its end).</summary>
+    public static readonly TimeSpan BulkRenderInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a bulk batch waits for more items before it commits what it has.</summary>
     public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
@@ -216,8 +226,7 @@ public sealed class HostsEngine(
         // Planned and applied inside the writer, so nothing can change between the two.
         var (plan, outcome) = await writer.WriteAsync(actor, set =>
         {
-            var (commands, planned) = PlanImport(records, mode, set);
-            foreach (var command in commands) command.ApplyTo(set);
+            var (_, planned) = PlanImport(records, mode, set, applyTo: set);
             return planned;
         }, ct);
         return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, outcome, false);
@@ -225,13 +234,35 @@ public sealed class HostsEngine(
 
     private sealed record ImportPlan(int Created, int Updated, int Skipped);
 
-    private (List<HostCommand>, ImportPlan) PlanImport(IReadOnlyList<ImportRecord> records, ConflictMode mode, IHostLookup view)
+    /// <summary>
+    /// Decides what each record does (add, update, skip, or conflict). With <paramref name="applyTo"/>
+    /// (a direct import inside the writer, where it is also the view) each change is applied at once
+    /// and a new record costs one lookup; without it (staging) the commands are returned.
+    /// </summary>
+    private (List<HostCommand>, ImportPlan) PlanImport(IReadOnlyList<ImportRecord> records, ConflictMode mode, IHostLookup view,
+        ChangeSet? applyTo = null)
     {
-        var commands = new List<HostCommand>(records.Count);
+        var commands = new List<HostCommand>(applyTo is null ? records.Count : 0);
         var conflicts = new List<string>();
         int created = 0, updated = 0, skipped = 0;
+        void Do(HostCommand command)
+        {
+            if (applyTo is null) commands.Add(command);
+            else command.ApplyTo(applyTo);
+        }
         foreach (var record in records)
         {
+            if (applyTo is not null && record.Id is null)
+            {
+                // The common case, a new host: adding checks the key itself, so try that first.
+                try
+                {
+                    applyTo.Add(record.Draft, Ulid.New(clock.GetUtcNow()), idIsNew: true);
+                    created++;
+                    continue;
+                }
+                catch (CoreException e) when (e.Kind == CoreErrorKind.AlreadyExists) { }
+            }
             var draft = HostValidator.Normalize(record.Draft);
             var byId = record.Id is null ? null : view.Get(record.Id);
             var byKey = view.FindLive(new HostKey(draft.IpAddress, draft.Hostname));
@@ -243,7 +274,7 @@ public sealed class HostsEngine(
             var existing = byId ?? byKey;
             if (existing is null)
             {
-                commands.Add(record.Id is null ? NewAdd(draft) : new AddHostCommand(draft, record.Id));
+                Do(record.Id is null ? NewAdd(draft) : new AddHostCommand(draft, record.Id));
                 created++;
                 continue;
             }
@@ -256,7 +287,7 @@ public sealed class HostsEngine(
                     conflicts.Add($"line {record.Line}: {draft.IpAddress} {draft.Hostname} conflicts with host {existing.Id}");
                     break;
                 case ConflictMode.Replace:
-                    commands.Add(new UpdateHostCommand(existing.Id,
+                    Do(new UpdateHostCommand(existing.Id,
                         new HostPatch(draft.IpAddress, draft.Hostname, draft.Comment ?? "", draft.Tags, draft.Aliases), null));
                     updated++;
                     break;
@@ -381,13 +412,7 @@ public sealed class HostsEngine(
                     throw new CoreException(CoreErrorKind.Conflict,
                         $"the edit session conflicts with changes made since it started ({conflicts.Count}); nothing was applied, the session is still open",
                         conflicts);
-                foreach (var (id, final) in set.Overlay)
-                {
-                    var before = store.Get(id);
-                    if (before is null && final is not null) added++;
-                    else if (before is not null && final is null) removed++;
-                    else if (before is not null && final is not null && !ChangeSet.SameContent(before, final)) changed++;
-                }
+                (added, changed, removed) = set.NetCounts();
                 return snapshot;
             }, ct, ("before edit session commit", "pre-edit"));
         }

@@ -33,6 +33,8 @@ public sealed class SqliteHostStore : IHostStore
         }.ToString();
         _primary = Open();
         Pragma(_primary, "PRAGMA journal_mode = WAL");
+        // The writer's connection gets a larger page cache: bulk writes at 100,000 hosts touch every index.
+        Pragma(_primary, "PRAGMA cache_size = -65536");
         SqliteSchema.Migrate(_primary);
         _getById = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE id = $id", "$id");
         _findLive = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE ip_address = $ip AND hostname_lc = $name AND deleted = 0", "$ip", "$name");
@@ -154,48 +156,45 @@ public sealed class SqliteHostStore : IHostStore
 
     // ---- the write ----
 
+    private const string InsertEvent =
+        "INSERT INTO events (event_id, host_id, version, type, payload, occurred_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    private const string UpsertHost = """
+        INSERT INTO hosts (id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, aliases, search_text,
+                           created_at, updated_at, version, deleted, last_event_id)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        ON CONFLICT (id) DO UPDATE SET
+            ip_address = excluded.ip_address, ip_sort = excluded.ip_sort, hostname = excluded.hostname,
+            hostname_lc = excluded.hostname_lc, comment = excluded.comment, tags = excluded.tags,
+            aliases = excluded.aliases, search_text = excluded.search_text, created_at = excluded.created_at,
+            updated_at = excluded.updated_at,
+            version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
+        """;
+
     public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now)
     {
         lock (_primaryLock)
         {
             using var tx = _primary.BeginTransaction();
-            using var insertEvent = _primary.CreateCommand();
-            insertEvent.Transaction = tx;
-            insertEvent.CommandText = "INSERT INTO events (host_id, version, type, payload, occurred_at, actor) " +
-                                      "VALUES ($host, $version, $type, $payload, $at, $actor) RETURNING event_id";
-            var eventParameters = AddParameters(insertEvent, "$host", "$version", "$type", "$payload", "$at", "$actor");
-            using var upsertHost = _primary.CreateCommand();
-            upsertHost.Transaction = tx;
-            upsertHost.CommandText = """
-                INSERT INTO hosts (id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, aliases, search_text,
-                                   created_at, updated_at, version, deleted, last_event_id)
-                VALUES ($id, $ip, $sort, $name, $name_lc, $comment, $tags, $aliases, $search, $created, $updated, $version, $deleted, $event)
-                ON CONFLICT (id) DO UPDATE SET
-                    ip_address = excluded.ip_address, ip_sort = excluded.ip_sort, hostname = excluded.hostname,
-                    hostname_lc = excluded.hostname_lc, comment = excluded.comment, tags = excluded.tags,
-                    aliases = excluded.aliases, search_text = excluded.search_text, created_at = excluded.created_at,
-                    updated_at = excluded.updated_at,
-                    version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
-                """;
-            var hostParameters = AddParameters(upsertHost, "$id", "$ip", "$sort", "$name", "$name_lc", "$comment", "$tags",
-                "$aliases", "$search", "$created", "$updated", "$version", "$deleted", "$event");
-
-            long lastEventId = 0;
             try
             {
+                // This process is the only writer, so the ids the log will give are known in advance.
+                var firstEventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
                 // The log takes the events in the order given; the projection takes each host's
                 // last state. The rows this change touches first give up their keys, so that the
                 // unique index judges only the final states (a key freed or swapped within the
                 // change can be taken by another entry in it).
                 var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
-                foreach (var pending in events)
+                using (var insert = new RawStatement(_primary, InsertEvent))
                 {
-                    var state = pending.State;
-                    Set(eventParameters, state.Id, state.Version, TypeName(pending.Type),
-                        JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload),
-                        now.UtcTicks, actor);
-                    lastEventId = (long)insertEvent.ExecuteScalar()!;
-                    finals[state.Id] = (pending, lastEventId);
+                    for (var i = 0; i < events.Count; i++)
+                    {
+                        var pending = events[i];
+                        var state = pending.State;
+                        var eventId = firstEventId + i;
+                        insert.Run(eventId, state.Id, state.Version, TypeName(pending.Type),
+                            JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload), now.UtcTicks, actor);
+                        finals[state.Id] = (pending, eventId);
+                    }
                 }
                 using (var release = _primary.CreateCommand())
                 {
@@ -204,33 +203,33 @@ public sealed class SqliteHostStore : IHostStore
                     release.Parameters.AddWithValue("$ids", JsonSerializer.Serialize<IReadOnlyList<string>>(finals.Keys.ToList(), StoreJson.Default.IReadOnlyListString));
                     release.ExecuteNonQuery();
                 }
-                foreach (var (pending, eventId) in finals.Values)
+                using (var upsert = new RawStatement(_primary, UpsertHost))
                 {
-                    var state = pending.State;
-                    var tags = StoreJson.WriteList(state.Tags);
-                    var aliases = StoreJson.WriteList(state.Aliases);
-                    Set(hostParameters, state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
-                        state.Hostname.ToLowerInvariant(), (object?)state.Comment ?? DBNull.Value, tags, aliases, SearchText(state),
-                        state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
-                        pending.Type == HostEventType.Deleted ? 1 : 0, eventId);
-                    upsertHost.ExecuteNonQuery();
+                    foreach (var (pending, eventId) in finals.Values)
+                    {
+                        var state = pending.State;
+                        upsert.Run(state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
+                            state.Hostname.ToLowerInvariant(), state.Comment, StoreJson.WriteList(state.Tags), StoreJson.WriteList(state.Aliases),
+                            SearchText(state), state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
+                            pending.Type == HostEventType.Deleted ? 1L : 0L, eventId);
+                    }
                 }
                 tx.Commit();
+                return firstEventId + events.Count - 1;
             }
             catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
             {
                 throw new CoreException(CoreErrorKind.Conflict, "the change conflicts with the stored state: " + e.Message);
             }
-            return lastEventId;
         }
     }
 
-    private static SqliteParameter[] AddParameters(SqliteCommand command, params string[] names) =>
-        names.Select(n => command.Parameters.Add(new SqliteParameter(n, null))).ToArray();
-
-    private static void Set(SqliteParameter[] parameters, params object?[] values)
+    private long ScalarLong(SqliteTransaction tx, string sql)
     {
-        for (var i = 0; i < values.Length; i++) parameters[i].Value = values[i] ?? DBNull.Value;
+        using var command = _primary.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     private static string SearchText(HostEntry e) =>

@@ -15,8 +15,24 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
     private readonly Dictionary<string, (HostEntry State, bool IsLive)> _byId = new();
     private readonly Dictionary<HostKey, string?> _byKey = new();
     private readonly List<Storage.PendingEvent> _events = new();
+    // id -> the live state in the base before this set first touched it (null: absent or deleted there).
+    private readonly Dictionary<string, HostEntry?> _before = new();
 
     public IReadOnlyList<Storage.PendingEvent> Events => _events;
+
+    /// <summary>Net effect on the live set: entries that appear, change, or go (an entry added then removed counts nowhere).</summary>
+    public (int Added, int Changed, int Removed) NetCounts()
+    {
+        int added = 0, changed = 0, removed = 0;
+        foreach (var (id, (state, isLive)) in _byId)
+        {
+            var before = _before[id];
+            if (before is null && isLive) added++;
+            else if (before is not null && !isLive) removed++;
+            else if (before is not null && isLive && !SameContent(before, state)) changed++;
+        }
+        return (added, changed, removed);
+    }
     public DateTimeOffset Now => now;
 
     /// <summary>Ids this set touched, with their final state (null = deleted).</summary>
@@ -135,6 +151,8 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
 
     private void Record(HostEventType type, HostEntry state, HostEntry? previous)
     {
+        // The first touch of an id: what the base held (previous is the live state we replaced, if any).
+        if (!_byId.ContainsKey(state.Id)) _before[state.Id] = previous;
         var live = type != HostEventType.Deleted;
         // Free the previous key only if this entry still holds it: a Restore may already have given it to another.
         if (previous is not null && (!_byKey.TryGetValue(previous.Key, out var holder) || holder == previous.Id))

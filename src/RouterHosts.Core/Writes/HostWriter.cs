@@ -29,13 +29,13 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
     /// events. A plan that throws commits nothing. With <paramref name="snapshotBefore"/>
     /// a snapshot of the state before the change is taken first (only if the plan succeeded).
     /// </summary>
-    /// <param name="waitForFile">
-    /// False lets the caller go on while the file is rendered (bulk batches: renders coalesce,
-    /// and the caller waits once at its end with <see cref="HostsFileSync.EnsureCurrentAsync"/>).
+    /// <param name="render">
+    /// When the file is brought up to date: before returning (the default), or later by the
+    /// caller (bulk batches, which regenerate it once in a while and at their end).
     /// </param>
     public async Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
         string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null,
-        bool waitForFile = true)
+        FileRender render = FileRender.Wait)
     {
         long changeId;
         T result;
@@ -54,9 +54,8 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
 
         feed.Publish(changeId);
         // Outside the gate: the next writer can commit while this one renders; renders coalesce.
-        var render = hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
-        if (!waitForFile) return (result, new WriteOutcome(changeId, hostsFile.State));
-        return (result, new WriteOutcome(changeId, await render));
+        if (render == FileRender.Defer) return (result, new WriteOutcome(changeId, hostsFile.State));
+        return (result, new WriteOutcome(changeId, await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None)));
     }
 
     public async Task<SnapshotInfo> CreateSnapshotAsync(string name, string trigger, CancellationToken ct)
@@ -80,4 +79,12 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
 public interface ISnapshotAware
 {
     void SnapshotTaken(SnapshotInfo snapshot);
+}
+
+public enum FileRender
+{
+    /// <summary>Regenerate the hosts file before the write returns.</summary>
+    Wait,
+    /// <summary>The caller regenerates it (see <see cref="HostsFileSync.EnsureCurrentAsync"/>).</summary>
+    Defer,
 }
