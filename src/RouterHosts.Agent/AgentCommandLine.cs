@@ -1,50 +1,86 @@
 using RouterHosts.Agent.Configuration;
+using RouterHosts.Agent.Pki;
 
 namespace RouterHosts.Agent;
 
 /// <summary>
-/// routerhosts-agent [--config FILE] | --dev [--data-dir DIR] [--listen HOST:PORT]
+/// routerhosts-agent [--config FILE] [--section:key=value ...] [--check-config]
+/// routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT]
+/// routerhosts-agent pki init|issue-server|issue-client ...
 /// Exit codes: 0 clean stop, 2 bad configuration or arguments, 1 failure at run time.
 /// </summary>
 public static class AgentCommandLine
 {
     public const string DefaultConfigPath = "/etc/router-hosts/agent.json";
 
+    public const string Usage = """
+        usage: routerhosts-agent [--config FILE] [--section:key=value ...]   run with agent.json (default /etc/router-hosts/agent.json)
+               routerhosts-agent [--config FILE] --check-config              check the configuration (keys, values, paths) and exit
+               routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT] run for development: a throwaway CA, database and hosts file
+               routerhosts-agent pki init|issue-server|issue-client ...      make the CA and certificates (routerhosts-agent pki --help)
+               routerhosts-agent --version
+        Environment variables ROUTERHOSTS_section__key override the file; --section:key=value overrides both.
+        Signals: SIGHUP reloads TLS files, hooks, access policy and log level; SIGTERM stops gracefully.
+        """;
+
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "pki") return PkiCommand.Run(args[1..], Console.Out, Console.Error);
         var arguments = args.ToList();
-        var dev = Take(arguments, "--dev");
-        var dataDir = TakeValue(arguments, "--data-dir");
-        var listen = TakeValue(arguments, "--listen");
-        var configPath = TakeValue(arguments, "--config");
-        if (Take(arguments, "--help") || Take(arguments, "-h"))
-        {
-            Console.WriteLine("""
-                usage: routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT]
-                       routerhosts-agent [--config FILE] [--section:key=value ...]
-                """);
-            return 0;
-        }
-        AgentOptions options;
+        AgentStartup startup;
         try
         {
+            if (Take(arguments, "--help") || Take(arguments, "-h"))
+            {
+                Console.WriteLine(Usage);
+                return 0;
+            }
+            if (Take(arguments, "--version"))
+            {
+                var info = new AgentInfo();
+                Console.WriteLine($"routerhosts-agent {info.Version} ({info.BuildInfo})");
+                return 0;
+            }
+            var dev = Take(arguments, "--dev");
+            var check = Take(arguments, "--check-config");
+            var dataDir = TakeValue(arguments, "--data-dir");
+            var listen = TakeValue(arguments, "--listen");
+            var configPath = TakeValue(arguments, "--config");
             if (dev)
             {
                 if (configPath is not null) throw new ConfigurationError("--dev and --config do not go together");
-                options = DevBootstrap.Prepare(dataDir ?? DevBootstrap.DefaultDataDirectory, listen, Console.Out);
+                if (arguments.Count > 0) throw new ConfigurationError($"--dev: unexpected argument '{arguments[0]}'");
+                var directory = Path.GetFullPath(dataDir ?? DevBootstrap.DefaultDataDirectory);
+                var options = DevBootstrap.Prepare(directory, listen, Console.Out);
+                startup = new AgentStartup(new LoadedConfiguration(options, ConfigurationSources.Builtin($"--dev {directory}")), null, directory);
             }
             else
             {
-                options = AgentConfiguration.Load(configPath ?? DefaultConfigPath, arguments.ToArray());
-                if (listen is not null) options.Listen = [listen];
+                if (dataDir is not null) throw new ConfigurationError("--data-dir goes with --dev");
+                var path = configPath ?? DefaultConfigPath;
+                var overrides = arguments.ToArray();
+                LoadedConfiguration Load()
+                {
+                    var loaded = AgentConfiguration.Load(path, overrides);
+                    if (listen is not null) loaded.Options.Listen = [listen];
+                    return loaded;
+                }
+                startup = new AgentStartup(Load(), Load, null);
+            }
+            var problems = AgentOptionsValidator.Validate(startup.Options, startup.Configuration.Sources);
+            if (problems.Count > 0) throw new ConfigurationError(problems);
+            if (check)
+            {
+                Console.WriteLine($"{startup.Configuration.Sources.File}: configuration is valid");
+                return 0;
             }
         }
         catch (ConfigurationError e)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: {e.Message}");
+            foreach (var problem in e.Problems) await Console.Error.WriteLineAsync($"routerhosts-agent: {problem}");
             return 2;
         }
-        return await AgentHost.RunAsync(options, dev, dev ? Path.GetFullPath(dataDir ?? DevBootstrap.DefaultDataDirectory) : null);
+        return await AgentHost.RunAsync(startup);
     }
 
     private static bool Take(List<string> args, string flag) => args.Remove(flag);
@@ -66,5 +102,12 @@ public static class AgentCommandLine
     }
 }
 
-/// <summary>A configuration problem: the message names the key and the file.</summary>
-public sealed class ConfigurationError(string message) : Exception(message);
+/// <summary>A configuration problem (or several): each message names the key and the file.</summary>
+public sealed class ConfigurationError : Exception
+{
+    public ConfigurationError(string message) : this([message]) { }
+
+    public ConfigurationError(IReadOnlyList<string> problems) : base(string.Join(Environment.NewLine, problems)) => Problems = problems;
+
+    public IReadOnlyList<string> Problems { get; }
+}

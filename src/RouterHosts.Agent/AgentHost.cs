@@ -1,55 +1,91 @@
-using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Grpc;
-using RouterHosts.Core;
+using RouterHosts.Agent.Lifecycle;
+using RouterHosts.Agent.Systemd;
 using RouterHosts.Transport.Server;
 
 namespace RouterHosts.Agent;
 
-/// <summary>Wires the configuration, the core, Kestrel and the gRPC service, and runs until stopped.</summary>
+/// <summary>How the agent was started: the validated configuration, how to read it again (SIGHUP), and --dev's directory.</summary>
+public sealed record AgentStartup(LoadedConfiguration Configuration, Func<LoadedConfiguration>? Reload, string? DevDataDirectory)
+{
+    public AgentOptions Options => Configuration.Options;
+}
+
+/// <summary>
+/// Wires the configuration, the core, Kestrel and the gRPC service, and runs until
+/// stopped. Start: open the database, bring the hosts file up to date, bind the
+/// listeners, then READY=1. SIGHUP: <see cref="ConfigurationReloader"/>. SIGTERM:
+/// STOPPING=1, stop accepting, give calls in flight shutdown_grace_seconds, wait for
+/// their handlers (and any commit) to return, make sure the hosts file matches the
+/// database, close the database.
+/// </summary>
 public static class AgentHost
 {
-    public static async Task<int> RunAsync(AgentOptions options, bool dev, string? devDataDirectory)
-    {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(options.LogLevel, true, out var level) ? level : LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc.AspNetCore", LogLevel.Warning);
+    /// <summary>How long, after the grace period, handlers get to unwind (a batch commit in progress) before the database closes.</summary>
+    private static readonly TimeSpan UnwindTimeout = TimeSpan.FromSeconds(5);
 
-        using var bootLogs = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));
-        var bootLog = bootLogs.CreateLogger("RouterHosts.Agent");
+    public static async Task<int> RunAsync(AgentStartup startup)
+    {
+        var options = startup.Options;
+        using var notifier = SystemdNotifier.FromEnvironment();
+        var logging = new AgentLogging(AgentOptionsValidator.ParseLogLevel(options.LogLevel) ?? LogLevel.Information);
+        var journal = AgentLogging.JournalAttached();
+        using var logs = logging.CreateFactory(journal);
+        var log = logs.CreateLogger("RouterHosts.Agent");
+        var status = new ServiceStatus(notifier, logs.CreateLogger("RouterHosts.Systemd"));
+        // Registered first: without a handler SIGHUP would end the process. Before the agent is ready there is nothing to reload.
+        Func<Task>? reload = null;
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            if (Volatile.Read(ref reload) is { } run) _ = Task.Run(run);
+            else log.LogWarning("SIGHUP while starting: ignored (the configuration being started is the one just read)");
+        });
+        using var lifetimeStop = new CancellationTokenSource();
+        // Pings start before the (possibly long) first render of the hosts file.
+        var watchdog = status.RunWatchdogAsync(lifetimeStop.Token);
+        if (notifier.WatchdogTimeout is { } watchdogTimeout)
+            log.LogInformation("systemd watchdog: {Timeout:0.###} s, pinging every {Interval:0.###} s", watchdogTimeout.TotalSeconds,
+                watchdogTimeout.TotalSeconds / 2);
 
         ServerTlsMaterial? tls = null;
         if (options.Listen.Count > 0)
         {
-            if (options.Tls is null)
+            try { tls = new ServerTlsMaterial(TlsMaterial.Load(options.Tls!.Certificate, options.Tls.Key, options.Tls.Ca)); }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
+                                           or System.Security.Cryptography.CryptographicException)
             {
-                await Console.Error.WriteLineAsync("routerhosts-agent: tls: TCP listeners need tls.certificate, tls.key and tls.ca");
-                return 2;
-            }
-            try { tls = new ServerTlsMaterial(TlsMaterial.Load(options.Tls.Certificate, options.Tls.Key, options.Tls.Ca)); }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                await Console.Error.WriteLineAsync($"routerhosts-agent: tls: {e.Message}");
+                await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: tls: {e.Message}");
                 return 2;
             }
         }
 
-        var services = AgentServices.Create(options, LoggerFactory.Create(l =>
+        AgentServices services;
+        try
         {
-            l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-            l.SetMinimumLevel(level);
-        }));
+            services = AgentServices.Create(options, logs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            await Console.Error.WriteLineAsync($"routerhosts-agent: cannot open the database {options.Database}: {e.Message}");
+            return 1;
+        }
+        status.Engine = services.Engine;
+        var policy = new AccessPolicy(options.Access);
+        var calls = new InFlightCalls();
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(logs);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
         builder.Services.AddSingleton(new AgentInfo());
-        builder.Services.AddSingleton(new AccessPolicy(options.Access));
-        if (tls is not null) builder.Services.AddSingleton(tls);
+        builder.Services.AddSingleton(policy);
+        builder.Services.AddSingleton(calls);
         builder.Services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
@@ -68,14 +104,10 @@ public static class AgentHost
             kestrel.Limits.MaxRequestBodySize = null; // gRPC enforces the per-message limit itself
             kestrel.Limits.MinRequestBodyDataRate = null; // streams may idle (watch, slow pipelines)
             foreach (var endpoint in options.Listen)
-            {
-                if (!IPEndPoint.TryParse(endpoint, out var address) || address.Port == 0)
-                    throw new ConfigurationError($"listen: '{endpoint}' is not an IP:port (use [::1]:50051 for IPv6)");
-                GrpcListeners.AddTcp(kestrel, address, tls!, bootLog);
-            }
+                GrpcListeners.AddTcp(kestrel, AgentOptionsValidator.ParseEndpoint(endpoint, out _)!, tls!, log);
             if (options.UnixSocket is { Path.Length: > 0 } unix)
             {
-                socket = new UnixSocketListener(unix.Path, (UnixFileMode)Convert.ToInt32(unix.Mode, 8), unix.Group);
+                socket = new UnixSocketListener(unix.Path, AgentOptionsValidator.ParseMode(unix.Mode)!.Value, unix.Group);
                 GrpcListeners.AddUnixSocket(kestrel, socket);
             }
         });
@@ -85,37 +117,89 @@ public static class AgentHost
 
         // The file must reflect the database before we say we are ready.
         var file = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
-        if (!file.Current) bootLog.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
 
         try
         {
             await app.StartAsync();
+            if (socket is not null) GrpcListeners.SecureUnixSocket(socket);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"routerhosts-agent: cannot listen: {e.Message}");
+            await lifetimeStop.CancelAsync();
+            await app.DisposeAsync();
             await services.DisposeAsync();
             return 1;
         }
-        if (socket is not null) GrpcListeners.SecureUnixSocket(socket);
-        bootLog.LogInformation("RouterHosts agent listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode)",
+
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            notifier.Notify("STOPPING=1\nSTATUS=stopping");
+            var inFlight = calls.Methods; // before BeginStopping, which ends watches at once
+            calls.BeginStopping();
+            log.LogInformation("stopping: no new connections; {Count} call(s) in flight{Methods}, given up to {Grace} s to finish",
+                inFlight.Count, inFlight.Count == 0 ? "" : $" ({string.Join(", ", inFlight)})", options.ShutdownGraceSeconds);
+        });
+
+        var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
+            status.Describe, logs.CreateLogger("RouterHosts.Reload"));
+        Volatile.Write(ref reload, reloader.ReloadAsync);
+
+        // The first render of a large hosts file leaves garbage behind; give it back before idling (a router is short of memory).
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var statusText = status.Describe();
+        notifier.Notify("READY=1\nSTATUS=" + statusText);
+        if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
+        var statusLoop = status.RunStatusLoopAsync(services.Engine, lifetimeStop.Token);
+        log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
+            new AgentInfo().Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), Path.GetFullPath(options.Database),
-            file.Path, options.HostsFile.Mode);
-        if (dev && devDataDirectory is not null)
+            file.Path, options.HostsFile.Mode, statusText, policy.Describe());
+        if (startup.DevDataDirectory is { } devDirectory)
         {
             Console.WriteLine($"""
                 RouterHosts agent (dev) ready on {string.Join(", ", options.Listen)}.
-                Connect from PowerShell:  Connect-RouterHostsAgent -ConfigPath {Path.Combine(devDataDirectory, "client.json")}
-                Client files: {Path.Combine(devDataDirectory, "pki")} (client.crt, client.key, client.pfx, ca.crt)
+                Connect from PowerShell:  Connect-RouterHostsAgent -ConfigPath {Path.Combine(devDirectory, "client.json")}
+                Client files: {Path.Combine(devDirectory, "pki")} (client.crt, client.key, client.pfx, ca.crt)
                 """);
         }
 
         await app.WaitForShutdownAsync();
+
+        // Kestrel has stopped: calls that outlived the grace period were aborted. Their handlers
+        // may still be inside a commit; the database closes only after they return.
+        if (!await calls.WaitIdleAsync(UnwindTimeout))
+            log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
+                calls.Count, string.Join(", ", calls.Methods));
         if (services.Engine.Sessions.Current is { } session)
-            bootLog.LogWarning("stopping with an open edit session held by {Holder} ({Count} staged changes are discarded)",
-                session.Holder, session.StagedChanges);
+            log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
+                session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
+        await lifetimeStop.CancelAsync();
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog));
+        try
+        {
+            var before = services.HostsFile.State;
+            if (!before.Current || before.RenderedChangeId < services.Store.LastChangeId())
+            {
+                var after = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+                log.LogInformation("hosts file brought up to date before stopping ({State})", after.Current ? "current" : after.LastError);
+            }
+        }
+        catch (Exception e)
+        {
+            log.LogError("could not bring the hosts file up to date before stopping: {Error}", e.Message);
+        }
         await app.DisposeAsync();
         await services.DisposeAsync();
+        log.LogInformation("stopped cleanly: database closed, hosts file {Path} matches it", file.Path);
         return 0;
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try { await task; }
+        catch (OperationCanceledException) { }
     }
 }

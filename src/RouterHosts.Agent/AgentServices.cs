@@ -12,9 +12,10 @@ namespace RouterHosts.Agent;
 /// <summary>Builds the core from the configuration: store, hooks, hosts file, writer, sessions, engine.</summary>
 public sealed class AgentServices : IAsyncDisposable
 {
-    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostsEngine engine)
+    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine)
     {
         Store = store;
+        Writer = writer;
         Hooks = hooks;
         HostsFile = hostsFile;
         Engine = engine;
@@ -23,6 +24,7 @@ public sealed class AgentServices : IAsyncDisposable
     public IHostStore Store { get; }
     public HookRunner Hooks { get; }
     public HostsFileSync HostsFile { get; }
+    public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
 
     public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
@@ -36,14 +38,13 @@ public sealed class AgentServices : IAsyncDisposable
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
         var clock = TimeProvider.System;
-        var writer = new HostWriter(store, hostsFile, feed, clock)
-        {
-            SnapshotPolicy = new SnapshotPolicy(options.Snapshots.MaxSnapshots, options.Snapshots.MaxAgeDays),
-        };
+        var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = ToSnapshotPolicy(options.Snapshots) };
         var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
-        return new AgentServices(store, hooks, hostsFile, engine);
+        return new AgentServices(store, hooks, hostsFile, writer, engine);
     }
+
+    public static SnapshotPolicy ToSnapshotPolicy(SnapshotOptions options) => new(options.MaxSnapshots, options.MaxAgeDays);
 
     public static HostsFileMode ParseHostsFileMode(string value) => value.ToLowerInvariant() switch
     {

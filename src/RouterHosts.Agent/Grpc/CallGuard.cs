@@ -8,56 +8,82 @@ namespace RouterHosts.Agent.Grpc;
 /// <summary>
 /// Wraps every call: identifies the caller and checks their role, and maps core
 /// errors to status codes in this one place. Unexpected faults become INTERNAL
-/// with a generic message; the details go to the log only.
+/// with a generic message; the details go to the log only. Calls are counted in
+/// <see cref="InFlightCalls"/> for shutdown; a call that would never end by itself
+/// (WatchHosts) is ended with UNAVAILABLE when the agent stops.
 /// </summary>
-public sealed class CallGuard(AccessPolicy policy, ILogger<CallGuard> log) : Interceptor
+public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<CallGuard> log) : Interceptor
 {
+    /// <summary>Methods that run until the client leaves; they end when the agent stops instead of holding it up.</summary>
+    private static readonly HashSet<string> Endless = ["WatchHosts"];
+
     public const string CallerKey = "routerhosts-caller";
 
     public static Caller CallerOf(ServerCallContext context) => (Caller)context.UserState[CallerKey];
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, () => continuation(request, context));
+        Guard(context, c => continuation(request, c));
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, () => continuation(requestStream, context));
+        Guard(context, c => continuation(requestStream, c));
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, async () => { await continuation(request, responseStream, context); return true; });
+        Guard(context, async c => { await continuation(request, Writer(responseStream, context, c), c); return true; });
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, async () => { await continuation(requestStream, responseStream, context); return true; });
+        Guard(context, async c => { await continuation(requestStream, Writer(responseStream, context, c), c); return true; });
 
-    private async Task<T> Guard<T>(ServerCallContext context, Func<Task<T>> call)
+    /// <summary>For a call ended when the agent stops, writes keep the call's own token (see <see cref="StoppableStreamWriter{T}"/>).</summary>
+    private static IServerStreamWriter<T> Writer<T>(IServerStreamWriter<T> stream, ServerCallContext original, ServerCallContext given) =>
+        ReferenceEquals(original, given) ? stream : new StoppableStreamWriter<T>(stream, original.CancellationToken);
+
+    private async Task<T> Guard<T>(ServerCallContext context, Func<ServerCallContext, Task<T>> call)
     {
         var caller = policy.Identify(context);
         var needed = AccessPolicy.RequiredRole(context.Method);
         if (caller.Role < needed)
         {
-            log.LogWarning("denied {Method} to {Actor} (role {Role}; needs {Needed})", context.Method, caller.Actor, caller.Role, needed);
+            log.LogWarning("denied {Method} to {Actor} (role {Role}; needs {Needed})", context.Method, caller.Actor,
+                caller.Role.ToString().ToLowerInvariant(), needed.ToString().ToLowerInvariant());
             throw new RpcException(new Status(StatusCode.PermissionDenied,
                 $"{context.Method} needs the {needed.ToString().ToLowerInvariant()} role; {caller.Actor} has " +
                 (caller.Role == Role.None ? "no role" : $"the {caller.Role.ToString().ToLowerInvariant()} role")));
         }
         context.UserState[CallerKey] = caller;
+        var endless = Endless.Contains(context.Method[(context.Method.LastIndexOf('/') + 1)..]);
+        using var linked = endless ? CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, calls.Stopping) : null;
+        var id = calls.Enter(context.Method);
         try
         {
-            return await call();
+            var result = await call(linked is null ? context : new StoppableCallContext(context, linked.Token));
+            if (endless && calls.Stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested) throw Stopping();
+            return result;
         }
         catch (CoreException e)
         {
             throw ToRpc(e);
+        }
+        catch (OperationCanceledException) when (endless && calls.Stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw Stopping();
         }
         catch (Exception e) when (e is not RpcException && e is not OperationCanceledException && !context.CancellationToken.IsCancellationRequested)
         {
             log.LogError(e, "{Method} failed", context.Method);
             throw new RpcException(new Status(StatusCode.Internal, "internal error in the agent; see its log"));
         }
+        finally
+        {
+            calls.Exit(id);
+        }
     }
+
+    private static RpcException Stopping() =>
+        new(new Status(StatusCode.Unavailable, "the agent is stopping; reconnect when it is back"));
 
     public static RpcException ToRpc(CoreException e)
     {
