@@ -42,27 +42,10 @@ public sealed class AgentRun : IAsyncDisposable
     public IReadOnlyList<string> Lines { get { lock (_output) return _lines.ToList(); } }
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The agent's built binary (same configuration as the tests).</summary>
-    public static string AgentDll
-    {
-        get
-        {
-            var testBin = new DirectoryInfo(AppContext.BaseDirectory); // .../tests/X/bin/<Config>/net10.0/
-            var configuration = testBin.Parent!.Name;
-            var dll = Path.Combine(RepositoryRoot, "src", "RouterHosts.Agent", "bin", configuration, "net10.0", "routerhosts-agent.dll");
-            return File.Exists(dll) ? dll : throw new FileNotFoundException("build the agent first", dll);
-        }
-    }
+    /// <summary>The agent's built binary (same configuration as the tests); one definition, in the end-to-end harness.</summary>
+    public static string AgentDll => EndToEnd.Tests.AgentProcess.AgentDll;
 
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RouterHosts.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root");
-        }
-    }
+    public static string RepositoryRoot => EndToEnd.Tests.AgentProcess.RepositoryRoot;
 
     /// <summary>
     /// Starts `dotnet routerhosts-agent.dll ARGS`. With <paramref name="viaShell"/> the

@@ -101,12 +101,7 @@ public sealed class AgentSite : IDisposable
             .ToList();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => EndToEnd.Tests.AgentProcess.FreePort();
 
     public static string NewTempDirectory(string what)
     {
