@@ -117,6 +117,19 @@ public sealed class AtomicFileTests : IDisposable
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_temp.Path), p => p.EndsWith(".tmp", StringComparison.Ordinal));
 
     [Fact]
+    public void A_symlinked_file_keeps_its_link_and_the_target_is_replaced()
+    {
+        var target = _temp.File("real-hosts");
+        File.WriteAllText(target, "old\n");
+        var link = Path.Combine(_temp.Path, "hosts");
+        File.CreateSymbolicLink(link, target);
+        Assert.True(AtomicFile.WriteIfChanged(link, "new\n"u8.ToArray()));
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.Equal("new\n", File.ReadAllText(target));
+        AssertNoTempFiles();
+    }
+
+    [Fact]
     public void A_new_file_is_created_0644_with_the_content()
     {
         var path = _temp.File("hosts");

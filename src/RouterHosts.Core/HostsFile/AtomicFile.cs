@@ -15,7 +15,7 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="content"/> unless the file already holds exactly it; returns whether it wrote.</summary>
     public static bool WriteIfChanged(string path, byte[] content)
     {
-        var existing = TryRead(path);
+        var existing = TryRead(path); // follows a symlink, as Replace does
         if (existing is not null && existing.AsSpan().SequenceEqual(content)) return false;
         Replace(path, content);
         return true;
@@ -29,7 +29,10 @@ public static class AtomicFile
 
     public static void Replace(string path, byte[] content)
     {
-        var full = Path.GetFullPath(path);
+        // A symlinked hosts file keeps its link: the file it points to is the one replaced.
+        var full = new FileInfo(path).LinkTarget is null
+            ? Path.GetFullPath(path)
+            : File.ResolveLinkTarget(path, returnFinalTarget: true)!.FullName;
         var directory = Path.GetDirectoryName(full)!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.routerhosts-{Guid.NewGuid():N}.tmp");
         try

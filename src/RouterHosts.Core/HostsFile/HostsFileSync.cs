@@ -38,7 +38,10 @@ public sealed class HostsFileSync : IDisposable
         _log = log;
         _state = new HostsFileState(System.IO.Path.GetFullPath(path), mode, false, 0, null, null);
         Lines.Load(store.StreamAll(), store.LastChangeId());
-        _retryTimer = new Timer(_ => _ = Task.Run(() => EnsureCurrentAsync(0, CancellationToken.None)));
+        _retryTimer = new Timer(_ =>
+        {
+            if (!Volatile.Read(ref _disposed)) _ = Task.Run(() => EnsureCurrentAsync(0, CancellationToken.None));
+        });
     }
 
     public HostsFileState State => Volatile.Read(ref _state);
@@ -96,8 +99,11 @@ public sealed class HostsFileSync : IDisposable
         return _state;
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, true);
         _retryTimer.Dispose();
         _gate.Dispose();
     }
