@@ -129,7 +129,7 @@ internal static class ErrorMapping
     public static string? Advice(string errorId, string agentTarget) => errorId switch
     {
         ErrorIds.AgentUnreachable =>
-            $"Check that the RouterHosts agent is running and listening on {agentTarget} (on the router: 'systemctl status routerhosts-agent'; " +
+            $"Check that the RouterHosts agent is running and listening on {agentTarget} (on the router: 'systemctl status router-hosts-agent'; " +
             "for a local test agent: 'routerhosts-agent --dev'), that -Endpoint or -UnixSocket of Connect-RouterHostsAgent names it, " +
             "then run the command again. Test-RouterHostsAgent returns $true once it answers.",
         ErrorIds.AuthenticationFailed =>
