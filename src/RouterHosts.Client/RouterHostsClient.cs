@@ -308,7 +308,7 @@ public sealed class RouterHostsClient : IDisposable
     {
         if (EditToken is not null)
             throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
-                "this connection already holds an edit session; complete or undo it first");
+                "this connection already holds an edit session; complete or undo it first") { Reason = "edit-session-held" };
         var r = await _grpc.StartEditAsync(new StartEditRequest(), options).ConfigureAwait(false);
         Volatile.Write(ref _editToken, r.EditToken);
         return ToEdit(r.Session, isMine: true);
@@ -355,7 +355,7 @@ public sealed class RouterHostsClient : IDisposable
     }, ct);
 
     private string RequireEditToken() => EditToken ?? throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
-        "this connection holds no edit session; start one with Start-RouterHostsEdit");
+        "this connection holds no edit session; start one with Start-RouterHostsEdit") { Reason = "no-edit-session" };
 
     // ---- agent ----
 
@@ -468,9 +468,9 @@ public sealed class RouterHostsClient : IDisposable
     private RouterHostsException Translate(RpcException e)
     {
         var code = (RouterHostsErrorCode)(int)e.StatusCode;
+        var reason = e.Trailers.GetValue(ErrorDetails.ReasonTrailerKey);
         // The agent no longer knows our session: drop the token so later calls are not staged into nothing.
-        if (code == RouterHostsErrorCode.FailedPrecondition && e.Status.Detail is "edit session expired" or "unknown edit token")
-            DetachEdit();
+        if (reason is "edit-session-expired" or "unknown-edit-token") DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
@@ -481,7 +481,7 @@ public sealed class RouterHostsClient : IDisposable
                 explained, details, e);
         }
         var message = string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
-        return new RouterHostsException(code, message, details, e);
+        return new RouterHostsException(code, message, details, e) { Reason = reason };
     }
 
     public void Dispose() => _channel.Dispose();

@@ -105,7 +105,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     private protected ErrorRecord ToErrorRecord(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        var kind = ErrorMapping.Classify(e.Code, e.Message, subject);
+        var kind = ErrorMapping.Classify(e.Code, e.Message, subject, e.Reason);
         var message = ErrorMapping.Describe(e.Message, e.Details);
         var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget);
         var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target)
@@ -123,7 +123,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     /// </summary>
     private protected void Report(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message)) OnEditSessionGone();
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message, e.Reason)) OnEditSessionGone();
         var record = ToErrorRecord(e, target, subject);
         if (ErrorMapping.IsTerminating(e.Code)) ThrowTerminatingError(record);
         else WriteError(record);
@@ -132,7 +132,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     /// <summary>A failure that ends the command (the only operation it does, or nothing can proceed).</summary>
     private protected void Terminate(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message)) OnEditSessionGone();
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message, e.Reason)) OnEditSessionGone();
         ThrowTerminatingError(ToErrorRecord(e, target, subject));
     }
 

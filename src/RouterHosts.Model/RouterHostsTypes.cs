@@ -97,6 +97,13 @@ public class RouterHostsException(RouterHostsErrorCode code, string message, IRe
     public RouterHostsErrorCode Code { get; } = code;
     public IReadOnlyList<string> Details { get; } = details ?? [];
 
+    /// <summary>
+    /// A stable reason where one code covers several cases: "edit-session-expired",
+    /// "unknown-edit-token", "edit-session-held", "edit-session-committing", "no-edit-session";
+    /// null otherwise.
+    /// </summary>
+    public string? Reason { get; init; }
+
     /// <summary>True for failures to reach or authenticate with the agent (nothing could proceed).</summary>
     public bool IsConnectionProblem => Code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Unauthenticated;
 }

@@ -10,6 +10,9 @@ public static class ErrorDetails
 {
     public const string TrailerKey = "routerhosts-details-bin";
 
+    /// <summary>A machine-readable reason (ASCII, e.g. "edit-session-expired") where one status code covers several cases.</summary>
+    public const string ReasonTrailerKey = "routerhosts-reason";
+
     public static byte[] Encode(IEnumerable<string> details) =>
         Encoding.UTF8.GetBytes(string.Join('\n', details.Select(d => d.Replace('\n', ' '))));
 

@@ -116,6 +116,21 @@ public sealed class ErrorMappingTests
     }
 
     [Theory]
+    [InlineData("edit-session-expired", "RouterHostsEditExpired")]
+    [InlineData("unknown-edit-token", "RouterHostsEditExpired")]
+    [InlineData("no-edit-session", "RouterHostsNoEditSession")]
+    [InlineData("edit-session-held", "RouterHostsEditInProgress")]
+    [InlineData("edit-session-committing", "RouterHostsEditInProgress")]
+    public void The_agents_reason_decides_over_the_message(string reason, string expectedId)
+    {
+        // A reworded message must not change the id when the agent sends its reason.
+        var kind = ErrorMapping.Classify(RouterHostsErrorCode.FailedPrecondition, "reworded in a later version", ErrorSubject.Edit, reason);
+        Assert.Equal(expectedId, kind.ErrorId);
+        Assert.Equal(reason is "edit-session-expired" or "unknown-edit-token",
+            ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "reworded", reason));
+    }
+
+    [Theory]
     [InlineData(RouterHostsErrorCode.Unavailable, true)]
     [InlineData(RouterHostsErrorCode.Unauthenticated, true)]
     [InlineData(RouterHostsErrorCode.PermissionDenied, true)]

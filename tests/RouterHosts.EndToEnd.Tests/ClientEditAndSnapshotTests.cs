@@ -24,6 +24,7 @@ public sealed class ClientEditAndSnapshotTests : IAsyncLifetime
         var loser = Assert.Single(results, r => r is not null)!;
         Assert.Equal(RouterHostsErrorCode.FailedPrecondition, loser.Code);
         Assert.Contains("held by CN=routerhosts-dev-client", loser.Message);
+        Assert.Equal("edit-session-held", loser.Reason);
     }
 
     private static async Task<RouterHostsException?> Attempt(Task task)

@@ -130,7 +130,10 @@ public sealed class ConfiguredAgentTests
         var error = await Assert.ThrowsAsync<RouterHostsException>(() => client.AddHostAsync(Host("10.54.0.1", "too-late")));
         Assert.Equal(RouterHostsErrorCode.FailedPrecondition, error.Code);
         Assert.Equal("edit session expired", error.Message);
+        Assert.Equal("edit-session-expired", error.Reason);
+        Assert.Null(client.EditToken); // the client let go of the dead session: the next write is direct
         Assert.Null((await client.GetAgentStatusAsync()).EditSession);
+        Assert.False((await client.AddHostAsync(Host("10.54.0.2", "direct-again"))).Staged);
     }
 
     [Fact]

@@ -90,6 +90,7 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         var code = StatusOf(e.Kind);
         var trailers = new Metadata();
         if (e.Details.Count > 0) trailers.Add(ErrorDetails.TrailerKey, ErrorDetails.Encode(e.Details));
+        if (e.Reason is not null) trailers.Add(ErrorDetails.ReasonTrailerKey, e.Reason);
         return new RpcException(new Status(code, e.Message), trailers);
     }
 

@@ -77,13 +77,17 @@ internal static class ErrorMapping
     public static bool IsTerminating(RouterHostsErrorCode code) => code is RouterHostsErrorCode.Unavailable
         or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded;
 
-    /// <summary>True when the agent says the edit session this connection holds is gone (expired, or the agent restarted).</summary>
-    public static bool IsEditSessionGone(RouterHostsErrorCode code, string message) =>
+    /// <summary>
+    /// True when the agent says the edit session this connection holds is gone (expired, or the agent restarted).
+    /// The agent's reason decides; the message is the fallback for an agent that sends none.
+    /// </summary>
+    public static bool IsEditSessionGone(RouterHostsErrorCode code, string message, string? reason = null) =>
         code == RouterHostsErrorCode.FailedPrecondition
-        && (message.Contains("edit session expired", StringComparison.OrdinalIgnoreCase)
-            || message.Contains("unknown edit token", StringComparison.OrdinalIgnoreCase));
+        && (reason is "edit-session-expired" or "unknown-edit-token"
+            || (reason is null && (message.Contains("edit session expired", StringComparison.OrdinalIgnoreCase)
+                                   || message.Contains("unknown edit token", StringComparison.OrdinalIgnoreCase))));
 
-    public static ErrorClass Classify(RouterHostsErrorCode code, string message, ErrorSubject subject)
+    public static ErrorClass Classify(RouterHostsErrorCode code, string message, ErrorSubject subject, string? reason = null)
     {
         var category = CategoryOf(code);
         var id = code switch
@@ -102,7 +106,7 @@ internal static class ErrorMapping
                 ErrorSubject.Import => ErrorIds.ImportConflict,
                 _ => ErrorIds.VersionConflict,
             },
-            RouterHostsErrorCode.FailedPrecondition => FailedPreconditionId(message),
+            RouterHostsErrorCode.FailedPrecondition => FailedPreconditionId(message, reason),
             RouterHostsErrorCode.Unavailable => ErrorIds.AgentUnreachable,
             RouterHostsErrorCode.Unauthenticated => ErrorIds.AuthenticationFailed,
             RouterHostsErrorCode.PermissionDenied => ErrorIds.PermissionDenied,
@@ -115,8 +119,14 @@ internal static class ErrorMapping
         return new ErrorClass(id, category, IsTerminating(code));
     }
 
-    private static string FailedPreconditionId(string message)
+    private static string FailedPreconditionId(string message, string? reason)
     {
+        switch (reason)
+        {
+            case "edit-session-expired" or "unknown-edit-token": return ErrorIds.EditExpired;
+            case "no-edit-session": return ErrorIds.NoEditSession;
+            case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
+        }
         if (IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, message)) return ErrorIds.EditExpired;
         if (message.Contains("holds no edit session", StringComparison.OrdinalIgnoreCase)) return ErrorIds.NoEditSession;
         if (message.Contains("edit session is already open", StringComparison.OrdinalIgnoreCase)

@@ -19,6 +19,9 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
 {
     public CoreErrorKind Kind { get; } = kind;
 
+    /// <summary>A stable, machine-readable reason where one status code covers several cases (see <see cref="CoreReasons"/>).</summary>
+    public string? Reason { get; init; }
+
     /// <summary>Individual problems (validation errors with line numbers, commit conflicts).</summary>
     public IReadOnlyList<string> Details { get; } = details ?? [];
 
@@ -41,4 +44,13 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
         }
         return sb.Append('\'').ToString();
     }
+}
+
+/// <summary>Reasons that tell apart the cases one status code covers; they travel in a trailer.</summary>
+public static class CoreReasons
+{
+    public const string EditSessionExpired = "edit-session-expired";
+    public const string UnknownEditToken = "unknown-edit-token";
+    public const string EditSessionHeld = "edit-session-held";
+    public const string EditSessionCommitting = "edit-session-committing";
 }

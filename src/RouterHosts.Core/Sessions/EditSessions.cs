@@ -31,7 +31,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
             var live = LiveLocked();
             if (live is not null)
                 throw new CoreException(CoreErrorKind.FailedPrecondition,
-                    $"an edit session is already open, held by {live.Holder} until {live.ExpiresAt:u} unless used");
+                    $"an edit session is already open, held by {live.Holder} until {live.ExpiresAt:u} unless used")
+                { Reason = CoreReasons.EditSessionHeld };
             var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
                 .TrimEnd('=').Replace('+', '-').Replace('/', '_');
             var now = clock.GetUtcNow();
@@ -50,7 +51,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         {
             var session = Require(token);
             if (session.Committing)
-                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed; stage again after it ends");
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed; stage again after it ends")
+                { Reason = CoreReasons.EditSessionCommitting };
             if (session.Commands.Count + commands.Count > MaxStagedChanges)
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"an edit session holds at most {MaxStagedChanges} staged changes; commit or cancel first");
@@ -99,7 +101,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         {
             var session = Require(token);
             if (session.Committing)
-                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is already being committed");
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is already being committed")
+                { Reason = CoreReasons.EditSessionCommitting };
             session.Committing = true;
             return session.Commands.ToList();
         }
@@ -129,7 +132,8 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         {
             var session = Require(token);
             if (session.Committing)
-                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed and cannot be cancelled now");
+                throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed and cannot be cancelled now")
+                { Reason = CoreReasons.EditSessionCommitting };
             _live = null;
             return session.Commands.Count;
         }
@@ -143,8 +147,9 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         if (live is null || !CryptographicOperations.FixedTimeEquals(
                 System.Text.Encoding.UTF8.GetBytes(live.Token), System.Text.Encoding.UTF8.GetBytes(token)))
         {
-            throw new CoreException(CoreErrorKind.FailedPrecondition,
-                _expiredTokens.Contains(token) ? "edit session expired" : "unknown edit token");
+            var expired = _expiredTokens.Contains(token);
+            throw new CoreException(CoreErrorKind.FailedPrecondition, expired ? "edit session expired" : "unknown edit token")
+            { Reason = expired ? CoreReasons.EditSessionExpired : CoreReasons.UnknownEditToken };
         }
         live.LastUsed = clock.GetUtcNow();
         return live;
