@@ -34,8 +34,12 @@ public static class TransportErrors
                 SocketError.TimedOut => $"connecting to {target} timed out",
                 _ => $"cannot connect to {target}: {socket.Message}",
             };
+        // A refused client certificate shows only as the connection closing during or right after the
+        // handshake (TLS 1.3); which of these the client sees depends on timing.
         var closedEarly = chain.OfType<HttpIOException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
                           || chain.OfType<HttpRequestException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
+                          || chain.Any(e => e is IOException && e.Message.Contains("HTTP/2 handshake", StringComparison.OrdinalIgnoreCase))
+                          || chain.Any(e => e is ObjectDisposedException ode && ode.ObjectName.Contains("SslStream", StringComparison.Ordinal))
                           || chain.Any(e => e is IOException && e.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase))
                           || chain.Any(e => e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase));
         if (closedEarly && diagnoseClientCertificate is not null)
