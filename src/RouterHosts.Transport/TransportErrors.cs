@@ -34,6 +34,10 @@ public static class TransportErrors
                 SocketError.TimedOut => $"connecting to {target} timed out",
                 _ => $"cannot connect to {target}: {socket.Message}",
             };
+        // The connection failed at the HTTP level and our own certificate has a problem the agent checks
+        // for: that problem is the cause, however the closing surfaced.
+        if (chain.OfType<HttpRequestException>().Any() && diagnoseClientCertificate?.Invoke() is { } ownProblem)
+            return $"TLS handshake with {target} failed: the agent refused the client certificate: {ownProblem}";
         // A refused client certificate shows only as the connection closing during or right after the
         // handshake (TLS 1.3); which of these the client sees depends on timing.
         var closedEarly = chain.OfType<HttpIOException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
@@ -55,10 +59,11 @@ public static class TransportErrors
 
     private static string Describe(AuthenticationException e, Func<string?>? diagnoseClientCertificate)
     {
+        if (diagnoseClientCertificate?.Invoke() is { } ownProblem) return "the agent refused the client certificate: " + ownProblem;
         var message = string.Join(": ", Flatten(e).Select(x => x.Message).Distinct());
-        if (message.Contains("alert", StringComparison.OrdinalIgnoreCase) || message.Contains("certificate", StringComparison.OrdinalIgnoreCase))
-            return "the agent refused the client certificate: " + (diagnoseClientCertificate?.Invoke() ?? message);
-        return message;
+        return message.Contains("alert", StringComparison.OrdinalIgnoreCase) || message.Contains("certificate", StringComparison.OrdinalIgnoreCase)
+            ? "the agent refused the client certificate: " + message
+            : message;
     }
 
     private static IEnumerable<Exception> Flatten(Exception e)
