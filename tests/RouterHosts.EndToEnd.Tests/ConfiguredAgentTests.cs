@@ -32,7 +32,7 @@ public sealed class ConfiguredAgentTests
             {
                 ["on_success"] = new JsonArray(
                     new JsonObject { ["name"] = "record", ["command"] = $"env | grep ^ROUTER_HOSTS_ | sort > {dir}/hook-env; echo recorded", ["timeout_seconds"] = 5 },
-                    new JsonObject { ["name"] = "hang", ["command"] = $"sleep 60 & echo $! > {dir}/hang-child; wait", ["timeout_seconds"] = 1 }),
+                    new JsonObject { ["name"] = "hang", ["command"] = $"sleep 60 & echo $! > {dir}/hang-child; wait", ["timeout_seconds"] = 4 }),
                 ["on_failure"] = new JsonArray(
                     new JsonObject { ["name"] = "alarm", ["command"] = $"echo \"$ROUTER_HOSTS_ERROR\" > {dir}/failure; exit 3", ["timeout_seconds"] = 5 }),
             });
@@ -44,7 +44,7 @@ public sealed class ConfiguredAgentTests
         // While "hang" sleeps, the agent keeps answering quickly.
         var started = DateTime.UtcNow;
         await client.AddHostAsync(Host("10.51.0.2", "meanwhile"));
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(1), "a write waited for a hook");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "a write waited for the hanging hook (killed only after 4 s)");
 
         // The second batch: "record" runs again once the first batch's "hang" has been killed.
         await WaitUntil(() => File.Exists(envFile));
