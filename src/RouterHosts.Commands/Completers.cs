@@ -38,34 +38,26 @@ internal static class CompletionSource
     }
 }
 
-/// <summary>Completes host ids (the tooltip shows "hostname (ip)").</summary>
-public sealed class HostIdCompleter : IArgumentCompleter
+/// <summary>A completer for one kind of value, served from the connection's cache.</summary>
+public abstract class CachedValueCompleter : IArgumentCompleter
 {
+    private readonly CompletionKind _kind;
+
+    private protected CachedValueCompleter(CompletionKind kind) => _kind = kind;
+
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionSource.Complete(CompletionKind.HostId, wordToComplete, fakeBoundParameters);
+        CompletionSource.Complete(_kind, wordToComplete, fakeBoundParameters);
 }
+
+/// <summary>Completes host ids (the tooltip shows "hostname (ip)").</summary>
+public sealed class HostIdCompleter() : CachedValueCompleter(CompletionKind.HostId);
 
 /// <summary>Completes hostnames and aliases.</summary>
-public sealed class HostnameCompleter : IArgumentCompleter
-{
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionSource.Complete(CompletionKind.Hostname, wordToComplete, fakeBoundParameters);
-}
+public sealed class HostnameCompleter() : CachedValueCompleter(CompletionKind.Hostname);
 
 /// <summary>Completes tags.</summary>
-public sealed class TagCompleter : IArgumentCompleter
-{
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionSource.Complete(CompletionKind.Tag, wordToComplete, fakeBoundParameters);
-}
+public sealed class TagCompleter() : CachedValueCompleter(CompletionKind.Tag);
 
 /// <summary>Completes snapshot ids (the tooltip shows name, trigger, time and size).</summary>
-public sealed class SnapshotIdCompleter : IArgumentCompleter
-{
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionSource.Complete(CompletionKind.SnapshotId, wordToComplete, fakeBoundParameters);
-}
+public sealed class SnapshotIdCompleter() : CachedValueCompleter(CompletionKind.SnapshotId);

@@ -93,7 +93,7 @@ public sealed class PublicSurfaceTests(ModuleUnderTest module)
             "RouterHosts.RouterHostsConnection", "RouterHosts.RouterHostsFormat", "RouterHosts.RouterHostsConflictMode",
             "RouterHosts.Commands.RouterHostsCmdlet", "RouterHosts.Commands.RouterHostsAgentCmdlet",
             "RouterHosts.Commands.RouterHostsModuleInitializer",
-            "RouterHosts.Commands.HostIdCompleter", "RouterHosts.Commands.HostnameCompleter",
+            "RouterHosts.Commands.CachedValueCompleter", "RouterHosts.Commands.HostIdCompleter", "RouterHosts.Commands.HostnameCompleter",
             "RouterHosts.Commands.TagCompleter", "RouterHosts.Commands.SnapshotIdCompleter",
         };
         foreach (var cmdlet in module.Catalog.Cmdlets) allowed.Add(cmdlet.Type.FullName!);
