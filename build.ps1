@@ -14,7 +14,7 @@
                   deps/ (client library, Google.Protobuf, Grpc.*: loaded into a private
                   AssemblyLoadContext). The root RouterHosts.psd1 then imports it.
       Test      dotnet test RouterHosts.sln (the cmdlet metadata tests check the module
-                just assembled, through ROUTERHOSTS_MODULE_DIR)
+                just assembled, through ROUTERHOSTS_TEST_MODULE_DIR)
       Pester    runs pester/ (Pester 5) in a fresh pwsh against a real agent; fails when
                 a test fails, or when Pester 5 is missing and the task was asked for by name
                 ('All' skips it with a warning instead)
@@ -118,13 +118,13 @@ function Invoke-Assemble {
 function Invoke-Test {
     Write-Step 'xunit: dotnet test RouterHosts.sln'
     if (-not (Test-Path -LiteralPath (Join-Path $ModuleDir 'RouterHosts.psd1'))) { Invoke-Assemble }
-    $previous = $env:ROUTERHOSTS_MODULE_DIR
-    $env:ROUTERHOSTS_MODULE_DIR = $ModuleDir
+    $previous = $env:ROUTERHOSTS_TEST_MODULE_DIR
+    $env:ROUTERHOSTS_TEST_MODULE_DIR = $ModuleDir
     try {
         Invoke-Native dotnet @('test', (Join-Path $Root 'RouterHosts.sln'), '-c', $Configuration, '--nologo')
     }
     finally {
-        $env:ROUTERHOSTS_MODULE_DIR = $previous
+        $env:ROUTERHOSTS_TEST_MODULE_DIR = $previous
     }
 }
 
@@ -161,14 +161,14 @@ Invoke-Pester -Configuration $configuration
 '@
     $scriptFile = Join-Path ([IO.Path]::GetTempPath()) "routerhosts-pester-$([guid]::NewGuid().ToString('N')).ps1"
     Set-Content -LiteralPath $scriptFile -Value $script -Encoding utf8NoBOM
-    $previousAgent = $env:ROUTERHOSTS_AGENT_DLL
-    $env:ROUTERHOSTS_AGENT_DLL = $AgentDll
+    $previousAgent = $env:ROUTERHOSTS_TEST_AGENT_DLL
+    $env:ROUTERHOSTS_TEST_AGENT_DLL = $AgentDll
     try {
         $pwsh = (Get-Process -Id $PID).Path
         Invoke-Native $pwsh @('-NoProfile', '-NonInteractive', '-File', $scriptFile, $pester.Path, (Join-Path $Root 'pester'), $results)
     }
     finally {
-        $env:ROUTERHOSTS_AGENT_DLL = $previousAgent
+        $env:ROUTERHOSTS_TEST_AGENT_DLL = $previousAgent
         Remove-Item -LiteralPath $scriptFile -ErrorAction Ignore
     }
 }

@@ -8,7 +8,7 @@
 #
 #   Invoke-Pester ./pester            (or ./build.ps1 -Task Pester)
 #
-# ROUTERHOSTS_AGENT_DLL names the agent's routerhosts-agent.dll; by default the newest
+# ROUTERHOSTS_TEST_AGENT_DLL names the agent's routerhosts-agent.dll; by default the newest
 # build under src/RouterHosts.Agent/bin is used.
 
 BeforeAll {
@@ -19,13 +19,13 @@ BeforeAll {
         throw "The module is not assembled: run ./build.ps1 -Task Assemble (or module/assemble.sh) first."
     }
 
-    $AgentDll = $env:ROUTERHOSTS_AGENT_DLL
+    $AgentDll = $env:ROUTERHOSTS_TEST_AGENT_DLL
     if (-not $AgentDll) {
         $AgentDll = Get-ChildItem -Path (Join-Path $RepoRoot 'src' 'RouterHosts.Agent' 'bin' '*' 'net10.0' 'routerhosts-agent.dll') -ErrorAction Ignore |
             Sort-Object LastWriteTimeUtc -Descending | Select-Object -First 1 -ExpandProperty FullName
     }
     if (-not $AgentDll -or -not (Test-Path -LiteralPath $AgentDll)) {
-        throw "No routerhosts-agent.dll: build the agent (dotnet build src/RouterHosts.Agent) or set ROUTERHOSTS_AGENT_DLL."
+        throw "No routerhosts-agent.dll: build the agent (dotnet build src/RouterHosts.Agent) or set ROUTERHOSTS_TEST_AGENT_DLL."
     }
 
     function Get-FreePort {
