@@ -46,13 +46,17 @@ public abstract class HostStoreComplianceTests : IDisposable
         if (_opened.Remove(Store)) Store.Dispose();
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         foreach (var store in _opened) store.Dispose();
         Temp.Dispose();
     }
 
-    private static DateTimeOffset T(int seconds) => T0.AddSeconds(seconds);
+    /// <summary>
+    /// A time with a sub-second part down to the microsecond, so every comparison in this
+    /// suite also checks that the store keeps timestamp precision (not whole seconds or milliseconds).
+    /// </summary>
+    private static DateTimeOffset T(int seconds) => T0.AddSeconds(seconds).AddMicroseconds(123_457);
 
     private long Append(DateTimeOffset at, params PendingEvent[] events) => Store.Append(events, "tester", at);
 
@@ -424,6 +428,43 @@ public abstract class HostStoreComplianceTests : IDisposable
         Same([b1, a2], Store.ListAsOf(T(35)));   // a moved to .5, after b at .2
         Same([a2, c1], Store.ListAsOf(T(40)));
         Same(Store.StreamAll(), Store.ListAsOf(T(99)));
+    }
+
+    [Fact]
+    public void Timestamps_keep_microseconds_in_hosts_history_as_of_and_snapshots()
+    {
+        // Each time the store keeps has its own sub-second part, down to the microsecond.
+        var created = T0.AddMicroseconds(1);
+        var updated = T0.AddSeconds(1).AddMicroseconds(654_321);
+        var occurred = T0.AddSeconds(2).AddMicroseconds(999_999);
+        var a = Entry("01A", "10.0.0.1", "a") with { CreatedAt = created, UpdatedAt = updated };
+        Append(occurred, Created(a));
+
+        void Check(IHostStore store)
+        {
+            Same(a, store.Get("01A"));
+            Same(a, store.FindLive(new HostKey("10.0.0.1", "a")));
+            Same([a], store.List(HostQuery.All));
+            var only = Assert.Single(store.History("01A"));
+            Assert.Equal(occurred.UtcTicks, only.OccurredAt.UtcTicks);
+            Same(a, only.State);
+            // One microsecond either side of the event tells it apart.
+            Assert.Null(store.GetAsOf("01A", occurred.AddMicroseconds(-1)));
+            Same(a, store.GetAsOf("01A", occurred));
+            Assert.Empty(store.ListAsOf(occurred.AddMicroseconds(-1)));
+            Same([a], store.ListAsOf(occurred));
+        }
+        Check(Store);
+        Check(Reopen());
+
+        var takenAt = T0.AddSeconds(3).AddMicroseconds(500_001);
+        var snapshot = Store.CreateSnapshot("s", "manual", [a], "text", takenAt);
+        Assert.Equal(takenAt.UtcTicks, Store.GetSnapshot(snapshot.Id)!.CreatedAt.UtcTicks);
+        Assert.Equal(takenAt.UtcTicks, Store.ListSnapshots(0, null).Single().CreatedAt.UtcTicks);
+        Same([a], Store.GetSnapshotEntries(snapshot.Id));
+        // Pruning by age compares at the same precision: a microsecond older goes, the same instant stays.
+        Assert.Equal(0, Store.PruneSnapshots(10, takenAt));
+        Assert.Equal(1, Store.PruneSnapshots(10, takenAt.AddMicroseconds(1)));
     }
 
     // ---------------------------------------------------------------- snapshots
