@@ -1,0 +1,331 @@
+using Npgsql;
+using NpgsqlTypes;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+
+namespace RouterHosts.Storage.Postgres;
+
+/// <summary>
+/// The PostgreSQL backend. Every call takes a pooled connection. Writes from any number
+/// of agents sharing the database are serialised by one transaction-scoped advisory
+/// lock: under it the next event ids are known (the log has no gaps and commits in id
+/// order, so a reader that catches up by id misses nothing), and the events and the
+/// projection change in the same transaction. Timestamps are timestamptz (microseconds).
+/// A server that cannot be reached is <see cref="CoreErrorKind.Unavailable"/>, naming the database.
+/// </summary>
+public sealed class PostgresHostStore : IHostStore
+{
+    /// <summary>The advisory lock key every writer takes ("rh" "wr").</summary>
+    private const long WriteLock = 0x7268_7772;
+    /// <summary>Rows per round trip in bulk writes.</summary>
+    private const int BatchSize = 1000;
+
+    private readonly NpgsqlDataSource _source;
+
+    public PostgresHostStore(NpgsqlConnectionStringBuilder settings)
+    {
+        Description = PostgresUrl.Describe(settings);
+        _source = NpgsqlDataSource.Create(settings);
+        try { Run(() => { PostgresSchema.Migrate(_source); return 0; }); }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The database as a log line may show it: no password.</summary>
+    public string Description { get; }
+    public string BackendName => "postgres";
+
+    private const string HostColumns = "id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version, deleted";
+    private const string EventColumns = "event_id, host_id, version, type, ip_address, hostname, comment, tags, aliases, created_at, updated_at, occurred_at, actor";
+
+    /// <summary>Runs a database call, turning what the server says into the core's errors.</summary>
+    private T Run<T>(Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure
+                                              or PostgresErrorCodes.DeadlockDetected)
+        {
+            throw new CoreException(CoreErrorKind.Conflict, "the change conflicts with the stored state: " + e.MessageText);
+        }
+        catch (Exception e) when (e is NpgsqlException { InnerException: not PostgresException } or PostgresException { IsTransient: true }
+                                      or TimeoutException)
+        {
+            throw new CoreException(CoreErrorKind.Unavailable, $"the database {Description} is unavailable: {e.Message}");
+        }
+    }
+
+    private NpgsqlCommand Command(NpgsqlConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    private List<T> Query<T>(string sql, Func<NpgsqlDataReader, T> read, params (string Name, object? Value)[] parameters) => Run(() =>
+    {
+        using var connection = _source.OpenConnection();
+        using var command = Command(connection, sql, parameters);
+        using var reader = command.ExecuteReader();
+        var result = new List<T>();
+        while (reader.Read()) result.Add(read(reader));
+        return result;
+    });
+
+    private object? Scalar(string sql, params (string Name, object? Value)[] parameters) => Run(() =>
+    {
+        using var connection = _source.OpenConnection();
+        using var command = Command(connection, sql, parameters);
+        return command.ExecuteScalar();
+    });
+
+    private int Execute(string sql, params (string Name, object? Value)[] parameters) => Run(() =>
+    {
+        using var connection = _source.OpenConnection();
+        using var command = Command(connection, sql, parameters);
+        return command.ExecuteNonQuery();
+    });
+
+    // ---- point lookups ----
+
+    public HostEntry? Get(string id, bool includeDeleted = false) =>
+        Query($"SELECT {HostColumns} FROM hosts WHERE id = @id{(includeDeleted ? "" : " AND NOT deleted")}", ReadHost, ("id", id))
+            .SingleOrDefault();
+
+    public HostEntry? FindLive(HostKey key) =>
+        Query($"SELECT {HostColumns} FROM hosts WHERE ip_address = @ip AND hostname_lc = @name AND NOT deleted", ReadHost,
+            ("ip", key.IpAddress), ("name", key.Hostname)).SingleOrDefault();
+
+    // ---- lists ----
+
+    public IReadOnlyList<HostEntry> List(HostQuery query)
+    {
+        var where = new List<string> { "NOT deleted" };
+        var parameters = new List<(string, object?)>();
+        if (query.Text is { Length: > 0 } text)
+        {
+            // search_text joins the fields with '\n', which no field holds (the validator
+            // refuses control characters): a needle with '\n' would only match across fields.
+            where.Add(text.Contains('\n') ? "false" : "strpos(search_text, @text) > 0");
+            parameters.Add(("text", HostQuery.Fold(text)));
+        }
+        if (query.HostnamePattern is { Length: > 0 } pattern)
+        {
+            where.Add("(hostname_lc LIKE @like OR EXISTS (SELECT 1 FROM unnest(aliases_lc) AS alias WHERE alias LIKE @like))");
+            parameters.Add(("like", LikePattern(pattern)));
+        }
+        if (query.IpAddress is { Length: > 0 } ip)
+        {
+            where.Add("ip_address = @ip");
+            parameters.Add(("ip", ip));
+        }
+        if (query.Tag is { Length: > 0 } tag)
+        {
+            where.Add("@tag = ANY (tags_lc)");
+            parameters.Add(("tag", HostQuery.Fold(tag)));
+        }
+        parameters.Add(("limit", query.Limit is { } limit ? (long)limit : null));
+        parameters.Add(("offset", (long)query.Offset));
+        return Query($"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
+                     "ORDER BY ip_sort, hostname_lc, id LIMIT @limit OFFSET @offset", ReadHost, parameters.ToArray());
+    }
+
+    /// <summary>The wildcard pattern (* and ?) as LIKE on lowercased names; LIKE's own characters escaped.</summary>
+    private static string LikePattern(string pattern) =>
+        HostQuery.Fold(pattern).Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_").Replace('*', '%').Replace('?', '_');
+
+    public IEnumerable<HostEntry> StreamAll()
+    {
+        using var connection = Run(() => _source.OpenConnection());
+        using var command = Command(connection, $"SELECT {HostColumns} FROM hosts WHERE NOT deleted ORDER BY ip_sort, hostname_lc, id");
+        using var reader = Run(() => command.ExecuteReader());
+        while (Run(() => reader.Read())) yield return ReadHost(reader);
+    }
+
+    public int CountLive() => Convert.ToInt32(Scalar("SELECT COUNT(*) FROM hosts WHERE NOT deleted"));
+
+    public long LastChangeId() => Convert.ToInt64(Scalar("SELECT COALESCE(MAX(event_id), 0) FROM events"));
+
+    public void Ping() => Scalar("SELECT 1");
+
+    // ---- the write ----
+
+    private const string InsertEvent = $"INSERT INTO events ({EventColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    private const string UpsertHost = """
+        INSERT INTO hosts (id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, tags_lc, aliases, aliases_lc, search_text,
+                           created_at, updated_at, version, deleted, last_event_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        ON CONFLICT (id) DO UPDATE SET
+            ip_address = excluded.ip_address, ip_sort = excluded.ip_sort, hostname = excluded.hostname,
+            hostname_lc = excluded.hostname_lc, comment = excluded.comment, tags = excluded.tags, tags_lc = excluded.tags_lc,
+            aliases = excluded.aliases, aliases_lc = excluded.aliases_lc, search_text = excluded.search_text,
+            created_at = excluded.created_at, updated_at = excluded.updated_at,
+            version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
+        """;
+
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now) => Run(() =>
+    {
+        using var connection = _source.OpenConnection();
+        using var tx = connection.BeginTransaction();
+        using (var lockCommand = Command(connection, $"SELECT pg_advisory_xact_lock({WriteLock})")) lockCommand.ExecuteNonQuery();
+        // Under the lock this transaction is the only writer, so the ids the log will give are known in advance.
+        long firstEventId;
+        using (var next = Command(connection, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events"))
+            firstEventId = Convert.ToInt64(next.ExecuteScalar());
+
+        // The log takes the events in the order given; the projection takes each host's
+        // last state. The rows this change touches first give up their keys, so that the
+        // unique index judges only the final states (a key freed or swapped within the
+        // change can be taken by another entry in it).
+        var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
+        var rows = new List<object?[]>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var pending = events[i];
+            var s = pending.State;
+            var eventId = firstEventId + i;
+            rows.Add([eventId, s.Id, s.Version, TypeName(pending.Type), s.IpAddress, s.Hostname, s.Comment, s.Tags.ToArray(),
+                s.Aliases.ToArray(), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, now.UtcDateTime, actor]);
+            finals[s.Id] = (pending, eventId);
+        }
+        RunBatched(connection, InsertEvent, rows);
+
+        using (var release = Command(connection, "UPDATE hosts SET deleted = true WHERE NOT deleted AND id = ANY (@ids)",
+                   ("ids", finals.Keys.ToArray())))
+            release.ExecuteNonQuery();
+
+        RunBatched(connection, UpsertHost, finals.Values.Select(f =>
+        {
+            var s = f.Event.State;
+            return new object?[]
+            {
+                s.Id, s.IpAddress, HostValidator.SortKey(s.IpAddress), s.Hostname, HostQuery.Fold(s.Hostname), s.Comment,
+                s.Tags.ToArray(), s.Tags.Select(HostQuery.Fold).ToArray(), s.Aliases.ToArray(), s.Aliases.Select(HostQuery.Fold).ToArray(),
+                SearchText(s), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, s.Version, f.Event.Type == HostEventType.Deleted, f.EventId,
+            };
+        }).ToList());
+        tx.Commit();
+        return firstEventId + events.Count - 1;
+    });
+
+    /// <summary>One statement per row, sent <see cref="BatchSize"/> at a time in one round trip.</summary>
+    private static void RunBatched(NpgsqlConnection connection, string sql, IReadOnlyList<object?[]> rows)
+    {
+        for (var start = 0; start < rows.Count; start += BatchSize)
+        {
+            using var batch = new NpgsqlBatch(connection);
+            foreach (var row in rows.Skip(start).Take(BatchSize))
+            {
+                var command = new NpgsqlBatchCommand(sql);
+                foreach (var value in row) command.Parameters.Add(Positional(value));
+                batch.BatchCommands.Add(command);
+            }
+            batch.ExecuteNonQuery();
+        }
+    }
+
+    private static NpgsqlParameter Positional(object? value) => value switch
+    {
+        null => new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+        DateTime utc => new NpgsqlParameter { Value = utc, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+        _ => new NpgsqlParameter { Value = value },
+    };
+
+    private static string SearchText(HostEntry e) =>
+        HostQuery.Fold(string.Join('\n', [e.IpAddress, e.Hostname, .. e.Aliases, e.Comment ?? "", .. e.Tags]));
+
+    private static string TypeName(HostEventType type) => type.ToString().ToLowerInvariant();
+
+    // ---- history ----
+
+    public IReadOnlyList<HostEvent> History(string id) =>
+        Query($"SELECT {EventColumns} FROM events WHERE host_id = @id ORDER BY version", ReadEvent, ("id", id));
+
+    public HostEntry? GetAsOf(string id, DateTimeOffset asOf)
+    {
+        var last = Query($"SELECT {EventColumns} FROM events WHERE host_id = @id AND occurred_at <= @at ORDER BY version DESC LIMIT 1",
+            ReadEvent, ("id", id), ("at", asOf.UtcDateTime)).SingleOrDefault();
+        return last is null || last.Type == HostEventType.Deleted ? null : last.State;
+    }
+
+    public IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf) =>
+        Query($"""
+            SELECT * FROM (SELECT DISTINCT ON (host_id) {EventColumns} FROM events WHERE occurred_at <= @at
+                           ORDER BY host_id, version DESC) last
+            WHERE type <> 'deleted'
+            """, ReadEvent, ("at", asOf.UtcDateTime))
+            .Select(e => e.State).Order(HostQuery.Order).ToList();
+
+    // ---- snapshots ----
+
+    private const string InsertSnapshotEntry =
+        "INSERT INTO snapshot_entries (snapshot_id, position, id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version) " +
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+    public SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now) => Run(() =>
+    {
+        var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
+        using var connection = _source.OpenConnection();
+        using var tx = connection.BeginTransaction();
+        using (var command = Command(connection,
+                   "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, hosts_text) VALUES (@id, @name, @trigger, @at, @count, @text)",
+                   ("id", info.Id), ("name", name), ("trigger", trigger), ("at", now.UtcDateTime), ("count", entries.Count), ("text", renderedHosts)))
+            command.ExecuteNonQuery();
+        RunBatched(connection, InsertSnapshotEntry, entries.Select((e, i) => new object?[]
+        {
+            info.Id, i, e.Id, e.IpAddress, e.Hostname, e.Comment, e.Tags.ToArray(), e.Aliases.ToArray(),
+            e.CreatedAt.UtcDateTime, e.UpdatedAt.UtcDateTime, e.Version,
+        }).ToList());
+        tx.Commit();
+        return info;
+    });
+
+    public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit) =>
+        Query("SELECT id, name, trigger, created_at, entry_count FROM snapshots ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset",
+            ReadSnapshot, ("limit", limit is { } l ? (long)l : null), ("offset", (long)offset));
+
+    public SnapshotInfo? GetSnapshot(string snapshotId) =>
+        Query("SELECT id, name, trigger, created_at, entry_count FROM snapshots WHERE id = @id", ReadSnapshot, ("id", snapshotId))
+            .SingleOrDefault();
+
+    public IReadOnlyList<HostEntry> GetSnapshotEntries(string snapshotId) =>
+        Query("SELECT id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version FROM snapshot_entries " +
+              "WHERE snapshot_id = @id ORDER BY position", ReadHost, ("id", snapshotId));
+
+    public bool DeleteSnapshot(string snapshotId) => Execute("DELETE FROM snapshots WHERE id = @id", ("id", snapshotId)) > 0;
+
+    public int PruneSnapshots(int maxCount, DateTimeOffset olderThan) =>
+        Execute("""
+            DELETE FROM snapshots WHERE created_at < @before
+               OR id NOT IN (SELECT id FROM snapshots ORDER BY created_at DESC, id DESC LIMIT @max)
+            """, ("before", olderThan.UtcDateTime), ("max", (long)maxCount));
+
+    // ---- reading rows ----
+
+    private static DateTimeOffset Time(NpgsqlDataReader r, int ordinal) => new(r.GetDateTime(ordinal).Ticks, TimeSpan.Zero);
+
+    /// <summary>id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version (as <see cref="HostColumns"/> starts).</summary>
+    private static HostEntry ReadHost(NpgsqlDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3),
+        r.GetFieldValue<string[]>(4), r.GetFieldValue<string[]>(5), Time(r, 6), Time(r, 7), r.GetInt64(8));
+
+    private static HostEvent ReadEvent(NpgsqlDataReader r)
+    {
+        var hostId = r.GetString(1);
+        var version = r.GetInt64(2);
+        var state = new HostEntry(hostId, r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6),
+            r.GetFieldValue<string[]>(7), r.GetFieldValue<string[]>(8), Time(r, 9), Time(r, 10), version);
+        return new HostEvent(r.GetInt64(0), hostId, version, Enum.Parse<HostEventType>(r.GetString(3), ignoreCase: true), state,
+            Time(r, 11), r.GetString(12));
+    }
+
+    private static SnapshotInfo ReadSnapshot(NpgsqlDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3), r.GetInt32(4));
+
+    public void Dispose() => _source.Dispose();
+}

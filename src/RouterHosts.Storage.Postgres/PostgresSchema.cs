@@ -1,0 +1,124 @@
+using Npgsql;
+
+namespace RouterHosts.Storage.Postgres;
+
+/// <summary>
+/// The versioned schema. Migrations only go forward: each runs once, in its own
+/// transaction, and records the version it brings the database to. Agents sharing
+/// a database migrate under an advisory lock, so two starting at once do not race.
+/// Text compared or ordered byte-wise uses COLLATE "C", as SQLite's BINARY does.
+/// </summary>
+internal static class PostgresSchema
+{
+    /// <summary>The advisory lock key for migrations (any fixed number; "rh" "mi").</summary>
+    private const long MigrationLock = 0x7268_6d69;
+
+    private static readonly string[] Migrations =
+    [
+        // 1: event log, projection, snapshots.
+        """
+        CREATE TABLE events (
+            event_id    bigint      PRIMARY KEY,
+            host_id     text        COLLATE "C" NOT NULL,
+            version     bigint      NOT NULL,
+            type        text        NOT NULL CHECK (type IN ('created', 'updated', 'deleted', 'restored')),
+            ip_address  text        NOT NULL,
+            hostname    text        NOT NULL,
+            comment     text,
+            tags        text[]      NOT NULL,
+            aliases     text[]      NOT NULL,
+            created_at  timestamptz NOT NULL,
+            updated_at  timestamptz NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            actor       text        NOT NULL,
+            UNIQUE (host_id, version)
+        );
+        CREATE INDEX events_by_time ON events (occurred_at);
+
+        CREATE TABLE hosts (
+            id            text        COLLATE "C" PRIMARY KEY,
+            ip_address    text        NOT NULL,
+            ip_sort       bytea       NOT NULL,
+            hostname      text        NOT NULL,
+            hostname_lc   text        COLLATE "C" NOT NULL,
+            comment       text,
+            tags          text[]      NOT NULL,
+            tags_lc       text[]      NOT NULL,
+            aliases       text[]      NOT NULL,
+            aliases_lc    text[]      NOT NULL,
+            search_text   text        NOT NULL,
+            created_at    timestamptz NOT NULL,
+            updated_at    timestamptz NOT NULL,
+            version       bigint      NOT NULL,
+            deleted       boolean     NOT NULL DEFAULT false,
+            last_event_id bigint      NOT NULL REFERENCES events (event_id)
+        );
+        CREATE UNIQUE INDEX hosts_live_key ON hosts (ip_address, hostname_lc) WHERE NOT deleted;
+        CREATE INDEX hosts_live_order ON hosts (ip_sort, hostname_lc, id) WHERE NOT deleted;
+
+        CREATE TABLE snapshots (
+            id          text        COLLATE "C" PRIMARY KEY,
+            name        text        NOT NULL,
+            trigger     text        NOT NULL,
+            created_at  timestamptz NOT NULL,
+            entry_count integer     NOT NULL,
+            hosts_text  text        NOT NULL
+        );
+        CREATE INDEX snapshots_by_time ON snapshots (created_at);
+
+        CREATE TABLE snapshot_entries (
+            snapshot_id text        COLLATE "C" NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+            position    integer     NOT NULL,
+            id          text        NOT NULL,
+            ip_address  text        NOT NULL,
+            hostname    text        NOT NULL,
+            comment     text,
+            tags        text[]      NOT NULL,
+            aliases     text[]      NOT NULL,
+            created_at  timestamptz NOT NULL,
+            updated_at  timestamptz NOT NULL,
+            version     bigint      NOT NULL,
+            PRIMARY KEY (snapshot_id, position)
+        );
+        """,
+    ];
+
+    public static int LatestVersion => Migrations.Length;
+
+    public static void Migrate(NpgsqlDataSource source)
+    {
+        using var connection = source.OpenConnection();
+        Execute(connection, $"SELECT pg_advisory_lock({MigrationLock})");
+        try
+        {
+            Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+            var current = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+            if (current > LatestVersion)
+                throw new InvalidOperationException(
+                    $"the database has schema version {current}, newer than this agent knows ({LatestVersion}); use a newer agent");
+            for (var version = current + 1; version <= LatestVersion; version++)
+            {
+                using var tx = connection.BeginTransaction();
+                Execute(connection, Migrations[version - 1]);
+                Execute(connection, $"INSERT INTO schema_version (version) VALUES ({version})");
+                tx.Commit();
+            }
+        }
+        finally
+        {
+            Execute(connection, $"SELECT pg_advisory_unlock({MigrationLock})");
+        }
+    }
+
+    private static void Execute(NpgsqlConnection connection, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(NpgsqlConnection connection, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection);
+        return command.ExecuteScalar();
+    }
+}

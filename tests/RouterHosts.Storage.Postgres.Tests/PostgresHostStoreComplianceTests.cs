@@ -1,0 +1,90 @@
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+using RouterHosts.Core.Tests;
+using RouterHosts.Core.Tests.Storage;
+
+namespace RouterHosts.Storage.Postgres.Tests;
+
+/// <summary>The compliance suite on a real PostgreSQL, each test on a fresh database.</summary>
+public sealed class PostgresHostStoreComplianceTests : HostStoreComplianceTests
+{
+    // Initialised before the base constructor opens the first store.
+    private readonly TestDatabase _database = new();
+
+    // The suite's directory names the database; this test's database is the one.
+    protected override IHostStore CreateStore(string directory) => _database.OpenStore();
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _database.Dispose();
+    }
+
+    [Fact]
+    public void Migration_runs_once_and_records_its_version()
+    {
+        Assert.Equal("1", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
+        Reopen();
+        Reopen();
+        Assert.Equal("1", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
+        Assert.Equal("postgres", Store.BackendName);
+    }
+
+    [Fact]
+    public void A_database_from_a_newer_agent_is_refused()
+    {
+        CloseStore();
+        _database.Scalar("INSERT INTO schema_version (version) VALUES (99)");
+        var e = Assert.Throws<InvalidOperationException>(() => _database.OpenStore());
+        Assert.Contains("99", e.Message);
+    }
+
+    [Fact]
+    public void Timestamps_are_timestamptz_columns()
+    {
+        Assert.Equal(6L, _database.Scalar(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE data_type = 'timestamp with time zone' " +
+            "AND table_name IN ('events', 'hosts', 'snapshots')"));
+    }
+
+    [Fact]
+    public async Task Two_stores_on_one_database_serialise_writes_one_wins_the_other_conflicts()
+    {
+        // Two agents' stores: both saw version 1 and both write version 2 of the same host.
+        using var other = _database.OpenStore();
+        var a = Hosts.Entry("01A", "10.0.0.1", "a");
+        Store.Append([new PendingEvent(HostEventType.Created, a)], "one", Hosts.T0);
+        Assert.Equal(1, other.Get("01A")!.Version);
+
+        var first = a with { Comment = "first", Version = 2 };
+        var second = a with { Comment = "second", Version = 2 };
+        static CoreErrorKind? Write(IHostStore store, HostEntry state)
+        {
+            try
+            {
+                store.Append([new PendingEvent(HostEventType.Updated, state)], "writer", Hosts.T0);
+                return null;
+            }
+            catch (CoreException e) { return e.Kind; }
+        }
+        var results = await Task.WhenAll(Task.Run(() => Write(Store, first)), Task.Run(() => Write(other, second)));
+
+        Assert.Single(results, r => r is null);
+        Assert.Single(results, r => r == CoreErrorKind.Conflict);
+        var stored = Store.Get("01A")!;
+        Assert.Equal(2, stored.Version);
+        Assert.Equal(2, Store.History("01A").Count);
+        Assert.Equal(Store.LastChangeId(), other.LastChangeId());
+    }
+
+    [Fact]
+    public void A_stopped_server_is_unavailable_naming_the_database()
+    {
+        var settings = _database.Settings;
+        settings.Port = 1; // nothing listens there
+        settings.Host = "127.0.0.1";
+        var e = Assert.Throws<CoreException>(() => new PostgresHostStore(settings));
+        Assert.Equal(CoreErrorKind.Unavailable, e.Kind);
+        Assert.Contains(_database.Name, e.Message);
+    }
+}
