@@ -68,7 +68,8 @@ public static class AgentHost
         {
             services = AgentServices.Create(options, logs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException
+                                       or RouterHosts.Core.Hosts.CoreException or Npgsql.NpgsqlException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"routerhosts-agent: cannot open the database {options.Database}: {e.Message}");
             return 1;
@@ -155,7 +156,7 @@ public static class AgentHost
         var statusLoop = status.RunStatusLoopAsync(services.Engine, lifetimeStop.Token);
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
-            string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), Path.GetFullPath(options.Database),
+            string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
             file.Path, options.HostsFile.Mode, statusText, policy.Describe());
         if (startup.DevDataDirectory is { } devDirectory)
         {

@@ -5,6 +5,7 @@ using RouterHosts.Core.HostsFile;
 using RouterHosts.Core.Sessions;
 using RouterHosts.Core.Storage;
 using RouterHosts.Core.Writes;
+using RouterHosts.Storage.Postgres;
 using RouterHosts.Storage.Sqlite;
 
 namespace RouterHosts.Agent;
@@ -29,9 +30,7 @@ public sealed class AgentServices : IAsyncDisposable
 
     public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(options.Database))!;
-        Directory.CreateDirectory(directory);
-        var store = new SqliteHostStore(options.Database);
+        var store = OpenStore(options);
         var hooks = new HookRunner(ToHookSet(options.Hooks), logs.CreateLogger("RouterHosts.Hooks"));
         var mode = ParseHostsFileMode(options.HostsFile.Mode);
         var hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"));
@@ -42,6 +41,17 @@ public sealed class AgentServices : IAsyncDisposable
         var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
         return new AgentServices(store, hooks, hostsFile, writer, engine);
+    }
+
+    /// <summary>The store the database key names (validated before this runs).</summary>
+    public static IHostStore OpenStore(AgentOptions options)
+    {
+        if (DatabaseUrl.Parse(options.Database).SqlitePath is { } path)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            return new SqliteHostStore(path);
+        }
+        return new PostgresHostStore(DatabaseUrl.PostgresSettings(options));
     }
 
     public static SnapshotPolicy ToSnapshotPolicy(SnapshotOptions options) => new(options.MaxSnapshots, options.MaxAgeDays);

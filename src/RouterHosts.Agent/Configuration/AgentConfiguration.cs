@@ -232,7 +232,8 @@ public static class AgentConfiguration
     private static void ResolvePaths(AgentOptions options, string baseDirectory)
     {
         string Resolve(string value) => string.IsNullOrEmpty(value) || Path.IsPathRooted(value) ? value : Path.GetFullPath(value, baseDirectory);
-        options.Database = Resolve(options.Database);
+        options.Database = DatabaseUrl.ResolveRelative(options.Database, Resolve);
+        if (options.DatabasePasswordFile is { } passwordFile) options.DatabasePasswordFile = Resolve(passwordFile);
         options.HostsFile.Path = Resolve(options.HostsFile.Path);
         if (options.UnixSocket is { } unix) unix.Path = Resolve(unix.Path);
         if (options.Tls is { } tls)

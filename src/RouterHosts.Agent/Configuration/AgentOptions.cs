@@ -12,7 +12,12 @@ public sealed class AgentOptions
     [ConfigurationKeyName("listen")] public List<string> Listen { get; set; } = [];
     [ConfigurationKeyName("unix_socket")] public UnixSocketOptions? UnixSocket { get; set; }
     [ConfigurationKeyName("tls")] public TlsOptions? Tls { get; set; }
+    /// <summary>A SQLite file (a path or sqlite:///path) or postgres://user@host:5432/db?pool_size=10&amp;sslmode=... (see <see cref="DatabaseUrl"/>).</summary>
     [ConfigurationKeyName("database")] public string Database { get; set; } = "/var/lib/router-hosts/hosts.db";
+    /// <summary>A file holding the PostgreSQL password (first line), for a postgres:// database.</summary>
+    [ConfigurationKeyName("database_password_file")] public string? DatabasePasswordFile { get; set; }
+    /// <summary>The name of an environment variable holding the PostgreSQL password, for a postgres:// database.</summary>
+    [ConfigurationKeyName("database_password_env")] public string? DatabasePasswordEnv { get; set; }
     [ConfigurationKeyName("hosts_file")] public HostsFileOptions HostsFile { get; set; } = new();
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
     [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();

@@ -74,12 +74,12 @@ public static class AgentOptionsValidator
             }
         }
 
-        if (string.IsNullOrWhiteSpace(o.Database)) Problem("database", "is required (the SQLite database file)");
+        var database = DatabaseValues(o, Problem);
         if (string.IsNullOrWhiteSpace(o.HostsFile.Path)) Problem("hosts_file:path", "is required");
         if (o.HostsFile.Mode?.ToLowerInvariant() is not ("block" or "file"))
             Problem("hosts_file:mode", $"'{o.HostsFile.Mode}' is not block (own only the marked block) or file (own the whole file)");
-        if (!string.IsNullOrWhiteSpace(o.Database) && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&
-            Path.GetFullPath(o.Database) == Path.GetFullPath(o.HostsFile.Path))
+        if (database?.SqlitePath is { Length: > 0 } sqlitePath && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&
+            Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
 
         var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -113,6 +113,43 @@ public static class AgentOptionsValidator
         return problems;
     }
 
+    /// <summary>The database key and its password keys; null when the key cannot be read.</summary>
+    private static DatabaseUrl? DatabaseValues(AgentOptions o, Action<string, string> problem)
+    {
+        if (string.IsNullOrWhiteSpace(o.Database))
+        {
+            problem("database", "is required (a SQLite file, or postgres://user@host:5432/db)");
+            return null;
+        }
+        DatabaseUrl url;
+        try { url = DatabaseUrl.Parse(o.Database); }
+        catch (ArgumentException e)
+        {
+            problem("database", e.Message);
+            return null;
+        }
+        if (url.SqlitePath is { Length: 0 }) problem("database", "sqlite:// names no file (write sqlite:///var/lib/router-hosts/hosts.db)");
+        var hasFile = !string.IsNullOrEmpty(o.DatabasePasswordFile);
+        var hasEnv = !string.IsNullOrEmpty(o.DatabasePasswordEnv);
+        if (!url.IsPostgres)
+        {
+            if (hasFile) problem("database_password_file", "is only for a postgres:// database");
+            if (hasEnv) problem("database_password_env", "is only for a postgres:// database");
+            return url;
+        }
+        try { Storage.Postgres.PostgresUrl.Parse(url.PostgresUrl!); }
+        catch (ArgumentException e) { problem("database", $"the PostgreSQL URL {e.Message}"); }
+        if (hasFile && hasEnv) problem("database_password_env", "is given with database_password_file: give one of them");
+        if (hasEnv)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(o.DatabasePasswordEnv!, "^[A-Za-z_][A-Za-z0-9_]*$"))
+                problem("database_password_env", $"'{o.DatabasePasswordEnv}' is not an environment variable name");
+            else if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(o.DatabasePasswordEnv!)))
+                problem("database_password_env", $"the variable {o.DatabasePasswordEnv} is not set");
+        }
+        return url;
+    }
+
     // ---- paths ----
 
     /// <summary>What the paths point at. Run after <see cref="ValidateValues"/> found nothing.</summary>
@@ -123,11 +160,21 @@ public static class AgentOptionsValidator
 
         if (o.Listen.Count > 0 && o.Tls is { } tls) problems.AddRange(CheckTls(tls, s));
 
-        if (DirectoryProblem(Path.GetDirectoryName(Path.GetFullPath(o.Database))!, mayCreate: true, "the database") is { } databaseDir)
-            Problem("database", databaseDir);
-        else if (Directory.Exists(o.Database)) Problem("database", $"{o.Database} is a directory");
-        else if (File.Exists(o.Database) && !Posix.Can(o.Database, Posix.R_OK | Posix.W_OK))
-            Problem("database", $"{o.Database} is not readable and writable by this user");
+        var database = DatabaseUrl.Parse(o.Database);
+        if (database.SqlitePath is { } sqlitePath)
+        {
+            if (DirectoryProblem(Path.GetDirectoryName(Path.GetFullPath(sqlitePath))!, mayCreate: true, "the database") is { } databaseDir)
+                Problem("database", databaseDir);
+            else if (Directory.Exists(sqlitePath)) Problem("database", $"{sqlitePath} is a directory");
+            else if (File.Exists(sqlitePath) && !Posix.Can(sqlitePath, Posix.R_OK | Posix.W_OK))
+                Problem("database", $"{sqlitePath} is not readable and writable by this user");
+        }
+        if (o.DatabasePasswordFile is { Length: > 0 } passwordFile)
+        {
+            if (!File.Exists(passwordFile)) Problem("database_password_file", $"{passwordFile} does not exist");
+            else if (!Posix.Can(passwordFile, Posix.R_OK)) Problem("database_password_file", $"{passwordFile} is not readable by this user");
+            else if (DatabaseUrl.ReadPassword(o) is not { Length: > 0 }) Problem("database_password_file", $"{passwordFile} holds no password on its first line");
+        }
 
         var hostsPath = Path.GetFullPath(o.HostsFile.Path);
         if (DirectoryProblem(Path.GetDirectoryName(hostsPath)!, mayCreate: false, "the hosts file (replaced atomically: a temp file is renamed over it)")

@@ -138,6 +138,8 @@ public sealed class ConfigurationReloader(
         Compare("listen", before.Listen, after.Listen, AgentJson.Default.ListString);
         Compare("unix_socket", before.UnixSocket, after.UnixSocket, AgentJson.Default.UnixSocketOptions!);
         Compare("database", before.Database, after.Database, AgentJson.Default.String);
+        Compare("database_password_file", before.DatabasePasswordFile ?? "", after.DatabasePasswordFile ?? "", AgentJson.Default.String);
+        Compare("database_password_env", before.DatabasePasswordEnv ?? "", after.DatabasePasswordEnv ?? "", AgentJson.Default.String);
         Compare("hosts_file", before.HostsFile, after.HostsFile, AgentJson.Default.HostsFileOptions);
         Compare("max_message_bytes", before.MaxMessageBytes, after.MaxMessageBytes, AgentJson.Default.Int32);
         Compare("shutdown_grace_seconds", before.ShutdownGraceSeconds, after.ShutdownGraceSeconds, AgentJson.Default.Int32);
