@@ -154,6 +154,9 @@ public static class AgentHost
         notifier.Notify("READY=1\nSTATUS=" + statusText);
         if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
         var statusLoop = status.RunStatusLoopAsync(services.Engine, lifetimeStop.Token);
+        var follower = services.Store is Core.Storage.ISharedStore shared
+            ? SharedStoreFollower.RunAsync(shared, services.Writer, logs.CreateLogger("RouterHosts.SharedStore"), lifetimeStop.Token)
+            : Task.CompletedTask;
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
@@ -178,7 +181,7 @@ public static class AgentHost
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog));
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower));
         try
         {
             var before = services.HostsFile.State;

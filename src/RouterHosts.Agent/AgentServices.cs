@@ -36,7 +36,7 @@ public sealed class AgentServices : IAsyncDisposable
         var hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"));
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
-        var clock = TimeProvider.System;
+        var clock = MicrosecondClock.System;
         var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = ToSnapshotPolicy(options.Snapshots) };
         var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);

@@ -13,8 +13,11 @@ namespace RouterHosts.Storage.Postgres;
 /// projection change in the same transaction. Timestamps are timestamptz (microseconds).
 /// A server that cannot be reached is <see cref="CoreErrorKind.Unavailable"/>, naming the database.
 /// </summary>
-public sealed class PostgresHostStore : IHostStore
+public sealed class PostgresHostStore : IHostStore, ISharedStore
 {
+    /// <summary>The channel every commit notifies (delivered when the transaction commits, with the change id).</summary>
+    public const string ChangesChannel = "routerhosts_changes";
+
     /// <summary>The advisory lock key every writer takes ("rh" "wr").</summary>
     private const long WriteLock = 0x7268_7772;
     /// <summary>Rows per round trip in bulk writes.</summary>
@@ -209,8 +212,11 @@ public sealed class PostgresHostStore : IHostStore
                 SearchText(s), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, s.Version, f.Event.Type == HostEventType.Deleted, f.EventId,
             };
         }).ToList());
+        var changeId = firstEventId + events.Count - 1;
+        using (var notify = Command(connection, $"SELECT pg_notify('{ChangesChannel}', @id)", ("id", changeId.ToString())))
+            notify.ExecuteNonQuery();
         tx.Commit();
-        return firstEventId + events.Count - 1;
+        return changeId;
     });
 
     /// <summary>One statement per row, sent <see cref="BatchSize"/> at a time in one round trip.</summary>
@@ -327,5 +333,51 @@ public sealed class PostgresHostStore : IHostStore
     private static SnapshotInfo ReadSnapshot(NpgsqlDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3), r.GetInt32(4));
 
-    public void Dispose() => _source.Dispose();
+    // ---- other agents' changes ----
+
+    private readonly SemaphoreSlim _listenGate = new(1, 1);
+    private NpgsqlConnection? _listener;
+
+    /// <summary>
+    /// Waits for a notification on <see cref="ChangesChannel"/> on a connection kept for it.
+    /// A broken connection is dropped and opened again on the next call; meanwhile the caller's
+    /// timeout still wakes it to catch up by change id.
+    /// </summary>
+    public async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        await _listenGate.WaitAsync(ct);
+        try
+        {
+            if (_listener is null)
+            {
+                var connection = await _source.OpenConnectionAsync(ct);
+                await using (var listen = new NpgsqlCommand($"LISTEN {ChangesChannel}", connection)) await listen.ExecuteNonQueryAsync(ct);
+                _listener = connection;
+                return; // changes before LISTEN took effect are found by the caller's catch-up
+            }
+            await _listener.WaitAsync(timeout, ct);
+        }
+        catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+        {
+            await DropListenerAsync();
+            await Task.Delay(timeout, ct);
+        }
+        finally { _listenGate.Release(); }
+    }
+
+    private async Task DropListenerAsync()
+    {
+        if (_listener is { } connection)
+        {
+            _listener = null;
+            try { await connection.DisposeAsync(); }
+            catch (Exception e) when (e is NpgsqlException or IOException) { }
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener?.Dispose();
+        _source.Dispose();
+    }
 }

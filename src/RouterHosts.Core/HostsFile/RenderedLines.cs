@@ -18,6 +18,9 @@ public sealed class RenderedLines
     private long _changeId;
     private int _characters;
 
+    /// <summary>The change the lines reflect.</summary>
+    public long ChangeId { get { lock (_gate) return _changeId; } }
+
     public void Load(IEnumerable<HostEntry> entries, long changeId)
     {
         lock (_gate)

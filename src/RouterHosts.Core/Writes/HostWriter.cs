@@ -48,7 +48,9 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
             if (result is ISnapshotAware aware && snapshot is not null) aware.SnapshotTaken(snapshot);
             if (set.Events.Count == 0) return (result, new WriteOutcome(0, hostsFile.State));
             changeId = store.Append(set.Events, actor, set.Now);
-            hostsFile.Lines.Apply(set.Events, changeId);
+            // The change's ids follow the lines' own unless another agent sharing the store committed in between.
+            if (changeId - set.Events.Count == hostsFile.Lines.ChangeId) hostsFile.Lines.Apply(set.Events, changeId);
+            else ReloadLinesLocked();
         }
         finally { _gate.Release(); }
 
@@ -56,6 +58,37 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
         // Outside the gate: the next writer can commit while this one renders; renders coalesce.
         if (render == FileRender.Defer) return (result, new WriteOutcome(changeId, hostsFile.State));
         return (result, new WriteOutcome(changeId, await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None)));
+    }
+
+    /// <summary>
+    /// Takes in what other agents sharing the store committed: when the store is ahead of the
+    /// rendered lines, reloads them and brings the file up to date. Returns the store's change id.
+    /// </summary>
+    public async Task<long> CatchUpAsync(CancellationToken ct)
+    {
+        long changeId;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            changeId = store.LastChangeId();
+            if (changeId == hostsFile.Lines.ChangeId) return changeId;
+            changeId = ReloadLinesLocked();
+        }
+        finally { _gate.Release(); }
+        feed.Publish(changeId);
+        await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
+        return changeId;
+    }
+
+    /// <summary>
+    /// The lines from the projection. The change id is read first: a commit racing the read
+    /// shows in the lines early and in the id on the next catch-up, never the other way round.
+    /// </summary>
+    private long ReloadLinesLocked()
+    {
+        var changeId = store.LastChangeId();
+        hostsFile.Lines.Load(store.StreamAll(), changeId);
+        return changeId;
     }
 
     public async Task<SnapshotInfo> CreateSnapshotAsync(string name, string trigger, CancellationToken ct)
