@@ -41,13 +41,13 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.True(outcome!.ChangeId > 0);
         Assert.False(outcome.HostsFileStale);
         Assert.Equal(outcome.ChangeId, outcome.File.RenderedChangeId);
-        Assert.Equal(["10.0.0.1\tweb www\t# [prod] front"], _h.ManagedLines);
+        Assert.Equal(["10.0.0.1\tweb www\t# front [prod]"], _h.ManagedLines);
         Assert.StartsWith(EngineHarness.ForeignLines, _h.HostsText);
 
         var (updated, outcome2) = await Engine.UpdateAsync("alice", web.Id, new HostPatch(IpAddress: "10.0.0.9", Aliases: []), "1", null, default);
         Assert.Equal(2, updated.Version);
         Assert.True(outcome2!.ChangeId > outcome.ChangeId);
-        Assert.Equal(["10.0.0.9\tweb\t# [prod] front"], _h.ManagedLines);
+        Assert.Equal(["10.0.0.9\tweb\t# front [prod]"], _h.ManagedLines);
 
         await Engine.DeleteAsync("alice", web.Id, "2", null, default);
         Assert.Empty(_h.ManagedLines);
