@@ -261,7 +261,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         long? threshold = request.TargetCase == CompactAggregatesRequest.TargetOneofCase.OverThreshold ? request.OverThreshold : null;
         if (request.TargetCase == CompactAggregatesRequest.TargetOneofCase.None && request.Before is null)
             throw CoreException.Invalid("target", null, "give aggregate_id, over_threshold, or before (a time horizon for every host)");
-        var report = engine.Compact(hostId, threshold, ToTime(request.Before), request.DryRun);
+        var report = engine.Compact(hostId, threshold, ToTime(request.Before, "before"), request.DryRun);
         var response = new CompactAggregatesResponse
         {
             TotalEventsReclaimed = report.EventsReclaimed, Horizon = Timestamp.FromDateTimeOffset(report.Horizon), DryRun = report.DryRun,
