@@ -153,6 +153,8 @@ public static class AgentHost
         notifier.Notify("READY=1\nSTATUS=" + statusText);
         if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
         var statusLoop = status.RunStatusLoopAsync(services.Engine, lifetimeStop.Token);
+        var compaction = Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, options.Compaction, TimeProvider.System,
+            logs.CreateLogger("RouterHosts.Compaction"), lifetimeStop.Token));
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), Path.GetFullPath(options.Database),
@@ -177,7 +179,7 @@ public static class AgentHost
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog));
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(compaction));
         try
         {
             var before = services.HostsFile.State;

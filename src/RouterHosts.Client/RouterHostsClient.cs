@@ -159,6 +159,7 @@ public sealed class RouterHostsClient : IDisposable
             {
                 EventId = r.EventId, HostId = r.Entry.Id, EventType = r.EventType, Version = r.Version,
                 OccurredAt = ToTime(r.OccurredAt), Actor = r.Actor, Host = ToHost(r.Entry),
+                FoldedEvents = r.FoldedEvents, Horizon = r.Horizon is null ? null : ToTime(r.Horizon),
             }, ct);
 
     /// <summary>
@@ -210,8 +211,12 @@ public sealed class RouterHostsClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Imports all-or-nothing; with <paramref name="skipInvalid"/> the invalid lines are left out and named
+    /// in <see cref="RouterHostsImportResult.FailedLines"/> while the valid ones are imported.
+    /// </summary>
     public Task<RouterHostsImportResult> ImportAsync(Stream content, string format, string conflictMode = "skip",
-        IProgress<int>? progress = null, CancellationToken ct = default) => Call(async _ =>
+        IProgress<int>? progress = null, CancellationToken ct = default, bool skipInvalid = false) => Call(async _ =>
     {
         using var call = _grpc.ImportHosts(StreamOptions(ct));
         var buffer = new byte[ImportChunkBytes];
@@ -225,12 +230,13 @@ public sealed class RouterHostsClient : IDisposable
                 request.Format = format;
                 request.ConflictMode = conflictMode;
                 request.EditToken = EditToken ?? "";
+                if (skipInvalid) request.SkipInvalid = true;
                 first = false;
             }
             await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
         }
         var last = new ImportHostsRequest { LastChunk = true };
-        if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; }
+        if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; if (skipInvalid) last.SkipInvalid = true; }
         await call.RequestStream.WriteAsync(last, ct).ConfigureAwait(false);
         await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         ImportHostsResponse? final = null;
@@ -243,9 +249,33 @@ public sealed class RouterHostsClient : IDisposable
         return new RouterHostsImportResult
         {
             Processed = final.Processed, Created = final.Created, Updated = final.Updated, Skipped = final.Skipped,
+            Failed = final.Failed, FailedLines = final.ValidationErrors.ToArray(),
             Staged = final.Outcome?.Staged ?? false, HostsFileStale = final.Outcome?.HostsFileStale ?? false,
         };
     }, ct, unary: false);
+
+    // ---- compaction ----
+
+    /// <summary>
+    /// Folds events into one baseline per host (admin only): of host <paramref name="id"/>, else of every
+    /// host with more than <paramref name="overThreshold"/> events, else of every host; events at or before
+    /// <paramref name="before"/> (or now). <paramref name="dryRun"/> reports what it would fold.
+    /// </summary>
+    public Task<IReadOnlyList<RouterHostsCompaction>> CompactAsync(DateTimeOffset? before, string? id = null, long? overThreshold = null,
+        bool dryRun = false, CancellationToken ct = default) => Call(async options =>
+    {
+        var request = new CompactAggregatesRequest { DryRun = dryRun };
+        if (id is not null) request.AggregateId = id;
+        else if (overThreshold is { } n) request.OverThreshold = n;
+        if (before is { } b) request.Before = ToTimestamp(b);
+        var r = await _grpc.CompactAggregatesAsync(request, options).ConfigureAwait(false);
+        var horizon = ToTime(r.Horizon);
+        return (IReadOnlyList<RouterHostsCompaction>)r.Compacted.Select(c => new RouterHostsCompaction
+        {
+            HostId = c.AggregateId, EventsBefore = c.EventsBefore, EventsAfter = c.EventsAfter, Version = c.Version.ToString(),
+            Horizon = horizon, DryRun = r.DryRun,
+        }).ToList();
+    }, ct);
 
     /// <summary>Streams every host in <paramref name="format"/> (hosts, json or csv) into <paramref name="destination"/>.</summary>
     public Task ExportAsync(string format, Stream destination, CancellationToken ct = default) => Call(async _ =>

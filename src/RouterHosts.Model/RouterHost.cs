@@ -62,6 +62,9 @@ public sealed class RouterHostHistoryEntry
     public string Actor { get; init; } = "";
     /// <summary>The host as it stood after this event.</summary>
     public RouterHost Host { get; init; } = new();
+    /// <summary>For a baseline left by a compaction (EventType "baseline"): how many events it stands for, and its horizon.</summary>
+    public long FoldedEvents { get; init; }
+    public DateTimeOffset? Horizon { get; init; }
 }
 
 /// <summary>A full set of hosts seen by a watcher after a change.</summary>

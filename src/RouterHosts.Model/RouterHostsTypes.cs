@@ -37,8 +37,25 @@ public sealed class RouterHostsImportResult
     public int Created { get; init; }
     public int Updated { get; init; }
     public int Skipped { get; init; }
+    /// <summary>Lines left out by an import that skips invalid lines; each is named in <see cref="FailedLines"/>.</summary>
+    public int Failed { get; init; }
+    /// <summary>"line N: why" for each line left out.</summary>
+    public string[] FailedLines { get; init; } = [];
     public bool Staged { get; init; }
     public bool HostsFileStale { get; init; }
+}
+
+/// <summary>One host a compaction folded (or, with -WhatIf, would fold).</summary>
+public sealed class RouterHostsCompaction
+{
+    public string HostId { get; init; } = "";
+    public long EventsBefore { get; init; }
+    public long EventsAfter { get; init; }
+    public long EventsReclaimed => EventsBefore - EventsAfter;
+    public string Version { get; init; } = "";
+    /// <summary>Events at or before this time were folded into one baseline event.</summary>
+    public DateTimeOffset Horizon { get; init; }
+    public bool DryRun { get; init; }
 }
 
 public sealed class RouterHostsRestoreResult

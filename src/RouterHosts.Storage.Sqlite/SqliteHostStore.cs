@@ -239,11 +239,13 @@ public sealed class SqliteHostStore : IHostStore
 
     // ---- history ----
 
+    private const string EventColumns = "event_id, host_id, version, type, payload, occurred_at, actor, horizon, folded";
+
     public IReadOnlyList<HostEvent> History(string id)
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events WHERE host_id = $id ORDER BY version";
+        command.CommandText = $"SELECT {EventColumns} FROM events WHERE host_id = $id ORDER BY version";
         command.Parameters.AddWithValue("$id", id);
         return ReadEvents(command);
     }
@@ -252,7 +254,7 @@ public sealed class SqliteHostStore : IHostStore
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events " +
+        command.CommandText = $"SELECT {EventColumns} FROM events " +
                               "WHERE host_id = $id AND occurred_at <= $at ORDER BY version DESC LIMIT 1";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$at", asOf.UtcTicks);
@@ -265,7 +267,7 @@ public sealed class SqliteHostStore : IHostStore
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT e.event_id, e.host_id, e.version, e.type, e.payload, e.occurred_at, e.actor
+            SELECT e.event_id, e.host_id, e.version, e.type, e.payload, e.occurred_at, e.actor, e.horizon, e.folded
             FROM events e
             JOIN (SELECT host_id, MAX(version) AS version FROM events WHERE occurred_at <= $at GROUP BY host_id) last
               ON e.host_id = last.host_id AND e.version = last.version
@@ -273,6 +275,74 @@ public sealed class SqliteHostStore : IHostStore
             """;
         command.Parameters.AddWithValue("$at", asOf.UtcTicks);
         return ReadEvents(command).Select(e => e.State).Order(HostQuery.Order).ToList();
+    }
+
+    // ---- compaction ----
+
+    public IReadOnlyList<CompactedHost> Compact(string? hostId, long? overThreshold, DateTimeOffset horizon, bool dryRun)
+    {
+        lock (_primaryLock)
+        {
+            using var tx = _primary.BeginTransaction();
+            var result = new List<CompactedHost>();
+            // Per host: all its events, those at or before the horizon, and the last of those (the one kept).
+            using (var select = _primary.CreateCommand())
+            {
+                select.Transaction = tx;
+                select.CommandText = """
+                    SELECT e.host_id, COUNT(*), SUM(e.occurred_at <= $horizon), MAX(CASE WHEN e.occurred_at <= $horizon THEN e.version END),
+                           h.version
+                    FROM events e JOIN hosts h ON h.id = e.host_id
+                    WHERE ($id IS NULL OR e.host_id = $id)
+                    GROUP BY e.host_id
+                    HAVING ($threshold IS NULL OR COUNT(*) > $threshold) AND ($id IS NOT NULL OR SUM(e.occurred_at <= $horizon) >= 2)
+                    ORDER BY e.host_id
+                    """;
+                select.Parameters.AddWithValue("$horizon", horizon.UtcTicks);
+                select.Parameters.AddWithValue("$id", (object?)hostId ?? DBNull.Value);
+                select.Parameters.AddWithValue("$threshold", (object?)overThreshold ?? DBNull.Value);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    var (total, folding) = (reader.GetInt64(1), reader.GetInt64(2));
+                    var after = folding >= 2 ? total - folding + 1 : total;
+                    result.Add(new CompactedHost(reader.GetString(0), total, after, reader.GetInt64(4)));
+                }
+            }
+            if (!dryRun)
+            {
+                using var mark = _primary.CreateCommand();
+                mark.Transaction = tx;
+                // The last event at or before the horizon becomes the baseline, standing for all of them.
+                mark.CommandText = """
+                    UPDATE events SET horizon = $horizon,
+                        folded = (SELECT SUM(f.folded) FROM events f WHERE f.host_id = $id AND f.occurred_at <= $horizon)
+                    WHERE host_id = $id AND version = (SELECT MAX(version) FROM events WHERE host_id = $id AND occurred_at <= $horizon);
+                    DELETE FROM events WHERE host_id = $id AND occurred_at <= $horizon
+                        AND version < (SELECT MAX(version) FROM events WHERE host_id = $id AND occurred_at <= $horizon);
+                    """;
+                mark.Parameters.AddWithValue("$horizon", horizon.UtcTicks);
+                var id = mark.Parameters.Add(new SqliteParameter("$id", null));
+                foreach (var host in result.Where(h => h.EventsAfter < h.EventsBefore))
+                {
+                    id.Value = host.HostId;
+                    mark.ExecuteNonQuery();
+                }
+                tx.Commit();
+            }
+            return result;
+        }
+    }
+
+    public DateTimeOffset? CompactionHorizon(string? hostId)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = hostId is null
+            ? "SELECT MAX(horizon) FROM events"
+            : "SELECT MAX(horizon) FROM events WHERE host_id = $id";
+        if (hostId is not null) command.Parameters.AddWithValue("$id", hostId);
+        return command.ExecuteScalar() is long ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
     }
 
     // ---- snapshots ----
@@ -389,7 +459,8 @@ public sealed class SqliteHostStore : IHostStore
             var payload = JsonSerializer.Deserialize(reader.GetString(4), StoreJson.Default.EventPayload)!;
             result.Add(new HostEvent(reader.GetInt64(0), hostId, version,
                 Enum.Parse<HostEventType>(reader.GetString(3), ignoreCase: true), payload.ToHost(hostId, version),
-                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero), reader.GetString(6)));
+                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero), reader.GetString(6),
+                reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero), reader.GetInt64(8)));
         }
         return result;
     }

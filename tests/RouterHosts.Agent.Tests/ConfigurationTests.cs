@@ -54,8 +54,11 @@ public sealed class ConfigurationTests : IDisposable
         {
             c["tls"]!["certficate"] = "x";
             c["colour"] = "blue";
+            c["compaction"] = new JsonObject { ["automatic"] = "yes", ["keep_day"] = 30 };
         });
         var output = await ExpectRefusedAsync();
+        Assert.Contains($"{_site.ConfigPath}: compaction:keep_day: unknown key (did you mean 'compaction:keep_days'?", output);
+        Assert.Contains($"{_site.ConfigPath}: compaction:automatic: 'yes' is not true or false", output);
         Assert.Contains($"{_site.ConfigPath}: tls:certficate: unknown key (did you mean 'tls:certificate'?", output);
         Assert.Contains($"{_site.ConfigPath}: colour: unknown key", output);
     }
@@ -122,6 +125,7 @@ public sealed class ConfigurationTests : IDisposable
             };
             c["snapshots"] = new JsonObject { ["max_snapshots"] = 0, ["max_age_days"] = -1 };
             c["edit_session"] = new JsonObject { ["idle_timeout_seconds"] = 0 };
+            c["compaction"] = new JsonObject { ["automatic"] = true, ["keep_days"] = 0, ["interval_seconds"] = 0 };
             c["access"] = new JsonObject
             {
                 ["certificates"] = new JsonObject { ["CN=alice"] = "superuser" },
@@ -145,6 +149,8 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains($"{file}: snapshots:max_snapshots: 0 must be at least 1", output);
         Assert.Contains($"{file}: snapshots:max_age_days: -1 must be at least 1", output);
         Assert.Contains($"{file}: edit_session:idle_timeout_seconds: 0 is not between 1", output);
+        Assert.Contains($"{file}: compaction:keep_days: 0 is not above 0", output);
+        Assert.Contains($"{file}: compaction:interval_seconds: 0 is not between 1", output);
         Assert.Contains($"{file}: access:certificates:CN=alice: unknown role 'superuser' (use reader, writer or admin)", output);
         Assert.Contains($"{file}: access:unix_peers:user:alice: 'user:alice' names no peer", output);
         Assert.Contains($"{file}: access:unix_peers:uid:1000: unknown role 'owner'", output);

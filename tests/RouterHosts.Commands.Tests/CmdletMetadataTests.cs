@@ -36,7 +36,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit", "Get-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Get-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
-        "Watch-RouterHost",
+        "Watch-RouterHost", "Invoke-RouterHostsCompaction",
     ];
 
     /// <summary>Cmdlets that change the agent's state (or write a file): they must support -WhatIf/-Confirm.</summary>
@@ -44,7 +44,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     [
         "Add-RouterHost", "Set-RouterHost", "Remove-RouterHost", "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit",
-        "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
+        "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot", "Invoke-RouterHostsCompaction",
     ];
 
     /// <summary>Cmdlets that write nothing (so they have no OutputType).</summary>
@@ -93,10 +93,10 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     }
 
     [Fact]
-    public void Only_Restore_and_Undo_have_ConfirmImpact_High()
+    public void Only_Restore_Undo_and_Compaction_have_ConfirmImpact_High()
     {
         var high = Cmdlets.Where(c => c.ConfirmImpact == CmdletCatalog.ConfirmImpactHigh).Select(c => c.Name).Order(StringComparer.Ordinal);
-        Assert.Equal(["Restore-RouterHostsSnapshot", "Undo-RouterHostsEdit"], high);
+        Assert.Equal(["Invoke-RouterHostsCompaction", "Restore-RouterHostsSnapshot", "Undo-RouterHostsEdit"], high);
     }
 
     [Fact]

@@ -121,6 +121,7 @@ public sealed class ErrorMappingTests
     [InlineData("no-edit-session", "RouterHostsNoEditSession")]
     [InlineData("edit-session-held", "RouterHostsEditInProgress")]
     [InlineData("edit-session-committing", "RouterHostsEditInProgress")]
+    [InlineData("before-compaction-horizon", "RouterHostsBeforeCompactionHorizon")]
     public void The_agents_reason_decides_over_the_message(string reason, string expectedId)
     {
         // A reworded message must not change the id when the agent sends its reason.

@@ -24,6 +24,10 @@ public sealed class FormatsTests
         Entry("01J", "10.0.0.8", "bracketonly", "["),
         Entry("01K", "10.0.0.9", "closing", "] x [y]"),
         Entry("01L", "10.0.0.10", "csvish", "\"quoted at start"),
+        Entry("01M", "10.0.0.11", "endsbracket", "see [docs]"),
+        Entry("01N", "10.0.0.12", "endsbracket2", "see [docs]", ["t2"]),
+        Entry("01O", "10.0.0.13", "emptybrackets", "[]"),
+        Entry("01P", "10.0.0.14", "padded", "padded  ", ["p"]),
     ];
 
     private static byte[] Write(IHostFormat format, IEnumerable<HostEntry> entries)
@@ -107,6 +111,28 @@ public sealed class FormatsTests
             "10.0.0.2|db|(null)|[]|[]",
         ], records.Select(Content));
         Assert.Equal([3, 4, 5, 7], records.Select(r => r.Line));
+    }
+
+    [Fact]
+    public void Hosts_parsing_reads_router_hosts_layout_and_the_older_routerhosts_layout()
+    {
+        var (records, errors) = Parse("hosts",
+            "192.168.1.10\tnas.lan files.lan\t# the nas [homelab, storage]\n" +
+            "192.168.1.11\tiot.lan\t# [iot, homelab]\n" +
+            "192.168.1.12\tdb.lan\t# Database\n" +
+            "192.168.1.13\told.lan\t# [homelab,storage] the nas\n" +
+            "192.168.1.14\tdocs.lan\t# see [docs] []\n" +
+            "192.168.1.15\tlegacy.lan\t# [] [wip] server\n");
+        Assert.Empty(errors);
+        Assert.Equal(
+        [
+            "192.168.1.10|nas.lan|the nas|[homelab,storage]|[files.lan]",
+            "192.168.1.11|iot.lan|(null)|[iot,homelab]|[]",
+            "192.168.1.12|db.lan|Database|[]|[]",
+            "192.168.1.13|old.lan|the nas|[homelab,storage]|[]",
+            "192.168.1.14|docs.lan|see [docs]|[]|[]",
+            "192.168.1.15|legacy.lan|[wip] server|[]|[]",
+        ], records.Select(Content));
     }
 
     [Fact]

@@ -19,15 +19,15 @@ public sealed class HostsFileRendererTests
     private static string Block(params HostEntry[] entries) => HostsFileRenderer.RenderBlock(entries);
 
     [Fact]
-    public void Lines_are_ip_tab_hostname_aliases_then_tags_and_comment()
+    public void Lines_are_ip_tab_hostname_aliases_then_comment_and_tags_as_router_hosts_writes_them()
     {
         Assert.Equal(
             $"{Begin}\n{HostsFileRenderer.ManagedNotice}\n" +
-            "10.0.0.1\tweb www w\t# [prod,web] front\n" +
+            "10.0.0.1\tweb www w\t# front [prod, web]\n" +
             "10.0.0.2\tdb\n" +
             "10.0.0.3\tc\t# only comment\n" +
             "10.0.0.4\tt\t# [x]\n" +
-            "10.0.0.5\tb\t# [] [bracketed] comment\n" +
+            "10.0.0.5\tb\t# [bracketed] comment []\n" +
             $"{End}\n",
             Block(Web, Db, Entry("01C", "10.0.0.3", "c", "only comment"), Entry("01D", "10.0.0.4", "t", tags: ["x"]),
                 Entry("01E", "10.0.0.5", "b", "[bracketed] comment")));

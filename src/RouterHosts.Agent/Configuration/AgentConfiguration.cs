@@ -112,6 +112,7 @@ public static class AgentConfiguration
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(HookOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(SnapshotOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(EditSessionOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(CompactionOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(AccessOptions))]
     [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "every options type is kept by the DynamicDependency attributes above")]
     [UnconditionalSuppressMessage("Trimming", "IL2067", Justification = "every options type is kept by the DynamicDependency attributes above")]

@@ -17,6 +17,7 @@ public sealed class AgentOptions
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
     [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();
     [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
+    [ConfigurationKeyName("compaction")] public CompactionOptions Compaction { get; set; } = new();
     [ConfigurationKeyName("access")] public AccessOptions Access { get; set; } = new();
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = "Information";
     [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
@@ -62,6 +63,15 @@ public sealed class SnapshotOptions
 {
     [ConfigurationKeyName("max_snapshots")] public int MaxSnapshots { get; set; } = 50;
     [ConfigurationKeyName("max_age_days")] public int MaxAgeDays { get; set; } = 30;
+}
+
+/// <summary>Automatic compaction: every interval, fold each host's events older than keep_days into a baseline.</summary>
+public sealed class CompactionOptions
+{
+    [ConfigurationKeyName("automatic")] public bool Automatic { get; set; }
+    /// <summary>History younger than this stays event by event (as_of reads reach back this far); fractions allowed.</summary>
+    [ConfigurationKeyName("keep_days")] public double KeepDays { get; set; } = 365;
+    [ConfigurationKeyName("interval_seconds")] public int IntervalSeconds { get; set; } = 86400;
 }
 
 public sealed class EditSessionOptions

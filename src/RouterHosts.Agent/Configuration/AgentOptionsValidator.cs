@@ -99,6 +99,10 @@ public static class AgentOptionsValidator
 
         if (o.Snapshots.MaxSnapshots < 1) Problem("snapshots:max_snapshots", $"{o.Snapshots.MaxSnapshots} must be at least 1");
         if (o.Snapshots.MaxAgeDays < 1) Problem("snapshots:max_age_days", $"{o.Snapshots.MaxAgeDays} must be at least 1");
+        if (!(o.Compaction.KeepDays > 0 && o.Compaction.KeepDays <= 36500))
+            Problem("compaction:keep_days", $"{o.Compaction.KeepDays} is not above 0 and at most 36500 (fractions of a day are allowed)");
+        if (o.Compaction.IntervalSeconds is < 1 or > 366 * 86400)
+            Problem("compaction:interval_seconds", $"{o.Compaction.IntervalSeconds} is not between 1 and {366 * 86400} (a year)");
         if (o.EditSession.IdleTimeoutSeconds is < 1 or > 7 * 86400)
             Problem("edit_session:idle_timeout_seconds", $"{o.EditSession.IdleTimeoutSeconds} is not between 1 and {7 * 86400} (a week)");
 

@@ -78,11 +78,18 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         foreach (var e in engine.History(request.Id))
         {
-            await responseStream.WriteAsync(new GetHostHistoryResponse
+            var response = new GetHostHistoryResponse
             {
-                EventId = e.EventId, EventType = e.Type.ToString().ToLowerInvariant(), Version = e.Version.ToString(),
+                EventId = e.EventId, EventType = e.IsBaseline ? "baseline" : e.Type.ToString().ToLowerInvariant(), Version = e.Version.ToString(),
                 OccurredAt = Timestamp.FromDateTimeOffset(e.OccurredAt), Actor = e.Actor, Entry = ToProto(e.State),
-            }, context.CancellationToken);
+            };
+            if (e.Horizon is { } horizon)
+            {
+                response.FoldedEvents = e.Folded;
+                response.Horizon = Timestamp.FromDateTimeOffset(horizon);
+                response.Deleted = e.Type == HostEventType.Deleted;
+            }
+            await responseStream.WriteAsync(response, context.CancellationToken);
         }
     }
 
@@ -136,8 +143,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var ct = context.CancellationToken;
         var payload = new MemoryStream();
         string? format = null, conflictMode = null, token = null;
+        bool? skipInvalid = null;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
         {
+            if (chunk.HasSkipInvalid) skipInvalid ??= chunk.SkipInvalid;
             if (chunk.HasFormat) format ??= chunk.Format;
             if (chunk.HasConflictMode) conflictMode ??= chunk.ConflictMode;
             token ??= NullIfEmpty(chunk.EditToken);
@@ -151,12 +160,15 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         try
         {
             var result = await engine.ImportAsync(Actor(context), payload.ToArray(), format, mode, token,
-                progress => responseStream.WriteAsync(new ImportHostsResponse { Processed = progress.Processed }, ct), ct);
-            await responseStream.WriteAsync(new ImportHostsResponse
+                progress => responseStream.WriteAsync(new ImportHostsResponse { Processed = progress.Processed }, ct), ct,
+                skipInvalid ?? false);
+            var done = new ImportHostsResponse
             {
                 Processed = result.Processed, Created = result.Created, Updated = result.Updated, Skipped = result.Skipped,
-                Outcome = ToProto(result.Outcome), Done = true,
-            }, ct);
+                Failed = result.Failed, Outcome = ToProto(result.Outcome), Done = true,
+            };
+            done.ValidationErrors.AddRange(result.FailedLines ?? []);
+            await responseStream.WriteAsync(done, ct);
         }
         catch (CoreException e) when (e.Kind == CoreErrorKind.InvalidArgument && e.Details.Count > 0)
         {
@@ -267,9 +279,23 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         return Task.FromResult(new DeleteSnapshotResponse { Success = true });
     }
 
-    public override Task<CompactAggregatesResponse> CompactAggregates(CompactAggregatesRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented,
-            "RouterHosts keeps every event (history and as-of reads depend on it); compaction is not offered"));
+    public override Task<CompactAggregatesResponse> CompactAggregates(CompactAggregatesRequest request, ServerCallContext context)
+    {
+        var hostId = request.TargetCase == CompactAggregatesRequest.TargetOneofCase.AggregateId ? request.AggregateId : null;
+        long? threshold = request.TargetCase == CompactAggregatesRequest.TargetOneofCase.OverThreshold ? request.OverThreshold : null;
+        if (request.TargetCase == CompactAggregatesRequest.TargetOneofCase.None && request.Before is null)
+            throw CoreException.Invalid("target", null, "give aggregate_id, over_threshold, or before (a time horizon for every host)");
+        var report = engine.Compact(hostId, threshold, ToTime(request.Before, "before"), request.DryRun);
+        var response = new CompactAggregatesResponse
+        {
+            TotalEventsReclaimed = report.EventsReclaimed, Horizon = Timestamp.FromDateTimeOffset(report.Horizon), DryRun = report.DryRun,
+        };
+        response.Compacted.AddRange(report.Hosts.Select(h => new CompactedAggregate
+        {
+            AggregateId = h.HostId, EventsBefore = h.EventsBefore, EventsAfter = h.EventsAfter, Version = h.Version,
+        }));
+        return Task.FromResult(response);
+    }
 
     // ---- edit sessions ----
 
@@ -329,7 +355,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             Healthy = database.Connected && file.Current,
             Server = new ServerInfo { Version = agent.Version, UptimeSeconds = (long)agent.Uptime.TotalSeconds, BuildInfo = agent.BuildInfo },
             Database = database,
-            Acme = new AcmeHealth { Enabled = false, Status = "not supported" },
+            Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
             Hooks = new HooksHealth { ConfiguredCount = hooks.All.Count() },
             HostsFile = new HostsFileHealth
             {

@@ -36,6 +36,7 @@ internal static class ErrorIds
     public const string NotImplemented = "RouterHostsNotImplemented";
     public const string LimitExceeded = "RouterHostsLimitExceeded";
     public const string InvalidOperation = "RouterHostsInvalidOperation";
+    public const string BeforeCompactionHorizon = "RouterHostsBeforeCompactionHorizon";
     public const string AgentError = "RouterHostsAgentError";
     public const string NotConnected = "RouterHostsNotConnected";
     public const string InvalidConnectionOptions = "RouterHostsInvalidConnectionOptions";
@@ -126,6 +127,7 @@ internal static class ErrorMapping
             case "edit-session-expired" or "unknown-edit-token": return ErrorIds.EditExpired;
             case "no-edit-session": return ErrorIds.NoEditSession;
             case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
+            case "before-compaction-horizon": return ErrorIds.BeforeCompactionHorizon;
         }
         if (IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, message)) return ErrorIds.EditExpired;
         if (message.Contains("holds no edit session", StringComparison.OrdinalIgnoreCase)) return ErrorIds.NoEditSession;
@@ -153,6 +155,8 @@ internal static class ErrorMapping
             "The edit session ended on the agent (idle too long, or the agent restarted) and its staged changes were discarded; " +
             "this connection no longer stages into it. Run Start-RouterHostsEdit to begin a new one.",
         ErrorIds.NoEditSession => "Run Start-RouterHostsEdit first.",
+        ErrorIds.BeforeCompactionHorizon =>
+            "The history before that time was compacted (Invoke-RouterHostsCompaction, or the agent's compaction.automatic); use an -AsOf at or after the horizon, or a snapshot.",
         ErrorIds.EditInProgress =>
             "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it).",
         ErrorIds.EditConflict =>

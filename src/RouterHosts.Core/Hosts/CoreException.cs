@@ -53,4 +53,6 @@ public static class CoreReasons
     public const string UnknownEditToken = "unknown-edit-token";
     public const string EditSessionHeld = "edit-session-held";
     public const string EditSessionCommitting = "edit-session-committing";
+    /// <summary>An as-of read before the compaction horizon: the events it needs were folded.</summary>
+    public const string BeforeCompactionHorizon = "before-compaction-horizon";
 }

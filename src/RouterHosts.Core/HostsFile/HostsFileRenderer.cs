@@ -1,4 +1,5 @@
 using System.Text;
+using RouterHosts.Core.Formats;
 using RouterHosts.Core.Hosts;
 
 namespace RouterHosts.Core.HostsFile;
@@ -14,8 +15,12 @@ public enum HostsFileMode
 /// <summary>
 /// Renders entries as hosts-file lines, deterministically: IP numerically (IPv4
 /// first), then hostname. A line is "ip&lt;TAB&gt;hostname aliases", then, when
-/// there is a comment or tags, "&lt;TAB&gt;# [tag,tag] comment". The tags come
-/// first in brackets so that the hosts import can read them back unambiguously.
+/// there is a comment or tags, "&lt;TAB&gt;# comment [tag, tag]": the layout of
+/// router-hosts, so files and exports move between the two servers with their tags.
+/// The rule that keeps it unambiguous (tags never contain '[', ']', ',' or spaces):
+/// a trailing text that ends in ']' has its last "[...]" as the tag list, and a
+/// comment that could be mistaken for tags (it ends in ']' or starts with '[') is
+/// written with an empty tag list after it ("# see [docs] []").
 /// </summary>
 public static class HostsFileRenderer
 {
@@ -42,15 +47,38 @@ public static class HostsFileRenderer
         sb.Append('\n');
     }
 
-    /// <summary>"[a,b] comment", "[a,b]", "comment", or null when there is neither.</summary>
+    /// <summary>"comment [a, b]", "[a, b]", "comment", or null when there is neither; read back by <see cref="ParseTrailing"/>.</summary>
     public static string? TrailingComment(string? comment, IReadOnlyList<string> tags)
     {
         var hasComment = !string.IsNullOrEmpty(comment);
         if (tags.Count == 0 && !hasComment) return null;
-        // A comment that itself starts with '[' gets an empty tag list so it is not read back as tags.
-        if (tags.Count == 0 && !comment!.StartsWith('[')) return comment;
-        var tagPart = "[" + string.Join(',', tags) + "]";
-        return hasComment ? tagPart + " " + comment : tagPart;
+        var looksLikeTags = hasComment && (comment!.EndsWith(']') || comment.StartsWith('['));
+        if (tags.Count == 0 && !looksLikeTags) return comment;
+        var tagPart = "[" + string.Join(", ", tags) + "]";
+        return hasComment ? comment + " " + tagPart : tagPart;
+    }
+
+    /// <summary>
+    /// The comment and tags of the text after a line's '#', in either layout: router-hosts'
+    /// "comment [a, b]" (what <see cref="TrailingComment"/> writes), or the older RouterHosts
+    /// "[a,b] comment". A text ending in ']' is read in the first layout.
+    /// </summary>
+    public static (IReadOnlyList<string> Tags, string? Comment) ParseTrailing(string trailing)
+    {
+        if (trailing.StartsWith(' ')) trailing = trailing[1..];
+        if (trailing.EndsWith(']') && trailing.LastIndexOf('[') is var open && open >= 0)
+        {
+            var comment = trailing[..open];
+            if (comment.EndsWith(' ')) comment = comment[..^1];
+            return (HostFormats.SplitList(trailing[(open + 1)..^1]), comment.Length == 0 ? null : comment);
+        }
+        if (trailing.StartsWith('[') && trailing.IndexOf(']') is var close && close > 0)
+        {
+            var rest = trailing[(close + 1)..];
+            if (rest.StartsWith(' ')) rest = rest[1..];
+            return (HostFormats.SplitList(trailing[1..close]), rest.Length == 0 ? null : rest);
+        }
+        return ([], trailing.Length == 0 ? null : trailing);
     }
 
     /// <summary>
