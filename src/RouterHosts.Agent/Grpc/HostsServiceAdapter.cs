@@ -136,6 +136,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var ct = context.CancellationToken;
         var payload = new MemoryStream();
         string? format = null, conflictMode = null, token = null;
+        var complete = false;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
         {
             if (chunk.HasFormat) format ??= chunk.Format;
@@ -145,8 +146,13 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"import payload over {HostsEngine.MaxImportBytes / (1024 * 1024)} MiB; split the file");
             chunk.Chunk.WriteTo(payload);
-            if (chunk.LastChunk) break;
+            if (chunk.LastChunk) { complete = true; break; }
         }
+        // A stream that ends without its last chunk is an upload cut short: import none of it.
+        if (!complete)
+            throw new CoreException(CoreErrorKind.InvalidArgument,
+                $"the import upload was incomplete: the stream ended after {payload.Length} byte(s) without a chunk marked last_chunk; nothing was imported")
+            { Reason = CoreReasons.ImportIncomplete };
         var mode = HostsEngine.ParseConflictMode(conflictMode);
         try
         {
