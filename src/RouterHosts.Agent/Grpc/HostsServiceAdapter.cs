@@ -292,15 +292,21 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var database = new DatabaseHealth { Backend = engine.Store.BackendName };
         var timer = Stopwatch.StartNew();
+        string? problem = null;
+        var hostCount = 0;
         try
         {
             engine.Store.Ping();
             database.Connected = true;
+            hostCount = engine.Store.CountLive();
         }
         catch (Exception e)
         {
-            database.Error = e.Message;
+            problem = e.Message;
         }
+        // Health reports a damaged or full database; it does not fail because of one.
+        problem = engine.Store.Problem() ?? problem;
+        database.Error = problem ?? "";
         database.LatencyMicros = (long)timer.Elapsed.TotalMicroseconds;
         database.LatencyMs = (long)timer.Elapsed.TotalMilliseconds;
 
@@ -308,7 +314,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var hooks = engine.Hooks.Hooks;
         var response = new HealthResponse
         {
-            Healthy = database.Connected && file.Current,
+            Healthy = database.Connected && problem is null && file.Current,
             Server = new ServerInfo { Version = agent.Version, UptimeSeconds = (long)agent.Uptime.TotalSeconds, BuildInfo = agent.BuildInfo },
             Database = database,
             Acme = new AcmeHealth { Enabled = false, Status = "not supported" },
@@ -319,7 +325,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 RenderedChangeId = file.RenderedChangeId.ToString(),
                 LastWrittenAt = file.LastWrittenAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
             },
-            HostCount = database.Connected ? engine.Store.CountLive() : 0,
+            HostCount = hostCount,
             ChangeId = engine.Feed.ChangeId.ToString(),
         };
         response.Hooks.HookNames.AddRange(hooks.All.Select(h => h.Name));

@@ -12,6 +12,8 @@ public enum CoreErrorKind
     ResourceExhausted,
     PermissionDenied,
     Unavailable,
+    /// <summary>Stored data is damaged (DATA_LOSS): the database is corrupt.</summary>
+    DataLoss,
 }
 
 public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<string>? details = null)
