@@ -515,8 +515,10 @@ public sealed class SqliteHostStore : IHostStore
         {
             _getById.Dispose();
             _findLive.Dispose();
-            // Checkpoint so the database file is whole on its own after a clean stop.
-            Pragma(_primary, "PRAGMA wal_checkpoint(TRUNCATE)");
+            // Checkpoint so the database file is whole on its own after a clean stop. On a full disk
+            // it cannot be; the WAL then stays beside the file and is replayed at the next open.
+            try { Pragma(_primary, "PRAGMA wal_checkpoint(TRUNCATE)"); }
+            catch (SqliteException e) when (SqliteFaults.IsNoSpace(e) || SqliteFaults.IsCorrupt(e)) { }
             _primary.Dispose();
         }
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));

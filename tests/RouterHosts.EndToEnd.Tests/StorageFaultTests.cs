@@ -145,6 +145,28 @@ public sealed class StorageFaultTests
     }
 
     [Fact]
+    public async Task An_agent_stopped_while_the_database_disk_is_full_stops_cleanly_and_loses_nothing()
+    {
+        using var disk = new Tmpfs();
+        await using var first = await AgentProcess.StartWithConfigAsync((config, _) => config["database"] = Path.Combine(disk.Path, "hosts.db"));
+        using (var client = first.Connect())
+        {
+            await AddManyAsync(client, 1000, 75);
+            disk.Fill();
+            await Assert.ThrowsAsync<RouterHostsException>(() => client.AddHostAsync(Host("10.75.9.1", "while-full")));
+        }
+        first.Signal(15);
+        var exit = await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(exit == 0, $"exit {exit}:\n{first.Output}");
+
+        disk.Free();
+        await using var again = AgentProcess.Launch(["--config", ConfigPath(first)], first.DataDirectory, first.Port);
+        await again.WaitUntilReadyAsync();
+        using var reader = again.Connect();
+        Assert.Equal(1000, await reader.ListHostsAsync(new RouterHostsQuery { HostnamePattern = "bulk75-*" }).CountAsync());
+    }
+
+    [Fact]
     public async Task When_the_hosts_file_disk_is_full_the_change_is_kept_health_names_no_space_and_the_file_catches_up_by_itself()
     {
         using var disk = new Tmpfs();
