@@ -18,7 +18,7 @@ internal static class SqliteFaults
 
     public const string RecoveryAdvice =
         "stop the agent and restore the database from a backup, or move it aside and re-import an export " +
-        "(see README: \"The database is corrupt\"); the hosts file was left as it is";
+        "(README: \"When the disk is full or the database is damaged\"); the hosts file was left as it is";
 
     public static bool IsNoSpace(SqliteException e) =>
         e.SqliteErrorCode == SQLITE_FULL || e.SqliteExtendedErrorCode == SQLITE_IOERR_SHMSIZE;
