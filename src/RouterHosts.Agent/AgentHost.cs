@@ -4,6 +4,8 @@ using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Grpc;
 using RouterHosts.Agent.Lifecycle;
 using RouterHosts.Agent.Systemd;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
 using RouterHosts.Transport.Server;
 
 namespace RouterHosts.Agent;
@@ -68,7 +70,19 @@ public static class AgentHost
         {
             services = AgentServices.Create(options, logs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        catch (CoreException e) when (e.Reason == CoreReasons.DatabaseCorrupt)
+        {
+            // Restarting cannot help, and serving a damaged database would fail reads and writes one by one.
+            await Console.Error.WriteLineAsync($"routerhosts-agent: refusing to start: {e.Message}");
+            return AgentCommandLine.ExitDatabaseCorrupt;
+        }
+        catch (ForeignHostsFileException e)
+        {
+            await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: hosts_file:path: " +
+                                               AgentOptionsValidator.ForeignLinesAdvice(options.HostsFile.Path, e.Foreign));
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or CoreException)
         {
             await Console.Error.WriteLineAsync($"routerhosts-agent: cannot open the database {options.Database}: {e.Message}");
             return 1;

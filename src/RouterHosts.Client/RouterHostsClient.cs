@@ -402,6 +402,7 @@ public sealed class RouterHostsClient : IDisposable
             DatabaseBackend = h.Database?.Backend ?? "",
             DatabaseConnected = h.Database?.Connected ?? false,
             DatabaseLatency = TimeSpan.FromTicks((h.Database?.LatencyMicros ?? 0) * 10),
+            DatabaseError = string.IsNullOrEmpty(h.Database?.Error) ? null : h.Database!.Error,
             HostCount = h.HostCount,
             ChangeId = h.ChangeId,
             HostsFilePath = h.HostsFile?.Path ?? "",

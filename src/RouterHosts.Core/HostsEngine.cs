@@ -254,7 +254,7 @@ public sealed class HostsEngine(
             throw new CoreException(CoreErrorKind.ResourceExhausted, $"import payload over {MaxImportBytes / (1024 * 1024)} MiB");
         var errors = new List<string>();
         IReadOnlyList<ImportRecord> records;
-        try { records = HostFormats.Get(format).Parse(payload, errors); }
+        try { records = HostFormats.Parse(HostFormats.Get(format), payload, errors); }
         catch (DecoderFallbackException) { throw CoreException.Invalid("chunk", "(import payload)", "the file is not valid UTF-8"); }
         records = WithoutInvalidIds(records, errors);
         records = WithoutDuplicatesWithinFile(records, errors);

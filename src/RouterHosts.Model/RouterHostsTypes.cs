@@ -88,6 +88,8 @@ public sealed class RouterHostsAgentStatus
     public string DatabaseBackend { get; init; } = "";
     public bool DatabaseConnected { get; init; }
     public TimeSpan DatabaseLatency { get; init; }
+    /// <summary>Why the database cannot work as it should (no space left on device, corrupt); null when fine.</summary>
+    public string? DatabaseError { get; init; }
     public int HostCount { get; init; }
     public string ChangeId { get; init; } = "";
     public string HostsFilePath { get; init; } = "";

@@ -50,8 +50,33 @@ public sealed class FormatsTests
     private static (IReadOnlyList<ImportRecord> Records, List<string> Errors) Parse(string format, byte[] bytes)
     {
         var errors = new List<string>();
-        var records = HostFormats.Get(format).Parse(bytes, errors);
+        var records = HostFormats.Parse(HostFormats.Get(format), bytes, errors);
         return (records, errors);
+    }
+
+    [Theory]
+    [InlineData("hosts", "10.0.0.1 web\n")]
+    [InlineData("json", "[{\"ip_address\": \"10.0.0.1\", \"hostname\": \"web\"}]")]
+    [InlineData("csv", "ip_address,hostname\n10.0.0.1,web\n")]
+    public void A_utf8_byte_order_mark_is_dropped_in_every_format(string format, string text)
+    {
+        var (records, errors) = Parse(format, [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(text)]);
+        Assert.Empty(errors);
+        Assert.Equal(["10.0.0.1|web|(null)|[]|[]"], records.Select(Content));
+    }
+
+    [Fact]
+    public void A_utf16_file_is_named_as_such()
+    {
+        var e = Assert.Throws<CoreException>(() => Parse("hosts", Encoding.Unicode.GetPreamble().Concat(Encoding.Unicode.GetBytes("10.0.0.1 web\n")).ToArray()));
+        Assert.Contains("UTF-16", e.Message);
+    }
+
+    [Fact]
+    public void An_invisible_character_shows_in_the_error()
+    {
+        var (_, errors) = Parse("hosts", "10.0.0.1 web\n\uFEFF10.0.0.2 db\n");
+        Assert.Contains(errors, e => e.StartsWith("line 2: invalid ip_address '\\ufeff10.0.0.2'", StringComparison.Ordinal));
     }
 
     private static string Content(ImportRecord r) =>

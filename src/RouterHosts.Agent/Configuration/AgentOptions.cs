@@ -44,6 +44,11 @@ public sealed class HostsFileOptions
     [ConfigurationKeyName("path")] public string Path { get; set; } = "/etc/hosts";
     /// <summary>"block" (own only the marked block) or "file" (own the whole file).</summary>
     [ConfigurationKeyName("mode")] public string Mode { get; set; } = "block";
+    /// <summary>
+    /// File mode only: take over a file that holds lines the agent did not write, keeping its loopback
+    /// lines and dropping the rest. Without it the agent refuses to start on such a file.
+    /// </summary>
+    [ConfigurationKeyName("take_over")] public bool TakeOver { get; set; }
 }
 
 public sealed class HooksOptions

@@ -144,6 +144,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var payload = new MemoryStream();
         string? format = null, conflictMode = null, token = null;
         bool? skipInvalid = null;
+        var complete = false;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
         {
             if (chunk.HasSkipInvalid) skipInvalid ??= chunk.SkipInvalid;
@@ -154,8 +155,13 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"import payload over {HostsEngine.MaxImportBytes / (1024 * 1024)} MiB; split the file");
             chunk.Chunk.WriteTo(payload);
-            if (chunk.LastChunk) break;
+            if (chunk.LastChunk) { complete = true; break; }
         }
+        // A stream that ends without its last chunk is an upload cut short: import none of it.
+        if (!complete)
+            throw new CoreException(CoreErrorKind.InvalidArgument,
+                $"the import upload was incomplete: the stream ended after {payload.Length} byte(s) without a chunk marked last_chunk; nothing was imported")
+            { Reason = CoreReasons.ImportIncomplete };
         var mode = HostsEngine.ParseConflictMode(conflictMode);
         try
         {
@@ -336,15 +342,21 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var database = new DatabaseHealth { Backend = engine.Store.BackendName };
         var timer = Stopwatch.StartNew();
+        string? problem = null;
+        var hostCount = 0;
         try
         {
             engine.Store.Ping();
             database.Connected = true;
+            hostCount = engine.Store.CountLive();
         }
         catch (Exception e)
         {
-            database.Error = e.Message;
+            problem = e.Message;
         }
+        // Health reports a damaged or full database; it does not fail because of one.
+        problem = engine.Store.Problem() ?? problem;
+        database.Error = problem ?? "";
         database.LatencyMicros = (long)timer.Elapsed.TotalMicroseconds;
         database.LatencyMs = (long)timer.Elapsed.TotalMilliseconds;
 
@@ -352,7 +364,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var hooks = engine.Hooks.Hooks;
         var response = new HealthResponse
         {
-            Healthy = database.Connected && file.Current,
+            Healthy = database.Connected && problem is null && file.Current,
             Server = new ServerInfo { Version = agent.Version, UptimeSeconds = (long)agent.Uptime.TotalSeconds, BuildInfo = agent.BuildInfo },
             Database = database,
             Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
@@ -363,7 +375,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 RenderedChangeId = file.RenderedChangeId.ToString(),
                 LastWrittenAt = file.LastWrittenAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
             },
-            HostCount = database.Connected ? engine.Store.CountLive() : 0,
+            HostCount = hostCount,
             ChangeId = engine.Feed.ChangeId.ToString(),
         };
         response.Hooks.HookNames.AddRange(hooks.All.Select(h => h.Name));

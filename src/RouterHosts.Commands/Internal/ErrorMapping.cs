@@ -35,6 +35,8 @@ internal static class ErrorIds
     public const string Cancelled = "RouterHostsOperationCancelled";
     public const string NotImplemented = "RouterHostsNotImplemented";
     public const string LimitExceeded = "RouterHostsLimitExceeded";
+    public const string NoSpace = "RouterHostsNoSpace";
+    public const string DatabaseCorrupt = "RouterHostsDatabaseCorrupt";
     public const string InvalidOperation = "RouterHostsInvalidOperation";
     public const string BeforeCompactionHorizon = "RouterHostsBeforeCompactionHorizon";
     public const string AgentError = "RouterHostsAgentError";
@@ -71,12 +73,14 @@ internal static class ErrorMapping
         RouterHostsErrorCode.Cancelled => ErrorCategory.OperationStopped,
         RouterHostsErrorCode.Unimplemented => ErrorCategory.NotImplemented,
         RouterHostsErrorCode.ResourceExhausted => ErrorCategory.LimitsExceeded,
+        RouterHostsErrorCode.DataLoss => ErrorCategory.InvalidData,
         _ => ErrorCategory.NotSpecified,
     };
 
     /// <summary>Failures after which no further item can succeed: the cmdlet stops with one terminating error.</summary>
     public static bool IsTerminating(RouterHostsErrorCode code) => code is RouterHostsErrorCode.Unavailable
-        or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded;
+        or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded
+        or RouterHostsErrorCode.DataLoss;
 
     /// <summary>
     /// True when the agent says the edit session this connection holds is gone (expired, or the agent restarted).
@@ -114,7 +118,8 @@ internal static class ErrorMapping
             RouterHostsErrorCode.DeadlineExceeded => ErrorIds.Timeout,
             RouterHostsErrorCode.Cancelled => ErrorIds.Cancelled,
             RouterHostsErrorCode.Unimplemented => ErrorIds.NotImplemented,
-            RouterHostsErrorCode.ResourceExhausted => ErrorIds.LimitExceeded,
+            RouterHostsErrorCode.ResourceExhausted => reason == "no-space" ? ErrorIds.NoSpace : ErrorIds.LimitExceeded,
+            RouterHostsErrorCode.DataLoss => ErrorIds.DatabaseCorrupt,
             _ => ErrorIds.AgentError,
         };
         return new ErrorClass(id, category, IsTerminating(code));
@@ -157,6 +162,11 @@ internal static class ErrorMapping
         ErrorIds.NoEditSession => "Run Start-RouterHostsEdit first.",
         ErrorIds.BeforeCompactionHorizon =>
             "The history before that time was compacted (Invoke-RouterHostsCompaction, or the agent's compaction.automatic); use an -AsOf at or after the horizon, or a snapshot.",
+        ErrorIds.NoSpace =>
+            "Nothing was changed. Free space on the agent's filesystem (the message names the file); the agent carries on by itself, then run the command again.",
+        ErrorIds.DatabaseCorrupt =>
+            "The agent's database is damaged: stop the agent and restore the database from a backup, or start on a new one and re-import an export " +
+            "(see the README, 'When the disk is full or the database is damaged').",
         ErrorIds.EditInProgress =>
             "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it).",
         ErrorIds.EditConflict =>

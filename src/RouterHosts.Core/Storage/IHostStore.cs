@@ -60,6 +60,12 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     /// <summary>A round trip to the database, for health checks.</summary>
     void Ping();
+
+    /// <summary>
+    /// Why the store cannot work as it should right now, as a sentence for health checks: no space
+    /// left for writes (until a write succeeds again or space is back), or a corrupt database. Null when fine.
+    /// </summary>
+    string? Problem();
 }
 
 /// <summary>An event about to be appended: the host's state after it.</summary>
