@@ -6,8 +6,10 @@ public sealed class RouterHost
     public string Id { get; init; } = "";
     public string IPAddress { get; init; } = "";
     public string Hostname { get; init; } = "";
-    public string[] Aliases { get; init; } = [];
-    public string[] Tags { get; init; } = [];
+    /// <summary>Other names of the host; written as "a;b" by Export-Csv.</summary>
+    public RouterHostsStringList Aliases { get; init; } = RouterHostsStringList.Empty;
+    /// <summary>The host's tags; written as "a;b" by Export-Csv.</summary>
+    public RouterHostsStringList Tags { get; init; } = RouterHostsStringList.Empty;
     public string? Comment { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }

@@ -170,7 +170,9 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
             foreach (var set in cmdlet.ParameterSets)
             {
                 var inSet = cmdlet.Parameters.Where(p => p.InSet(set)).ToList();
-                var byValueLoose = inSet.Where(p => p.Use(set)!.ValueFromPipeline && IsLoose(p.Type)).ToList();
+                // One exception: a hidden PSObject that only keeps the row (for its error's TargetObject).
+                // PSObject binds without conversion, so it never turns a row into the string "@{...}".
+                var byValueLoose = inSet.Where(p => p.Use(set)!.ValueFromPipeline && IsLoose(p.Type) && !IsRowKeeper(p, set)).ToList();
                 var byName = inSet.Where(p => p.Use(set)!.ValueFromPipelineByPropertyName).ToList();
                 foreach (var loose in byValueLoose)
                 {
@@ -180,6 +182,9 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
                 }
             }
         }
+
+        static bool IsRowKeeper(CmdletParameter p, string set) =>
+            p.Type.FullName == "System.Management.Automation.PSObject" && p.Use(set)!.DontShow;
 
         static bool IsLoose(Type type)
         {

@@ -21,12 +21,12 @@ public sealed class AddRouterHostCommand : RouterHostsAgentCmdlet
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(250);
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("IP", "ip_address", "Address")]
+    [Alias("IP", "ip_address", "Address", "IPv4Address", "IPv6Address", "RecordData")]
     [ValidateNotNullOrEmpty]
     public string IPAddress { get; set; } = "";
 
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-    [Alias("Name", "Host")]
+    [Alias("Name", "Host", "DNSHostName")]
     [ValidateNotNullOrEmpty]
     public string Hostname { get; set; } = "";
 
@@ -48,11 +48,18 @@ public sealed class AddRouterHostCommand : RouterHostsAgentCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>
+    /// The pipeline row itself (an Import-Csv row, say): bound by value beside the
+    /// by-property-name parameters, so a bad row's error names the row as its TargetObject.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public PSObject? InputObject { get; set; }
+
     private Channel<RouterHostInput>? _inputs;
     private Task? _reader;
     private readonly ConcurrentQueue<RouterHostsBulkResult> _results = new();
     private readonly SemaphoreSlim _arrived = new(0);
-    private readonly Dictionary<int, RouterHostInput> _pending = new();
+    private readonly Dictionary<int, (RouterHostInput Input, object Row)> _pending = new();
     private int _sent, _added, _failed;
     private readonly Stopwatch _sinceProgress = new();
     private bool _progressShown;
@@ -70,7 +77,7 @@ public sealed class AddRouterHostCommand : RouterHostsAgentCmdlet
         if (ShouldProcess(input.ToString(), "Add"))
         {
             Start();
-            _pending[_sent] = input;
+            _pending[_sent] = (input, InputObject ?? (object)input);
             _sent++;
             _inputs!.Writer.TryWrite(input);
         }
@@ -87,7 +94,7 @@ public sealed class AddRouterHostCommand : RouterHostsAgentCmdlet
         if (_pending.Count > 0)
         {
             // The stream ended without an answer for some rows: say so rather than lose them silently.
-            var first = _pending.OrderBy(p => p.Key).First().Value;
+            var first = _pending.OrderBy(p => p.Key).First().Value.Input;
             Terminate(ErrorIds.AgentError, ErrorCategory.NotSpecified,
                 $"The agent ended the bulk add without answering {_pending.Count} of {_sent} row(s) (the first: {first}); check them with Get-RouterHost.",
                 first);
@@ -153,11 +160,11 @@ public sealed class AddRouterHostCommand : RouterHostsAgentCmdlet
 
     private void Write(RouterHostsBulkResult result)
     {
-        _pending.Remove(result.Index, out var input);
+        _pending.Remove(result.Index, out var pending);
         if (result.Error is { } error)
         {
             _failed++;
-            Report(error, input, ErrorSubject.Host);
+            Report(error, pending.Row, ErrorSubject.Host);
             return;
         }
         _added++;
