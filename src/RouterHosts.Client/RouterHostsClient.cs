@@ -103,9 +103,15 @@ public sealed class RouterHostsClient : IDisposable
 
     public Task<RouterHost> GetHostAsync(string id, DateTimeOffset? asOf = null, CancellationToken ct = default) => Call(async options =>
     {
-        var request = new GetHostRequest { Id = id, EditToken = EditToken ?? "" };
+        var token = asOf is null ? EditToken : null;
+        var request = new GetHostRequest { Id = id, EditToken = token ?? "" };
         if (asOf is { } t) request.AsOf = ToTimestamp(t);
-        return ToHost((await _grpc.GetHostAsync(request, options).ConfigureAwait(false)).Entry, EditToken is not null);
+        var entry = (await _grpc.GetHostAsync(request, options).ConfigureAwait(false)).Entry;
+        if (token is null) return ToHost(entry);
+        string? committedVersion;
+        try { committedVersion = (await _grpc.GetHostAsync(new GetHostRequest { Id = id }, UnaryOptions(ct)).ConfigureAwait(false)).Entry.Version; }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound) { committedVersion = null; }
+        return ToHost(entry, staged: committedVersion != entry.Version);
     }, ct);
 
     public Task<RouterHost> UpdateHostAsync(string id, RouterHostUpdate update, string? expectedVersion = null, CancellationToken ct = default) =>
@@ -142,15 +148,40 @@ public sealed class RouterHostsClient : IDisposable
         if (query.Skip is { } skip) request.Offset = skip;
         if (query.First is { } first) request.Limit = first;
         if (query.AsOf is { } asOf) request.AsOf = ToTimestamp(asOf);
-        var staged = EditToken is not null;
-        return Stream(options => _grpc.ListHosts(request, options), r => ToHost(r.Entry, staged), ct);
+        if (request.EditToken.Length == 0 || query.AsOf is not null)
+        {
+            request.EditToken = "";
+            return Stream(options => _grpc.ListHosts(request, options), r => ToHost(r.Entry), ct);
+        }
+        // The committed versions of the same selection (unpaged: paging could shift between the two views).
+        var committed = request.Clone();
+        committed.EditToken = "";
+        committed.ClearOffset();
+        committed.ClearLimit();
+        return InSession(Stream(options => _grpc.ListHosts(committed, options), r => r.Entry, ct),
+            Stream(options => _grpc.ListHosts(request, options), r => r.Entry, ct), ct);
     }
 
     public IAsyncEnumerable<RouterHost> SearchHostsAsync(string text, CancellationToken ct = default)
     {
         var request = new SearchHostsRequest { Query = text, EditToken = EditToken ?? "" };
-        var staged = EditToken is not null;
-        return Stream(options => _grpc.SearchHosts(request, options), r => ToHost(r.Entry, staged), ct);
+        if (request.EditToken.Length == 0) return Stream(options => _grpc.SearchHosts(request, options), r => ToHost(r.Entry), ct);
+        var committed = new SearchHostsRequest { Query = text };
+        return InSession(Stream(options => _grpc.SearchHosts(committed, options), r => r.Entry, ct),
+            Stream(options => _grpc.SearchHosts(request, options), r => r.Entry, ct), ct);
+    }
+
+    /// <summary>
+    /// Hosts read through an edit session, each marked Staged when it differs from the
+    /// committed state: absent from the committed selection, or at another version there.
+    /// </summary>
+    private static async IAsyncEnumerable<RouterHost> InSession(IAsyncEnumerable<HostEntry> committed, IAsyncEnumerable<HostEntry> staged,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var versions = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var entry in committed.WithCancellation(ct).ConfigureAwait(false)) versions[entry.Id] = entry.Version;
+        await foreach (var entry in staged.WithCancellation(ct).ConfigureAwait(false))
+            yield return ToHost(entry, staged: !versions.TryGetValue(entry.Id, out var version) || version != entry.Version);
     }
 
     public IAsyncEnumerable<RouterHostHistoryEntry> GetHostHistoryAsync(string id, CancellationToken ct = default) =>

@@ -15,7 +15,7 @@ public sealed class RouterHost
     public DateTimeOffset UpdatedAt { get; init; }
     /// <summary>Opaque; pass it back as an expected version for optimistic concurrency.</summary>
     public string Version { get; init; } = "";
-    /// <summary>True when this is the staged (uncommitted) state inside an edit session.</summary>
+    /// <summary>True when this entry, read inside an edit session, was added or changed there and not yet committed.</summary>
     public bool Staged { get; init; }
 
     public override string ToString() => $"{Hostname} ({IPAddress})";
