@@ -7,7 +7,9 @@ namespace RouterHosts.Commands;
 
 /// <summary>
 /// Connect-RouterHostsAgent: prepares a connection (loads and checks the certificates, no
-/// network), returns it and makes it the runspace's default unless -NotDefault.
+/// network) and makes it the runspace's default; writes it only with -PassThru or
+/// -NotDefault (an object written first would take over the formatting of whatever a
+/// script prints next).
 /// </summary>
 [Cmdlet(VerbsCommunications.Connect, "RouterHostsAgent", DefaultParameterSetName = ConfigSet)]
 [OutputType(typeof(RouterHostsConnection))]
@@ -56,6 +58,9 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
     [Parameter]
     public SwitchParameter NotDefault { get; set; }
 
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void EndProcessing()
     {
         TimeSpan? timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null;
@@ -101,7 +106,7 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
 
         if (!NotDefault) ConnectionRegistry.SetDefault(connection);
         WriteVerbose($"Prepared a connection to {connection.Target} ({connection.Transport}); the agent is contacted by the first command that needs it.");
-        WriteObject(connection);
+        if (PassThru || NotDefault) WriteObject(connection);
     }
 
     private string? Resolve(string? path) => path is null ? null : FileSystemPath(path);
