@@ -230,6 +230,46 @@ public sealed class RouterHostsClient : IDisposable
         await Guard(writer).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Changes or removes many hosts over one stream, as <see cref="BulkAddAsync"/> adds
+    /// them: one result per item, in order, a failed item carrying its own error.
+    /// </summary>
+    public async IAsyncEnumerable<RouterHostsBulkResult> BulkChangeAsync(IAsyncEnumerable<RouterHostChange> changes,
+        [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var call = Invoke(() => _grpc.BulkChangeHosts(StreamOptions(ct)));
+        var token = EditToken ?? "";
+        var writer = Task.Run(async () =>
+        {
+            var count = 0;
+            await foreach (var change in changes.WithCancellation(ct).ConfigureAwait(false))
+            {
+                var request = new BulkChangeHostsRequest { Id = change.Id, Remove = change.IsRemoval, EditToken = count == 0 ? token : "" };
+                if (change.ExpectedVersion is not null) request.ExpectedVersion = change.ExpectedVersion;
+                if (change.Update is { } update)
+                {
+                    if (update.IPAddress is not null) request.IpAddress = update.IPAddress;
+                    if (update.Hostname is not null) request.Hostname = update.Hostname;
+                    if (update.Comment is not null) request.Comment = update.Comment;
+                    if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
+                    if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
+                }
+                call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
+                await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
+            }
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }, ct);
+
+        var results = Read(call.ResponseStream, r => new RouterHostsBulkResult
+        {
+            Index = r.Index,
+            Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
+            Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
+        }, ct);
+        await foreach (var result in results.ConfigureAwait(false)) yield return result;
+        await Guard(writer).ConfigureAwait(false);
+    }
+
     // ---- import / export ----
 
     private static async Task<int> ReadImport(Stream content, byte[] buffer, CancellationToken ct)

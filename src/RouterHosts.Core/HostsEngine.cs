@@ -100,11 +100,23 @@ public sealed class HostsEngine(
     /// hosts file is regenerated about once a second while batches commit and once
     /// at the end; the call ends once the file holds every batch.
     /// </summary>
-    public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
-        Func<BulkItemResult, Task> onResult, CancellationToken ct)
+    public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
+
+    /// <summary>
+    /// Changes or removes hosts (update and delete commands) in batches, each item on its
+    /// own merits, exactly as <see cref="BulkAddAsync"/> adds them.
+    /// </summary>
+    public Task BulkChangeAsync(string actor, ChannelReader<HostCommand> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
+
+    private async Task BulkAsync<T>(string actor, ChannelReader<T> items, string? editToken, Func<T, HostCommand> toCommand,
+        Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
         var index = 0;
-        var batch = new List<HostDraft>(BulkBatchSize);
+        var batch = new List<T>(BulkBatchSize);
         long lastChangeId = 0;
         var lastRender = DateTime.UtcNow;
         while (await FillBatchAsync(items, batch, ct))
@@ -114,9 +126,9 @@ public sealed class HostsEngine(
             var first = index;
             if (!string.IsNullOrEmpty(editToken))
             {
-                foreach (var draft in batch)
+                foreach (var item in batch)
                 {
-                    try { results.Add(new(index, sessions.StageOne(editToken, NewAdd(draft)), null, null)); }
+                    try { results.Add(new(index, sessions.StageOne(editToken, toCommand(item)), null, null)); }
                     catch (CoreException e) { results.Add(new(index, null, e, null)); }
                     index++;
                 }
@@ -126,9 +138,9 @@ public sealed class HostsEngine(
                 (_, outcome) = await writer.WriteAsync(actor, set =>
                 {
                     var i = first;
-                    foreach (var draft in batch)
+                    foreach (var item in batch)
                     {
-                        try { results.Add(new(i, set.Add(draft), null, null)); }
+                        try { results.Add(new(i, apply(set, item), null, null)); }
                         catch (CoreException e) { results.Add(new(i, null, e, null)); }
                         i++;
                     }
@@ -159,7 +171,7 @@ public sealed class HostsEngine(
     public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Takes what has arrived, up to a batch, lingering briefly for more; false once the items are done.</summary>
-    private static async Task<bool> FillBatchAsync(ChannelReader<HostDraft> items, List<HostDraft> batch, CancellationToken ct)
+    private static async Task<bool> FillBatchAsync<T>(ChannelReader<T> items, List<T> batch, CancellationToken ct)
     {
         batch.Clear();
         if (!await items.WaitToReadAsync(ct)) return false;

@@ -44,7 +44,17 @@ public sealed class RouterHostUpdate
     public string[]? Aliases { get; init; }
 }
 
-/// <summary>One result of a bulk add, matched to its input by position.</summary>
+/// <summary>One item of a bulk change: an update of <see cref="Id"/>, or (with a null <see cref="Update"/>) its removal.</summary>
+public sealed class RouterHostChange
+{
+    public string Id { get; init; } = "";
+    /// <summary>Null removes the host.</summary>
+    public RouterHostUpdate? Update { get; init; }
+    public string? ExpectedVersion { get; init; }
+    public bool IsRemoval => Update is null;
+}
+
+/// <summary>One result of a bulk add or change, matched to its input by position (Host is null for a removal).</summary>
 public sealed class RouterHostsBulkResult
 {
     public int Index { get; init; }
