@@ -26,13 +26,21 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing()
     {
+        OnStopping();
         try { _stop.Cancel(); }
         catch (ObjectDisposedException) { }
     }
 
+    /// <summary>Ctrl+C, before the stop token is cancelled (on the thread that stops the pipeline).</summary>
+    private protected virtual void OnStopping() { }
+
+    /// <summary>When the cmdlet is disposed, before the stop token is cancelled.</summary>
+    private protected virtual void OnDispose() { }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        OnDispose();
         // Abort any call still open (a stream abandoned by Select-Object -First, say).
         try { _stop.Cancel(); }
         catch (ObjectDisposedException) { }

@@ -223,11 +223,12 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     public void Set_RouterHost_fields_bind_by_property_name_only_in_the_Id_set()
     {
         var set = module.Catalog["Set-RouterHost"];
-        foreach (var field in new[] { "IPAddress", "Hostname", "Alias", "Tag", "Comment", "ExpectedVersion" })
+        foreach (var field in new[] { "IPAddress", "NewHostname", "Alias", "Tag", "Comment", "ExpectedVersion" })
         {
             var parameter = set.Parameter(field);
             Assert.True(parameter.Use("Id")!.ValueFromPipelineByPropertyName, field);
             Assert.False(parameter.Use("InputObject")!.ValueFromPipelineByPropertyName, field);
+            Assert.False(parameter.Use("Hostname")!.ValueFromPipelineByPropertyName, field);
             Assert.False(parameter.MandatoryAnywhere, field);
         }
     }
