@@ -52,6 +52,8 @@ public sealed class RouterHostsClient : IDisposable
     /// </summary>
     public static RouterHostsClient Connect(RouterHostsConnectionOptions options)
     {
+        if (options.UnixSocket is null && !string.IsNullOrEmpty(options.Endpoint))
+            options.Endpoint = RouterHostsConnectionOptions.WithDefaultPort(options.Endpoint);
         var endpoint = new GrpcEndpoint { Address = options.Endpoint, UnixSocketPath = options.UnixSocket, ServerName = options.ServerName };
         Func<string?>? diagnose = null;
         if (options.UnixSocket is null)
@@ -59,16 +61,19 @@ public sealed class RouterHostsClient : IDisposable
             if (string.IsNullOrEmpty(options.Endpoint))
                 throw Config("give an endpoint (host:port) or a Unix socket path");
             if (options.CaPath is null) throw Config("a CA certificate path (-CaPath) is required for TLS");
-            if (options.CertificatePath is null) throw Config("a client certificate path (-CertificatePath) is required for mTLS");
+            if (options.CertificatePath is null && options.ClientCertificate is null)
+                throw Config("a client certificate (-CertificatePath, or -Certificate) is required for mTLS");
             var ca = Load(() => TlsTrust.LoadBundle(options.CaPath), options.CaPath, "CA certificate");
-            var certificate = Load(() => ClientCertificates.Load(options.CertificatePath, options.KeyPath, options.PfxPassword),
-                options.CertificatePath, "client certificate or key");
-            if (!certificate.HasPrivateKey) throw Config($"{options.CertificatePath} has no private key (give -KeyPath)");
+            var certificate = options.ClientCertificate ?? Load(() => ClientCertificates.Load(options.CertificatePath!, options.KeyPath, options.PfxPassword),
+                options.CertificatePath!, "client certificate or key");
+            var named = options.CertificatePath ?? $"'{certificate.Subject}' ({certificate.Thumbprint})";
+            if (!certificate.HasPrivateKey)
+                throw Config(options.CertificatePath is null ? $"the certificate {named} has no private key" : $"{named} has no private key (give -KeyPath)");
             if (!options.SkipCertificatePreflight &&
                 TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid) is { } problem)
             {
                 throw new RouterHostsException(RouterHostsErrorCode.Unauthenticated,
-                    $"the client certificate {options.CertificatePath} would be refused: {problem}");
+                    $"the client certificate {named} would be refused: {problem}");
             }
             endpoint = endpoint with { ClientCertificate = certificate, TrustedCa = ca };
             diagnose = () => TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid);
@@ -544,16 +549,21 @@ public sealed class RouterHostsClient : IDisposable
         if (reason is "edit-session-expired" or "unknown-edit-token") DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
+        // We refused the agent's certificate (wrong -ServerName, or not from our CA): the advice is about the server, not our certificate.
+        var serverRefused = _tlsFailures.HasFailure;
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
             && TransportErrors.Explain(e, Target, _tlsFailures, _diagnoseClientCertificate) is { } explained)
         {
             var isTls = explained.StartsWith("TLS", StringComparison.Ordinal);
             return new RouterHostsException(isTls ? RouterHostsErrorCode.Unauthenticated : RouterHostsErrorCode.Unavailable,
-                explained, details, e);
+                explained, details, e) { Reason = isTls && serverRefused ? ServerCertificateRefused : null };
         }
         var message = string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
         return new RouterHostsException(code, message, details, e) { Reason = reason };
     }
+
+    /// <summary>The <see cref="RouterHostsException.Reason"/> of a call that failed because we refused the agent's certificate.</summary>
+    public const string ServerCertificateRefused = "server-certificate-refused";
 
     public void Dispose() => _channel.Dispose();
 }

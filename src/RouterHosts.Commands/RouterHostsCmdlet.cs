@@ -115,11 +115,11 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     {
         var kind = ErrorMapping.Classify(e.Code, e.Message, subject, e.Reason);
         var message = ErrorMapping.Describe(e.Message, e.Details);
-        var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget);
-        var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target)
-        {
-            ErrorDetails = new ErrorDetails(advice is null ? message : message + Environment.NewLine + advice),
-        };
+        var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget, e.Reason);
+        // When the agent cannot be reached or refuses us, the thing that failed is the endpoint.
+        if (kind.Category is ErrorCategory.ConnectionError or ErrorCategory.AuthenticationError && AgentTarget != "the agent") target = AgentTarget;
+        // The advice goes only in RecommendedAction: PowerShell shows it after the message as "Recommendation".
+        var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target) { ErrorDetails = new ErrorDetails(message) };
         if (advice is not null) record.ErrorDetails.RecommendedAction = advice;
         return record;
     }
@@ -144,15 +144,19 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
         ThrowTerminatingError(ToErrorRecord(e, target, subject));
     }
 
-    private protected void Terminate(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    private protected void Terminate(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null,
+        string? advice = null)
     {
-        ThrowTerminatingError(NewError(errorId, category, message, target, inner));
+        ThrowTerminatingError(NewError(errorId, category, message, target, inner, advice));
     }
 
-    private protected static ErrorRecord NewError(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    private protected static ErrorRecord NewError(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null,
+        string? advice = null)
     {
         var exception = inner is RouterHostsException ? inner : new RouterHostsException(CodeOf(category), message, null, inner);
-        return new ErrorRecord(exception, errorId, category, target) { ErrorDetails = new ErrorDetails(message) };
+        var record = new ErrorRecord(exception, errorId, category, target) { ErrorDetails = new ErrorDetails(message) };
+        if (advice is not null) record.ErrorDetails.RecommendedAction = advice;
+        return record;
     }
 
     private static RouterHostsErrorCode CodeOf(ErrorCategory category) => category switch
@@ -200,8 +204,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
         {
             if (!Connection.IsOpen)
                 Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
-                    $"The connection to {Connection.Target} was closed by Disconnect-RouterHostsAgent. " + ErrorMapping.Advice(ErrorIds.NotConnected, Connection.Target),
-                    Connection);
+                    $"The connection to {Connection.Target} was closed by Disconnect-RouterHostsAgent.",
+                    Connection, advice: ErrorMapping.Advice(ErrorIds.NotConnected, Connection.Target));
             return Connection;
         }
         if (ConnectionRegistry.Default is { } current) return current;
@@ -228,8 +232,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
         }
         Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
             "Not connected to a RouterHosts agent, and there is no default client configuration at " + configPath +
-            " (set $env:ROUTERHOSTS_CLIENT_CONFIG to use another file). " + ErrorMapping.Advice(ErrorIds.NotConnected, "the agent"),
-            null);
+            " (set $env:ROUTERHOSTS_CLIENT_CONFIG to use another file).",
+            null, advice: ErrorMapping.Advice(ErrorIds.NotConnected, "the agent"));
         throw new InvalidOperationException("unreachable");
     }
 
@@ -238,8 +242,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
     {
         if (Session.HoldsEdit) return;
         Terminate(ErrorIds.NoEditSession, ErrorCategory.InvalidOperation,
-            $"The connection to {ActiveConnection.Target} holds no edit session. " + ErrorMapping.Advice(ErrorIds.NoEditSession, ActiveConnection.Target),
-            ActiveConnection.Target);
+            $"The connection to {ActiveConnection.Target} holds no edit session.",
+            ActiveConnection.Target, advice: ErrorMapping.Advice(ErrorIds.NoEditSession, ActiveConnection.Target));
     }
 
     /// <summary>The agent's live edit session, or null.</summary>

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Commands.Internal;
 
 namespace RouterHosts.Commands;
@@ -19,14 +20,28 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
     private const string EndpointSet = "Endpoint";
     private const string UnixSocketSet = "UnixSocket";
 
+    /// <summary>host:port; without a port, the agent's default port 50051.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = EndpointSet)]
+    [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
     public string Endpoint { get; set; } = "";
 
     [Parameter(ParameterSetName = EndpointSet)]
-    [Alias("Certificate", "CertPath")]
+    [Alias("CertPath")]
     [ValidateNotNullOrEmpty]
     public string? CertificatePath { get; set; }
+
+    /// <summary>A client certificate with its private key: an X509Certificate2, or the thumbprint of one in the CurrentUser or LocalMachine My store.</summary>
+    [Parameter(ParameterSetName = EndpointSet)]
+    [ValidateNotNull]
+    [CertificateFromStore]
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>The password of a .pfx/.p12 -CertificatePath as a credential (the user name is ignored).</summary>
+    [Parameter(ParameterSetName = EndpointSet)]
+    [Credential]
+    [ValidateNotNull]
+    public PSCredential? Credential { get; set; }
 
     [Parameter(ParameterSetName = EndpointSet)]
     [ValidateNotNullOrEmpty]
@@ -72,8 +87,12 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
             {
                 case EndpointSet:
                     target = Endpoint;
-                    connection = ConnectionFactory.FromEndpoint(Endpoint, Resolve(CertificatePath), Resolve(KeyPath), Resolve(CaPath),
-                        CertificatePassword is null ? null : new NetworkCredential("", CertificatePassword).Password, ServerName, timeout);
+                    if (CertificatePath is not null && Certificate is not null)
+                        Terminate(ErrorIds.InvalidConnectionOptions, ErrorCategory.InvalidArgument,
+                            "Give either -CertificatePath or -Certificate, not both.", Endpoint);
+                    var password = CertificatePassword ?? Credential?.Password;
+                    connection = ConnectionFactory.FromEndpoint(Endpoint, Resolve(CertificatePath), Certificate, Resolve(KeyPath), Resolve(CaPath),
+                        password is null ? null : new NetworkCredential("", password).Password, ServerName, timeout);
                     break;
                 case UnixSocketSet:
                     target = UnixSocket;
