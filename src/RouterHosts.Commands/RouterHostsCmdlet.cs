@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using RouterHosts.Client;
 using RouterHosts.Commands.Internal;
 
@@ -50,16 +53,41 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     // ---- blocking on async work, on the pipeline thread ----
 
-    private protected T Wait<T>(Task<T> task)
+    /// <summary>
+    /// Waits for a call of the client; -Debug says what is called on which endpoint, -Verbose
+    /// how long it took (<paramref name="call"/> is the calling expression, which names the call).
+    /// </summary>
+    private protected T Wait<T>(Task<T> task, [CallerArgumentExpression(nameof(task))] string call = "")
     {
-        try { return task.GetAwaiter().GetResult(); }
+        var name = CallName(call);
+        if (name is not null) WriteDebug($"Calling {name} on {AgentTarget}.");
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var result = task.GetAwaiter().GetResult();
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: answered in {watch.Elapsed.TotalMilliseconds:0} ms.");
+            return result;
+        }
         catch (Exception e) when (IsStop(e)) { throw new PipelineStoppedException(); }
-        catch (RouterHostsException) { throw; }
+        catch (RouterHostsException e)
+        {
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: failed after {watch.Elapsed.TotalMilliseconds:0} ms ({e.Code}).");
+            throw;
+        }
         catch (PipelineStoppedException) { throw; }
         catch (Exception e) { throw Unexpected(e); }
     }
 
-    private protected void Wait(Task task) => Wait(WithResult(task));
+    private protected void Wait(Task task, [CallerArgumentExpression(nameof(task))] string call = "") => Wait(WithResult(task), call);
+
+    /// <summary>"Client.GetHostAsync(id, ...)" → "GetHost"; null for what is not a call of the client.</summary>
+    private static string? CallName(string expression)
+    {
+        var match = ClientCall.Match(expression);
+        return match.Success ? match.Groups[1].Value : null;
+    }
+
+    private static readonly Regex ClientCall = new(@"\bClient\.(\w+?)(?:Async)?\(", RegexOptions.CultureInvariant);
 
     private static async Task<bool> WithResult(Task task)
     {
@@ -68,22 +96,29 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Enumerates an async stream on the pipeline thread, calling <paramref name="each"/> (which may Write*) per item.</summary>
-    private protected void ForEach<T>(IAsyncEnumerable<T> source, Action<T> each) => ForEach(source, item =>
-    {
-        each(item);
-        return true;
-    });
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Action<T> each, [CallerArgumentExpression(nameof(source))] string call = "") =>
+        ForEach(source, item =>
+        {
+            each(item);
+            return true;
+        }, call);
 
     /// <summary>As above, stopping (and closing the stream) as soon as <paramref name="each"/> returns false.</summary>
-    private protected void ForEach<T>(IAsyncEnumerable<T> source, Func<T, bool> each)
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Func<T, bool> each, [CallerArgumentExpression(nameof(source))] string call = "")
     {
+        var name = CallName(call);
+        if (name is not null) WriteDebug($"Calling {name} (a stream) on {AgentTarget}.");
+        var watch = Stopwatch.StartNew();
+        var count = 0;
         var enumerator = source.GetAsyncEnumerator(StopToken);
         try
         {
-            while (Wait(enumerator.MoveNextAsync().AsTask()))
+            while (Wait(enumerator.MoveNextAsync().AsTask(), ""))
             {
+                count++;
                 if (!each(enumerator.Current)) break;
             }
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: {count} item(s) in {watch.Elapsed.TotalMilliseconds:0} ms.");
         }
         finally
         {
@@ -186,6 +221,7 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
     /// </summary>
     [Parameter]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(ConnectionCompleter))]
     public RouterHostsConnection? Connection { get; set; }
 
     private protected RouterHostsConnection ActiveConnection => _resolved ??= ResolveConnection();

@@ -222,7 +222,7 @@ public sealed class HostsEngine(
         DuplicatesWithinFile(records, errors);
         if (errors.Count > 0)
             throw new CoreException(CoreErrorKind.InvalidArgument,
-                $"import rejected: {errors.Count} invalid line(s); nothing was imported. First: {errors[0]}", errors);
+                $"import rejected: {errors.Count} invalid line(s); nothing was imported", errors);
 
         if (onProgress is not null)
         {
@@ -307,7 +307,7 @@ public sealed class HostsEngine(
         }
         if (conflicts.Count > 0)
             throw new CoreException(CoreErrorKind.AlreadyExists,
-                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported. First: {conflicts[0]}",
+                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported",
                 conflicts);
         return (commands, new ImportPlan(created, updated, skipped));
     }
@@ -418,7 +418,7 @@ public sealed class HostsEngine(
                 for (var i = 0; i < commands.Count; i++)
                 {
                     try { commands[i].ApplyTo(set); }
-                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
+                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({Describe(commands[i], set)}): {e.Message}"); }
                 }
                 if (conflicts.Count > 0)
                     throw new CoreException(CoreErrorKind.Conflict,
@@ -435,5 +435,18 @@ public sealed class HostsEngine(
         }
         sessions.EndCommit(token);
         return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
+    }
+
+    /// <summary>A staged command as a user knows the host: "update web01 (01J...)", not the id alone.</summary>
+    private static string Describe(HostCommand command, ChangeSet set)
+    {
+        var (verb, id) = command switch
+        {
+            UpdateHostCommand u => ("update", u.Id),
+            DeleteHostCommand d => ("delete", d.Id),
+            _ => (null, null),
+        };
+        if (verb is null || id is null) return command.Describe();
+        return set.Get(id, includeDeleted: true) is { } host ? $"{verb} {host.Hostname} ({id})" : command.Describe();
     }
 }

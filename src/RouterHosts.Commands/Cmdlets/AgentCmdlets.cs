@@ -137,6 +137,7 @@ public sealed class DisconnectRouterHostsAgentCommand : RouterHostsCmdlet
 {
     [Parameter(Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(ConnectionCompleter))]
     public RouterHostsConnection? Connection { get; set; }
 
     private bool _any;

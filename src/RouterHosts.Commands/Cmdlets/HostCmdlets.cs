@@ -32,6 +32,7 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
     [Parameter(ParameterSetName = ListSet)]
     [Alias("IP", "Address")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(IPAddressCompleter))]
     public string? IPAddress { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]
@@ -44,6 +45,7 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
     public string? Search { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(PointInTimeCompleter))]
     public DateTime? AsOf { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]

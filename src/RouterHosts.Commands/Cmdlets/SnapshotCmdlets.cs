@@ -51,6 +51,7 @@ public sealed class GetRouterHostsSnapshotCommand : RouterHostsAgentCmdlet
     [Parameter(ParameterSetName = ListSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(SnapshotNameCompleter))]
     public string? Name { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]
