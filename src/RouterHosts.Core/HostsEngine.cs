@@ -146,11 +146,23 @@ public sealed class HostsEngine(
     /// hosts file is regenerated about once a second while batches commit and once
     /// at the end; the call ends once the file holds every batch.
     /// </summary>
-    public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
-        Func<BulkItemResult, Task> onResult, CancellationToken ct)
+    public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
+
+    /// <summary>
+    /// Changes or removes hosts (update and delete commands) in batches, each item on its
+    /// own merits, exactly as <see cref="BulkAddAsync"/> adds them.
+    /// </summary>
+    public Task BulkChangeAsync(string actor, ChannelReader<HostCommand> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
+
+    private async Task BulkAsync<T>(string actor, ChannelReader<T> items, string? editToken, Func<T, HostCommand> toCommand,
+        Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
         var index = 0;
-        var batch = new List<HostDraft>(BulkBatchSize);
+        var batch = new List<T>(BulkBatchSize);
         long lastChangeId = 0;
         var lastRender = DateTime.UtcNow;
         while (await FillBatchAsync(items, batch, ct))
@@ -160,9 +172,9 @@ public sealed class HostsEngine(
             var first = index;
             if (!string.IsNullOrEmpty(editToken))
             {
-                foreach (var draft in batch)
+                foreach (var item in batch)
                 {
-                    try { results.Add(new(index, sessions.StageOne(editToken, NewAdd(draft)), null, null)); }
+                    try { results.Add(new(index, sessions.StageOne(editToken, toCommand(item)), null, null)); }
                     catch (CoreException e) { results.Add(new(index, null, e, null)); }
                     index++;
                 }
@@ -172,9 +184,9 @@ public sealed class HostsEngine(
                 (_, outcome) = await writer.WriteAsync(actor, set =>
                 {
                     var i = first;
-                    foreach (var draft in batch)
+                    foreach (var item in batch)
                     {
-                        try { results.Add(new(i, set.Add(draft), null, null)); }
+                        try { results.Add(new(i, apply(set, item), null, null)); }
                         catch (CoreException e) { results.Add(new(i, null, e, null)); }
                         i++;
                     }
@@ -205,7 +217,7 @@ public sealed class HostsEngine(
     public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Takes what has arrived, up to a batch, lingering briefly for more; false once the items are done.</summary>
-    private static async Task<bool> FillBatchAsync(ChannelReader<HostDraft> items, List<HostDraft> batch, CancellationToken ct)
+    private static async Task<bool> FillBatchAsync<T>(ChannelReader<T> items, List<T> batch, CancellationToken ct)
     {
         batch.Clear();
         if (!await items.WaitToReadAsync(ct)) return false;
@@ -260,7 +272,7 @@ public sealed class HostsEngine(
         records = WithoutDuplicatesWithinFile(records, errors);
         if (errors.Count > 0 && !skipInvalid)
             throw new CoreException(CoreErrorKind.InvalidArgument,
-                $"import rejected: {errors.Count} invalid line(s); nothing was imported. First: {errors[0]}", errors);
+                $"import rejected: {errors.Count} invalid line(s); nothing was imported", errors);
         var failedLines = skipInvalid ? errors : null;
 
         if (onProgress is not null)
@@ -346,7 +358,7 @@ public sealed class HostsEngine(
         }
         if (conflicts.Count > 0)
             throw new CoreException(CoreErrorKind.AlreadyExists,
-                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported. First: {conflicts[0]}",
+                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported",
                 conflicts);
         return (commands, new ImportPlan(created, updated, skipped));
     }
@@ -477,7 +489,7 @@ public sealed class HostsEngine(
                 for (var i = 0; i < commands.Count; i++)
                 {
                     try { commands[i].ApplyTo(set); }
-                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
+                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({Describe(commands[i], set)}): {e.Message}"); }
                 }
                 if (conflicts.Count > 0)
                     throw new CoreException(CoreErrorKind.Conflict,
@@ -494,5 +506,18 @@ public sealed class HostsEngine(
         }
         sessions.EndCommit(token);
         return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
+    }
+
+    /// <summary>A staged command as a user knows the host: "update web01 (01J...)", not the id alone.</summary>
+    private static string Describe(HostCommand command, ChangeSet set)
+    {
+        var (verb, id) = command switch
+        {
+            UpdateHostCommand u => ("update", u.Id),
+            DeleteHostCommand d => ("delete", d.Id),
+            _ => (null, null),
+        };
+        if (verb is null || id is null) return command.Describe();
+        return set.Get(id, includeDeleted: true) is { } host ? $"{verb} {host.Hostname} ({id})" : command.Describe();
     }
 }

@@ -256,6 +256,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
             "10.0.0.3 fine\n" +
             "10.0.0.1 GOOD\n"));
         Assert.Contains("nothing was imported", e.Message);
+        Assert.DoesNotContain("First:", e.Message); // every line is in the details; the message does not repeat one
         Assert.Equal(3, e.Details.Count);
         Assert.StartsWith("line 2: invalid ip_address '10.1'", e.Details[0]);
         Assert.StartsWith("line 4: invalid hostname 'bad_name'", e.Details[1]);
@@ -461,7 +462,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
 
         Assert.Contains("nothing was applied", e.Message);
         Assert.Equal(2, e.Details.Count);
-        Assert.StartsWith($"change 1 (update {a.Id}): version mismatch", e.Details[0]);
+        Assert.StartsWith($"change 1 (update a ({a.Id})): version mismatch", e.Details[0]); // the hostname, not only the id
         Assert.StartsWith("change 2 (add 10.0.0.7 clash):", e.Details[1]);
         Assert.Contains("already exists", e.Details[1]);
         Assert.Equal(committed, LiveContent());
@@ -718,5 +719,27 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Throws<CoreException>(() => _h.Sessions.End(token));
         _h.Sessions.AbortCommit(token);
         Assert.Equal(1, _h.Sessions.End(token));
+    }
+
+    [Fact]
+    public async Task Bulk_change_updates_and_removes_each_item_on_its_own_merits_in_order()
+    {
+        var a = await _h.AddAsync("10.0.0.1", "a");
+        var b = await _h.AddAsync("10.0.0.2", "b");
+        var c = await _h.AddAsync("10.0.0.3", "c");
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<HostCommand>();
+        channel.Writer.TryWrite(new UpdateHostCommand(a.Id, new HostPatch(Comment: "bulk"), null));
+        channel.Writer.TryWrite(new DeleteHostCommand(b.Id, "7"));          // stale version: refused, alone
+        channel.Writer.TryWrite(new DeleteHostCommand(c.Id, null));
+        channel.Writer.TryWrite(new DeleteHostCommand("01ZZZZZZZZZZZZZZZZZZZZZZZZ", null));
+        channel.Writer.Complete();
+        var results = new List<BulkItemResult>();
+        await Engine.BulkChangeAsync("test", channel.Reader, null, r => { results.Add(r); return Task.CompletedTask; }, CancellationToken.None);
+
+        Assert.Equal([0, 1, 2, 3], results.Select(r => r.Index));
+        Assert.Equal([true, false, true, false], results.Select(r => r.Error is null));
+        Assert.Equal(CoreErrorKind.NotFound, results[3].Error!.Kind);
+        Assert.Equal(["10.0.0.1|a|bulk|[]|[]", "10.0.0.2|b|(null)|[]|[]"], LiveContent());
+        Assert.DoesNotContain("10.0.0.3", _h.HostsText);
     }
 }

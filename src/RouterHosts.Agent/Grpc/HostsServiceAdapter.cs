@@ -135,6 +135,60 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         await reader;
     }
 
+    public override async Task BulkChangeHosts(IAsyncStreamReader<BulkChangeHostsRequest> requestStream,
+        IServerStreamWriter<BulkChangeHostsResponse> responseStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var items = Channel.CreateBounded<Core.Writes.HostCommand>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
+        var removals = new List<bool>();
+        string? token = null;
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                var first = true;
+                await foreach (var r in requestStream.ReadAllAsync(ct))
+                {
+                    if (first) { token = NullIfEmpty(r.EditToken); first = false; }
+                    var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
+                    Core.Writes.HostCommand command = r.Remove
+                        ? new Core.Writes.DeleteHostCommand(r.Id, expected)
+                        : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
+                            r.HasIpAddress ? r.IpAddress : null,
+                            r.HasHostname ? r.Hostname : null,
+                            r.HasComment ? r.Comment : null,
+                            r.Tags?.Values.ToList(),
+                            r.Aliases?.Values.ToList()), expected);
+                    lock (removals) removals.Add(r.Remove);
+                    await items.Writer.WriteAsync(command, ct);
+                }
+                items.Writer.Complete();
+            }
+            catch (Exception e) { items.Writer.Complete(e); }
+        }, ct);
+        // The token arrives with the first item; wait for it before choosing staged or direct.
+        await items.Reader.WaitToReadAsync(ct);
+        await engine.BulkChangeAsync(Actor(context), items.Reader, token, async result =>
+        {
+            var response = new BulkChangeHostsResponse { Index = result.Index };
+            bool removed;
+            lock (removals) removed = removals[result.Index];
+            if (result.Error is not null)
+            {
+                response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
+                response.ErrorMessage = result.Error.Message;
+            }
+            else
+            {
+                if (!removed && result.Entry is not null) response.Entry = ToProto(result.Entry);
+                response.Outcome = ToProto(result.Outcome);
+            }
+            responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
+            await responseStream.WriteAsync(response, ct);
+        }, ct);
+        await reader;
+    }
+
     // ---- import / export ----
 
     public override async Task ImportHosts(IAsyncStreamReader<ImportHostsRequest> requestStream,

@@ -118,6 +118,8 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
             var processed = new LatestValue();
             var length = file.Length;
             var activity = $"Importing {System.IO.Path.GetFileName(path)} into {ActiveConnection.Target}";
+            WriteDebug($"Calling ImportHosts (a stream) on {ActiveConnection.Target} with {path}.");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             var task = Client.ImportAsync(content, FormatInference.WireName(format), FormatInference.WireName(ConflictMode), processed, StopToken,
                 SkipInvalid.IsPresent);
             try
@@ -151,8 +153,9 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
             {
                 var result = Wait(task);
                 Session.Cache.Invalidate();
-                WriteVerbose($"{path}: {result.Processed} processed, {result.Created} created, {result.Updated} updated, {result.Skipped} skipped" +
-                             (SkipInvalid ? $", {result.Failed} failed" : "") + (result.Staged ? " (staged in the edit session)." : "."));
+                WriteVerbose($"ImportHosts on {ActiveConnection.Target}: {path}: {result.Processed} processed, {result.Created} created, " +
+                             $"{result.Updated} updated, {result.Skipped} skipped" + (SkipInvalid ? $", {result.Failed} failed" : "") +
+                             $" in {watch.Elapsed.TotalMilliseconds:0} ms" + (result.Staged ? " (staged in the edit session)." : "."));
                 foreach (var line in result.FailedLines) WriteWarning($"{path}: {line} (skipped)");
                 if (result.HostsFileStale)
                     WriteWarning("The import is committed, but the agent could not write the hosts file yet; Get-RouterHostsAgent shows why.");
@@ -246,6 +249,8 @@ public sealed class ExportRouterHostCommand : RouterHostsAgentCmdlet
     {
         var counting = new CountingStream(destination);
         var activity = $"Exporting hosts from {ActiveConnection.Target} to {where}";
+        WriteDebug($"Calling ExportHosts (a stream) on {ActiveConnection.Target}.");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var task = Client.ExportAsync(FormatInference.WireName(format), counting, StopToken);
         try
         {
@@ -267,6 +272,7 @@ public sealed class ExportRouterHostCommand : RouterHostsAgentCmdlet
         try
         {
             Wait(task);
+            WriteVerbose($"ExportHosts on {ActiveConnection.Target}: {counting.BytesTransferred / 1024:N0} KiB in {watch.Elapsed.TotalMilliseconds:0} ms.");
         }
         catch (RouterHostsException e)
         {
