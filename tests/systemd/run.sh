@@ -13,7 +13,8 @@
 # Cached under ${ROUTERHOSTS_TEST_CACHE:-$HOME/.cache/routerhosts-test}:
 #   nspawn-bookworm-KEY   the rootfs (debootstrap minbase + a minimal router's packages), rebuilt
 #                         only when missing or when its recipe (KEY) changes; never modified by a run
-#   agent-publish-KEY     the self-contained agent, published again only when src/ changes
+#   agent-publish-KEY     the agent as packaging/install.sh publishes it (self-contained linux-x64),
+#                         published again only when src/ changes
 # Each run boots an overlay of the cached rootfs (its writes go to a throwaway upper directory);
 # the container shares the host's network namespace and the agent listens on 127.0.0.1 only,
 # on a free port. Everything is torn down on exit, also on failure or Ctrl-C.
@@ -84,18 +85,18 @@ if [ ! -d "$rootfs" ]; then
 fi
 [ ! -e "$rootfs/bin/kill" ] && [ ! -e "$rootfs/usr/bin/kill" ] || die "$rootfs has /bin/kill (procps): it must not"
 
-# ---- the agent, published self-contained (cached by the sources it is built from) ----
+# ---- the agent, published self-contained by install.sh (cached by the sources it is built from) ----
 publish_key=$(cd "$repo" && find src Directory.Build.props Directory.Packages.props -type f \
     -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
-published=$cache/agent-publish-$publish_key
+staged=$cache/agent-publish-$publish_key
+published=$staged/usr/lib/router-hosts
 if [ ! -x "$published/routerhosts-agent" ]; then
-    say "publishing the agent (self-contained linux-x64) into $published"
+    say "publishing the agent with packaging/install.sh (self-contained linux-x64) into $staged"
     rm -rf "$cache"/agent-publish-*
     log=$cache/publish.log
-    (cd "$repo" && dotnet publish src/RouterHosts.Agent -c Release -r linux-x64 --self-contained \
-        -p:PublishReadyToRun=true -p:DebugType=none -o "$published.new") >"$log" 2>&1 \
-        || { rm -rf "$published.new"; tail -30 "$log" >&2; die "dotnet publish failed (log: $log)"; }
-    mv "$published.new" "$published"
+    "$repo/packaging/install.sh" --destdir "$staged.new" >"$log" 2>&1 \
+        || { rm -rf "$staged.new"; tail -30 "$log" >&2; die "packaging/install.sh (publish) failed (log: $log)"; }
+    mv "$staged.new" "$staged"
 fi
 
 # ---- this run: an overlay of the rootfs, torn down whatever happens ----
@@ -121,7 +122,7 @@ mkdir -p "$root" "$run/upper" "$run/work"
 mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$run/upper,workdir=$run/work" "$root" \
     || die "cannot mount an overlay of $rootfs"
 
-# Install as a user would (staged into the container's tree: no .NET in the container).
+# Install as a user would, with the published agent (staged into the container's tree: it has no .NET).
 packaging_log=$run/install.log
 "$repo/packaging/install.sh" --destdir "$root" --from "$published" >"$packaging_log" 2>&1 \
     || { cat "$packaging_log" >&2; die "packaging/install.sh failed"; }
@@ -203,9 +204,10 @@ passed=0 failed=0
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
 journal() { inside "journalctl --no-pager -o cat -u $unit $*"; }
-# The journal's lines since the cursor $1 (journalctl --show-cursor's last line).
-cursor() { inside "journalctl --no-pager -n 0 --show-cursor" | sed -n 's/^-- cursor: //p'; }
-since() { inside "journalctl --no-pager -o cat -u $unit --after-cursor='$1'"; }
+# The unit's journal after a mark (its line count then). Not --after-cursor: combined with
+# matches, systemd 252's journalctl can skip entries that do match.
+cursor() { journal | wc -l; }
+since() { journal | tail -n "+$(($1 + 1))"; }
 
 # Readiness over gRPC (TLS, the client certificate) from the host: a unary call by hand.
 # The request is an empty message (5-byte gRPC frame); the answer must be grpc-status 0 and ready = true (field 1: 08 01).
@@ -255,9 +257,10 @@ fi
 mark=$(cursor)
 if ! inside "systemctl reload $unit" 2>"$run/reload.err"; then
     not_ok "reload" "systemctl reload failed: $(tr '\n' ' ' <"$run/reload.err") $(since "$mark" | tail -5 | tr '\n' '|')"
-elif ! wait_for "journalctl --no-pager -o cat -u $unit --after-cursor='$mark' | grep -q 'SIGHUP: reloading /etc/router-hosts/agent.json'" 60; then
+elif ! wait_for "journalctl --no-pager -o cat -u $unit | tail -n +$((mark + 1)) | grep -q 'SIGHUP: reloading /etc/router-hosts/agent.json'" 60; then
     not_ok "reload" "the agent did not log the reload: $(since "$mark" | tail -5 | tr '\n' '|')"
-elif [ "$(prop ActiveState)" != active ]; then
+elif ! wait_for "[ \$(systemctl show -P ActiveState $unit) = active ]" 60; then
+    # The agent sends RELOADING=1, then READY=1 once the new configuration is in use.
     not_ok "reload" "ActiveState=$(prop ActiveState) after the reload"
 else
     ok "reload (ExecReload=$(prop ExecReload | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | sed 's/ *$//'); the agent logged SIGHUP: reloading)"
@@ -292,12 +295,13 @@ if ! inside "systemctl stop $unit" 2>"$run/stop.err"; then
     not_ok "clean stop" "systemctl stop failed: $(tr '\n' ' ' <"$run/stop.err")"
 else
     stop_log=$(since "$mark")
-    result=$(prop Result) code=$(prop ExecMainCode) status_code=$(prop ExecMainStatus)
-    if [ "$result" != success ] || [ "$code" != 1 ] || [ "$status_code" != 0 ]; then
-        # ExecMainCode 1 is CLD_EXITED: the agent exited by itself (not killed).
-        not_ok "clean stop" "Result=$result ExecMainCode=$code ExecMainStatus=$status_code"
+    result=$(prop Result) status_code=$(prop ExecMainStatus)
+    if [ "$result" != success ] || [ "$status_code" != 0 ]; then
+        not_ok "clean stop" "Result=$result ExecMainStatus=$status_code"
     elif ! grep -q 'stopping: no new connections' <<<"$stop_log" || ! grep -q 'stopped cleanly' <<<"$stop_log"; then
         not_ok "clean stop" "the agent did not log stopping/stopped cleanly: $(tail -5 <<<"$stop_log" | tr '\n' '|')"
+    elif grep -Eq 'timed out|Killing process' <<<"$stop_log"; then
+        not_ok "clean stop" "systemd had to kill: $(grep -E 'timed out|Killing' <<<"$stop_log" | head -2 | tr '\n' '|')"
     else
         ok "clean stop (exit status 0, Result=success; logged stopping and stopped cleanly)"
     fi
@@ -308,7 +312,10 @@ start_expecting_failure() {
     inside "systemctl reset-failed $unit; systemctl start $unit" >/dev/null 2>&1
     wait_for "case \$(systemctl show -P ActiveState $unit)/\$(systemctl show -P SubState $unit) in failed/* | */auto-restart) true ;; *) false ;; esac" 60
 }
-journal_errors_since() { inside "journalctl --no-pager -o cat -p err -u $unit --after-cursor='$1'"; }
+# What a user runs to see why the unit failed; each test's expected line is unique to it.
+journal_errors() { inside "journalctl --no-pager -o cat -p err -u $unit"; }
+# Waits until journald has stored (it reads the agent's stream on its own time) an err line containing $1.
+wait_for_error_line() { wait_for "journalctl --no-pager -o cat -p err -u $unit | grep -qF \"$1\"" 30; }
 
 # 7. a configuration error: exit 2, not restarted (RestartPreventExitStatus=2), and journalctl -p err says why.
 cp "$root/etc/router-hosts/agent.json" "$run/agent.json.good"
@@ -323,11 +330,11 @@ else
     else
         ok "configuration error exits 2 without restarts ($state)"
     fi
-    errors=$(journal_errors_since "$mark")
-    if grep -q 'routerhosts-agent: /etc/router-hosts/agent.json: colour: unknown key' <<<"$errors"; then
+    if wait_for_error_line 'routerhosts-agent: /etc/router-hosts/agent.json: colour: unknown key'; then
+        errors=$(journal_errors)
         ok "journalctl -p err shows the configuration error ($(grep -m1 'colour: unknown key' <<<"$errors" | cut -c1-90)...)"
     else
-        not_ok "journalctl -p err shows the configuration error" "-p err has [$(tr '\n' '|' <<<"$errors")]; all: $(since "$mark" | grep -m1 colour)"
+        not_ok "journalctl -p err shows the configuration error" "-p err has [$(journal_errors | tr '\n' '|')]; all priorities: $(since "$mark" | grep -m1 colour)"
     fi
 fi
 cp "$run/agent.json.good" "$root/etc/router-hosts/agent.json"
@@ -339,12 +346,11 @@ uid=$(inside 'id -u router-hosts')
 if ! start_expecting_failure; then
     not_ok "unreachable configuration says permission denied" "the unit did not fail (ActiveState=$(prop ActiveState))"
 else
-    errors=$(journal_errors_since "$mark")
     wanted="permission denied: the agent's user router-hosts (uid $uid) cannot enter the directory /etc/router-hosts"
-    if grep -qF "$wanted" <<<"$errors" && [ "$(prop ExecMainStatus)" = 2 ]; then
+    if wait_for_error_line "$wanted" && [ "$(prop ExecMainStatus)" = 2 ]; then
         ok "unreachable configuration says permission denied (journalctl -p err: ...$wanted...)"
     else
-        not_ok "unreachable configuration says permission denied" "exit $(prop ExecMainStatus); -p err has [$(tr '\n' '|' <<<"$errors")]"
+        not_ok "unreachable configuration says permission denied" "exit $(prop ExecMainStatus); -p err has [$(journal_errors | tr '\n' '|')]"
     fi
 fi
 inside "chgrp router-hosts /etc/router-hosts; systemctl reset-failed $unit"
