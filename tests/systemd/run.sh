@@ -17,7 +17,8 @@
 #                         published again only when src/ changes
 # Each run boots an overlay of the cached rootfs (its writes go to a throwaway upper directory);
 # the container shares the host's network namespace and the agent listens on 127.0.0.1 only,
-# on a free port. Everything is torn down on exit, also on failure or Ctrl-C.
+# on a free port. Everything is torn down on exit, also on failure or Ctrl-C
+# (ROUTERHOSTS_TEST_KEEP=1 keeps the run's directory: console.log, the overlay's upper layer).
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -66,14 +67,16 @@ mirror() {
 }
 
 # ---- the rootfs (cached) ----
+# One run at a time builds or replaces what is cached (released once the agent is installed).
+mkdir -p "$cache"
+exec 9>"$cache/.systemd-test.lock"
+flock 9
 if [ ! -d "$rootfs" ]; then
     url=$(mirror)
     [ -n "$url" ] || die "no Debian mirror for $suite in /etc/apt (set ROUTERHOSTS_TEST_DEBIAN_MIRROR)"
     say "building the $suite rootfs from $url into $rootfs (once; ~40 s on an idle machine)"
-    mkdir -p "$cache"
-    rm -rf "$cache"/nspawn-$suite-* # older recipes
-    building=$cache/.building-$suite-$rootfs_key.$$
-    rm -rf "$building"
+    rm -rf "$cache"/nspawn-$suite-* "$cache"/.building-* # older recipes, interrupted builds
+    building=$cache/.building-$suite-$rootfs_key
     debootstrap --variant=minbase --include="$packages" "$suite" "$building" "$url" >"$cache/debootstrap.log" 2>&1 \
         || { rm -rf "$building"; tail -20 "$cache/debootstrap.log" >&2; die "debootstrap failed (log: $cache/debootstrap.log)"; }
     # Not a full system: no getty on the console, no time sync, nothing waiting for a network.
@@ -111,10 +114,10 @@ teardown() {
         kill -KILL "$nspawn_pid" 2>/dev/null
         wait "$nspawn_pid" 2>/dev/null
     fi
-    mountpoint -q "$root" && umount "$root"
+    if mountpoint -q "$root"; then umount "$root" || umount -l "$root"; fi
     rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
     [ "${ROUTERHOSTS_TEST_KEEP:-}" = 1 ] && { say "kept $run"; return; }
-    rm -rf "$run"
+    rm -rf --one-file-system "$run"
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
@@ -126,6 +129,7 @@ mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$run/upper,workdir=$run/w
 packaging_log=$run/install.log
 "$repo/packaging/install.sh" --destdir "$root" --from "$published" >"$packaging_log" 2>&1 \
     || { cat "$packaging_log" >&2; die "packaging/install.sh failed"; }
+flock -u 9
 
 # A free loopback port on the host (shared network namespace).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
