@@ -184,11 +184,14 @@ wait_for() {
 }
 prop() { inside "systemctl show -P $1 $unit"; }
 
+# The container's PID 1 (its systemd) is a child of nspawn (a subreaper); a helper child that
+# sets up the namespaces comes and goes first, so wait for the one that runs systemd.
 for _ in $(seq 300); do
     kill -0 "$nspawn_pid" 2>/dev/null || { cat "$run/console.log" >&2; die "systemd-nspawn exited"; }
-    leader=$(cat "/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null | awk '{ print $1 }')
-    [ -n "$leader" ] && inside true 2>/dev/null && break
-    leader=
+    for pid in $(cat "/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && leader=$pid
+    done
+    [ -n "$leader" ] && break
     sleep 0.2
 done
 [ -n "$leader" ] || die "the container did not start"
