@@ -63,7 +63,7 @@ pester_status=${PIPESTATUS[0]}
 # 3. The contract against the shared reference ----------------------------------------
 contract_passed=0 contract_failed=0
 if [ -f ../shared/tools/wire_compat.py ]; then
-  if python3 ../shared/tools/wire_compat.py proto router_hosts/v1/hosts.proto | tail -n 1; then contract_passed=1; else contract_failed=1; fi
+  if /usr/bin/python3 ../shared/tools/wire_compat.py proto router_hosts/v1/hosts.proto | tail -n 1; then contract_passed=1; else contract_failed=1; fi
 fi
 
 # 4. One summary line ------------------------------------------------------------------

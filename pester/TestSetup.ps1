@@ -16,6 +16,8 @@
 # newest build under src/RouterHosts.Agent/bin is used.
 
 $RepoRoot = Split-Path -Parent $PSScriptRoot
+# The test file that dot-sourced this setup (for the names of kept logs).
+$TestFileName = [IO.Path]::GetFileNameWithoutExtension((Get-PSCallStack)[1].ScriptName ?? 'pester')
 $RootManifest = Join-Path $RepoRoot 'RouterHosts.psd1'
 $AssembledManifest = Join-Path $RepoRoot 'artifacts' 'module' 'RouterHosts' 'RouterHosts.psd1'
 if (-not (Test-Path -LiteralPath $AssembledManifest)) {
@@ -131,10 +133,16 @@ function New-Csv([string] $Name, [string[]] $Lines) {
     $path
 }
 
-# Ends what this setup started, even when the setup itself failed half-way.
+# Ends what this setup started, even when the setup itself failed half-way, and keeps
+# the agent's log in artifacts/pester-logs/ (TestDrive goes with the file's run).
 function Remove-TestSession {
     Get-Module RouterHosts | Remove-Module -Force
     Stop-TestAgent $Agent
+    if ($Agent) {
+        $logs = Join-Path $RepoRoot 'artifacts' 'pester-logs'
+        $null = New-Item -ItemType Directory -Path $logs -Force
+        Get-AgentLog $Agent | Set-Content -LiteralPath (Join-Path $logs "$TestFileName.$($Agent.Name).log")
+    }
 }
 
 Import-Module $RootManifest -Force
