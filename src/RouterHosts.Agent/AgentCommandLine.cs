@@ -1,5 +1,6 @@
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Pki;
+using RouterHosts.Agent.Systemd;
 
 namespace RouterHosts.Agent;
 
@@ -80,7 +81,7 @@ public static class AgentCommandLine
         }
         catch (ConfigurationError e)
         {
-            foreach (var problem in e.Problems) await Console.Error.WriteLineAsync($"routerhosts-agent: {problem}");
+            await AgentLogging.WriteFatalAsync(e.Problems);
             return 2;
         }
         return await AgentHost.RunAsync(startup);

@@ -60,7 +60,7 @@ public static class AgentHost
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
                                            or System.Security.Cryptography.CryptographicException)
             {
-                await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: tls: {e.Message}");
+                await AgentLogging.WriteFatalAsync($"{startup.Configuration.Sources.File}: tls: {e.Message}");
                 return 2;
             }
         }
@@ -84,7 +84,7 @@ public static class AgentHost
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or CoreException)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: cannot open the database {options.Database}: {e.Message}");
+            await AgentLogging.WriteFatalAsync($"cannot open the database {options.Database}: {e.Message}");
             return 1;
         }
         status.Engine = services.Engine;
@@ -140,7 +140,7 @@ public static class AgentHost
         }
         catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: cannot listen: {e.Message}");
+            await AgentLogging.WriteFatalAsync($"cannot listen: {e.Message}");
             await lifetimeStop.CancelAsync();
             await app.DisposeAsync();
             await services.DisposeAsync();
