@@ -41,6 +41,7 @@
         'Restore-RouterHostsSnapshot'
         'Remove-RouterHostsSnapshot'
         'Watch-RouterHost'
+        'Invoke-RouterHostsCompaction'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -5,8 +5,10 @@
 #      Pester 5.9.1 from its NuGet package, into a cache a second run reuses;
 #   2. in that pwsh, runs ./build.ps1: build, assemble the module, the xunit suites
 #      (dotnet test), then the Pester suite against a real agent;
-#   3. checks the contract against shared/'s reference when shared/ sits beside the clone;
-#   4. ends with one line "N passed, N failed" counting every suite.
+#   3. boots the agent's unit under a real systemd in a systemd-nspawn container
+#      (tests/systemd/run.sh; needs root, as CI is);
+#   4. checks the contract against shared/'s reference when shared/ sits beside the clone;
+#   5. ends with one line "N passed, N failed" counting every suite.
 # It exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +16,9 @@ cd "$(dirname "$0")"
 cache="${ROUTERHOSTS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/routerhosts-test}"
 pwsh_version=7.6.9
 pester_version=5.9.1
-packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd)
+# systemd-container and debootstrap boot the real-systemd tests (tests/systemd/run.sh).
+packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd
+  systemd-container debootstrap curl)
 
 fail_setup() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
@@ -60,13 +64,24 @@ xunit_status=${PIPESTATUS[0]}
 "$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Pester' 2>&1 | tee "$pester_log"
 pester_status=${PIPESTATUS[0]}
 
-# 3. The contract against the shared reference ----------------------------------------
+# 3. The unit under a real systemd -------------------------------------------------------
+systemd_log=$(mktemp)
+trap 'rm -f "$xunit_log" "$pester_log" "$systemd_log"' EXIT
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/systemd/run.sh 2>&1 | tee "$systemd_log"
+  systemd_status=${PIPESTATUS[0]}
+else
+  echo "test.sh: the real-systemd tests need root (systemd-nspawn); not run" | tee "$systemd_log"
+  systemd_status=1
+fi
+
+# 4. The contract against the shared reference ----------------------------------------
 contract_passed=0 contract_failed=0
 if [ -f ../shared/tools/wire_compat.py ]; then
   if /usr/bin/python3 ../shared/tools/wire_compat.py proto router_hosts/v1/hosts.proto | tail -n 1; then contract_passed=1; else contract_failed=1; fi
 fi
 
-# 4. One summary line ------------------------------------------------------------------
+# 5. One summary line ------------------------------------------------------------------
 # dotnet test prints "Passed!  - Failed: 0, Passed: 226, ..." per test assembly; build.ps1's
 # Pester step prints "pester-summary: N passed, N failed".
 count() { grep -Eo "$1" "$2" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'; }
@@ -74,12 +89,16 @@ xunit_passed=$(count 'Passed: +[0-9]+' "$xunit_log")
 xunit_failed=$(count 'Failed: +[0-9]+' "$xunit_log")
 pester_passed=$(count 'pester-summary: [0-9]+' "$pester_log")
 pester_failed=$(count '[0-9]+ failed$' <(grep -E '^pester-summary: ' "$pester_log"))
+systemd_passed=$(count 'systemd-summary: [0-9]+' "$systemd_log")
+systemd_failed=$(count '[0-9]+ failed$' <(grep -E '^systemd-summary: ' "$systemd_log"))
 # A step that failed without counting a failed test (a build error, a crash) counts as one.
+[ "$systemd_status" -ne 0 ] && [ "$systemd_failed" -eq 0 ] && systemd_failed=1
 [ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ] && xunit_failed=1
 [ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ] && pester_failed=1
 
-echo "xunit: $xunit_passed passed, $xunit_failed failed; pester (pwsh $pwsh_version): $pester_passed passed, $pester_failed failed; contract: $contract_passed passed, $contract_failed failed"
-passed=$((xunit_passed + pester_passed + contract_passed))
-failed=$((xunit_failed + pester_failed + contract_failed))
+echo "xunit: $xunit_passed passed, $xunit_failed failed; pester (pwsh $pwsh_version): $pester_passed passed, $pester_failed failed;" \
+  "systemd: $systemd_passed passed, $systemd_failed failed; contract: $contract_passed passed, $contract_failed failed"
+passed=$((xunit_passed + pester_passed + systemd_passed + contract_passed))
+failed=$((xunit_failed + pester_failed + systemd_failed + contract_failed))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

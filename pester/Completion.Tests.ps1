@@ -11,7 +11,7 @@ Describe 'Tab completion' {
     BeforeAll {
         $c1 = Add-RouterHost 10.90.0.1 comp-web01 -Tag comptag-alpha -PassThru
         $c2 = Add-RouterHost 10.90.0.2 comp-web02 -Tag comptag-beta -PassThru
-        $csnap = New-RouterHostsSnapshot 'completion'
+        $csnap = New-RouterHostsSnapshot 'completion' -PassThru
         function Get-Completions([string] $line) {
             (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
         }

@@ -63,8 +63,9 @@ Describe 'Add-RouterHost' {
             $errors.Count | Should -Be 1
             $errors[0].FullyQualifiedErrorId | Should -Be 'RouterHostsInvalidArgument,RouterHosts.Commands.AddRouterHostCommand'
             $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
-            $errors[0].TargetObject.Hostname | Should -Be 'csv-bad'
-            $errors[0].TargetObject.IPAddress | Should -Be 'not-an-ip'
+            # The row itself, as Import-Csv made it.
+            $errors[0].TargetObject.hostname | Should -Be 'csv-bad'
+            $errors[0].TargetObject.ip | Should -Be 'not-an-ip'
 
             $web = Get-RouterHost -Hostname csv-web01
             $web.Tags | Should -Be @('csvtest', 'web')

@@ -70,7 +70,7 @@ Describe 'Connect-RouterHostsAgent and Disconnect-RouterHostsAgent' {
             param($manifest, $clientConfig, $missing)
             Import-Module $manifest
             $env:ROUTERHOSTS_CLIENT_CONFIG = $missing
-            $notConnected = try { Get-RouterHost -ErrorAction Stop; 'no error' } catch { $_.FullyQualifiedErrorId + '|' + $_.Exception.Message + '|' + $_.ErrorDetails.Message }
+            $notConnected = try { Get-RouterHost -ErrorAction Stop; 'no error' } catch { $_.FullyQualifiedErrorId + '|' + $_.Exception.Message + '|' + $_.ErrorDetails.Message + '|' + $_.ErrorDetails.RecommendedAction }
             $env:ROUTERHOSTS_CLIENT_CONFIG = $clientConfig
             $viaDefaultFile = Test-RouterHostsAgent
             Disconnect-RouterHostsAgent
@@ -128,8 +128,11 @@ Describe 'Get-RouterHostsAgent and Test-RouterHostsAgent' {
             $caught | Should -Not -BeNullOrEmpty
             $caught.FullyQualifiedErrorId | Should -Be 'RouterHostsAgentUnreachable,RouterHosts.Commands.GetRouterHostCommand'
             $caught.CategoryInfo.Category | Should -Be 'ConnectionError'
-            "$($caught.ErrorDetails.Message)" | Should -Match 'routerhosts-agent'
-            "$($caught.ErrorDetails.Message)" | Should -Match 'Test-RouterHostsAgent'
+            # What to do is the Recommendation, not repeated in the message; the target is the endpoint.
+            $caught.ErrorDetails.RecommendedAction | Should -Match 'routerhosts-agent'
+            $caught.ErrorDetails.RecommendedAction | Should -Match 'Test-RouterHostsAgent'
+            "$($caught.ErrorDetails.Message)" | Should -Not -Match 'Test-RouterHostsAgent'
+            $caught.TargetObject | Should -Be $dead.Target
             $caught.Exception | Should -BeOfType ([RouterHosts.RouterHostsException])
         }
 

@@ -20,7 +20,7 @@ Describe 'Edit sessions' {
     }
 
     It 'stages changes on the connection and applies them at once on Complete' {
-        $edit = Start-RouterHostsEdit
+        $edit = Start-RouterHostsEdit -PassThru
         $edit | Should -BeOfType ([RouterHosts.RouterHostsEdit])
         $edit.IsMine | Should -BeTrue
         $Connection.HasEditSession | Should -BeTrue

@@ -12,7 +12,7 @@ Describe 'Snapshots' {
         Add-RouterHost 10.70.0.1 snap-keep -Tag snaptest
         Add-RouterHost 10.70.0.2 snap-gone -Tag snaptest
         Add-RouterHost 10.70.0.3 snap-changed -Tag snaptest -Comment 'old'
-        $snapshot = New-RouterHostsSnapshot "snaptest-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+        $snapshot = New-RouterHostsSnapshot "snaptest-$([guid]::NewGuid().ToString('N').Substring(0, 6))" -PassThru
     }
 
     It 'creates a snapshot of the current hosts' {
@@ -68,7 +68,7 @@ Describe 'Snapshots' {
     }
 
     It 'removes snapshots, not with -WhatIf, and reports unknown ones' {
-        $doomed = New-RouterHostsSnapshot 'doomed'
+        $doomed = New-RouterHostsSnapshot 'doomed' -PassThru
         $doomed | Remove-RouterHostsSnapshot -WhatIf
         Get-RouterHostsSnapshot -Id $doomed.Id | Should -Not -BeNullOrEmpty
         $doomed | Remove-RouterHostsSnapshot -Confirm:$false

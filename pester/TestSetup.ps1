@@ -98,7 +98,7 @@ function Connect-TestAgent {
         if ([DateTime]::UtcNow -gt $deadline) { throw "the agent $($Agent.Name) wrote no client.json:`n$(Get-AgentLog $Agent)" }
         Start-Sleep -Milliseconds 100
     }
-    $connection = Connect-RouterHostsAgent -ConfigPath $Agent.ClientConfig -NotDefault:$NotDefault
+    $connection = Connect-RouterHostsAgent -ConfigPath $Agent.ClientConfig -NotDefault:$NotDefault -PassThru
     Wait-TestAgent -Agent $Agent -Connection $connection -TimeoutSec ([Math]::Max(1, ($deadline - [DateTime]::UtcNow).TotalSeconds))
     $connection
 }

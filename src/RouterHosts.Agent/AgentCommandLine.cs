@@ -1,5 +1,6 @@
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Pki;
+using RouterHosts.Agent.Systemd;
 
 namespace RouterHosts.Agent;
 
@@ -7,10 +8,13 @@ namespace RouterHosts.Agent;
 /// routerhosts-agent [--config FILE] [--section:key=value ...] [--check-config]
 /// routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT]
 /// routerhosts-agent pki init|issue-server|issue-client ...
-/// Exit codes: 0 clean stop, 2 bad configuration or arguments, 1 failure at run time.
+/// Exit codes: 0 clean stop, 2 bad configuration or arguments, 3 the database is corrupt, 1 failure at run time.
 /// </summary>
 public static class AgentCommandLine
 {
+    /// <summary>The database failed its integrity check: restore it; restarting would fail the same way.</summary>
+    public const int ExitDatabaseCorrupt = 3;
+
     public const string DefaultConfigPath = "/etc/router-hosts/agent.json";
 
     public const string Usage = """
@@ -77,7 +81,7 @@ public static class AgentCommandLine
         }
         catch (ConfigurationError e)
         {
-            foreach (var problem in e.Problems) await Console.Error.WriteLineAsync($"routerhosts-agent: {problem}");
+            await AgentLogging.WriteFatalAsync(e.Problems);
             return 2;
         }
         return await AgentHost.RunAsync(startup);

@@ -4,6 +4,8 @@ using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Grpc;
 using RouterHosts.Agent.Lifecycle;
 using RouterHosts.Agent.Systemd;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
 using RouterHosts.Transport.Server;
 
 namespace RouterHosts.Agent;
@@ -58,7 +60,7 @@ public static class AgentHost
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
                                            or System.Security.Cryptography.CryptographicException)
             {
-                await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: tls: {e.Message}");
+                await AgentLogging.WriteFatalAsync($"{startup.Configuration.Sources.File}: tls: {e.Message}");
                 return 2;
             }
         }
@@ -68,10 +70,22 @@ public static class AgentHost
         {
             services = AgentServices.Create(options, logs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException
-                                       or RouterHosts.Core.Hosts.CoreException or Npgsql.NpgsqlException or InvalidOperationException)
+        catch (CoreException e) when (e.Reason == CoreReasons.DatabaseCorrupt)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: cannot open the database {options.Database}: {e.Message}");
+            // Restarting cannot help, and serving a damaged database would fail reads and writes one by one.
+            await Console.Error.WriteLineAsync($"routerhosts-agent: refusing to start: {e.Message}");
+            return AgentCommandLine.ExitDatabaseCorrupt;
+        }
+        catch (ForeignHostsFileException e)
+        {
+            await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: hosts_file:path: " +
+                                               AgentOptionsValidator.ForeignLinesAdvice(options.HostsFile.Path, e.Foreign));
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or CoreException
+                                       or Npgsql.NpgsqlException or InvalidOperationException)
+        {
+            await AgentLogging.WriteFatalAsync($"cannot open the database {options.Database}: {e.Message}");
             return 1;
         }
         status.Engine = services.Engine;
@@ -127,7 +141,7 @@ public static class AgentHost
         }
         catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: cannot listen: {e.Message}");
+            await AgentLogging.WriteFatalAsync($"cannot listen: {e.Message}");
             await lifetimeStop.CancelAsync();
             await app.DisposeAsync();
             await services.DisposeAsync();
@@ -157,6 +171,8 @@ public static class AgentHost
         var follower = services.Store is Core.Storage.ISharedStore shared
             ? SharedStoreFollower.RunAsync(shared, services.Writer, logs.CreateLogger("RouterHosts.SharedStore"), lifetimeStop.Token)
             : Task.CompletedTask;
+        var compaction = Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, options.Compaction, TimeProvider.System,
+            logs.CreateLogger("RouterHosts.Compaction"), lifetimeStop.Token));
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
@@ -181,7 +197,7 @@ public static class AgentHost
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower));
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction));
         try
         {
             var before = services.HostsFile.State;

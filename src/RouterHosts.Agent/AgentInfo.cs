@@ -17,12 +17,15 @@ public sealed class AgentInfo
 
     public TimeSpan Uptime => _uptime.Elapsed;
 
-    /// <summary>Null when ready; otherwise why not (database unreachable, hosts file not writable).</summary>
+    /// <summary>Null when ready; otherwise why not (database unreachable, full or corrupt; hosts file stale or not writable).</summary>
     public string? NotReadyReason(HostsEngine engine)
     {
         try { engine.Store.Ping(); }
         catch (Exception e) { return $"database unreachable: {e.Message}"; }
-        var path = engine.HostsFile.State.Path;
+        if (engine.Store.Problem() is { } problem) return problem;
+        var file = engine.HostsFile.State;
+        if (!file.Current && file.LastError is { } error) return $"hosts file {file.Path} is stale: {error}";
+        var path = file.Path;
         var directory = Path.GetDirectoryName(path)!;
         if (!Directory.Exists(directory)) return $"hosts file directory {directory} does not exist";
         if (access(File.Exists(path) ? path : directory, 2 /* W_OK */) != 0) return $"hosts file {path} is not writable";

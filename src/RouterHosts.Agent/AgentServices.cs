@@ -33,7 +33,18 @@ public sealed class AgentServices : IAsyncDisposable
         var store = OpenStore(options);
         var hooks = new HookRunner(ToHookSet(options.Hooks), logs.CreateLogger("RouterHosts.Hooks"));
         var mode = ParseHostsFileMode(options.HostsFile.Mode);
-        var hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"));
+        HostsFileSync hostsFile;
+        try
+        {
+            hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"),
+                options.HostsFile.TakeOver);
+        }
+        catch
+        {
+            hooks.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            store.Dispose();
+            throw;
+        }
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;

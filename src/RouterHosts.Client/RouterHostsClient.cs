@@ -52,6 +52,8 @@ public sealed class RouterHostsClient : IDisposable
     /// </summary>
     public static RouterHostsClient Connect(RouterHostsConnectionOptions options)
     {
+        if (options.UnixSocket is null && !string.IsNullOrEmpty(options.Endpoint))
+            options.Endpoint = RouterHostsConnectionOptions.WithDefaultPort(options.Endpoint);
         var endpoint = new GrpcEndpoint { Address = options.Endpoint, UnixSocketPath = options.UnixSocket, ServerName = options.ServerName };
         Func<string?>? diagnose = null;
         if (options.UnixSocket is null)
@@ -59,16 +61,19 @@ public sealed class RouterHostsClient : IDisposable
             if (string.IsNullOrEmpty(options.Endpoint))
                 throw Config("give an endpoint (host:port) or a Unix socket path");
             if (options.CaPath is null) throw Config("a CA certificate path (-CaPath) is required for TLS");
-            if (options.CertificatePath is null) throw Config("a client certificate path (-CertificatePath) is required for mTLS");
+            if (options.CertificatePath is null && options.ClientCertificate is null)
+                throw Config("a client certificate (-CertificatePath, or -Certificate) is required for mTLS");
             var ca = Load(() => TlsTrust.LoadBundle(options.CaPath), options.CaPath, "CA certificate");
-            var certificate = Load(() => ClientCertificates.Load(options.CertificatePath, options.KeyPath, options.PfxPassword),
-                options.CertificatePath, "client certificate or key");
-            if (!certificate.HasPrivateKey) throw Config($"{options.CertificatePath} has no private key (give -KeyPath)");
+            var certificate = options.ClientCertificate ?? Load(() => ClientCertificates.Load(options.CertificatePath!, options.KeyPath, options.PfxPassword),
+                options.CertificatePath!, "client certificate or key");
+            var named = options.CertificatePath ?? $"'{certificate.Subject}' ({certificate.Thumbprint})";
+            if (!certificate.HasPrivateKey)
+                throw Config(options.CertificatePath is null ? $"the certificate {named} has no private key" : $"{named} has no private key (give -KeyPath)");
             if (!options.SkipCertificatePreflight &&
                 TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid) is { } problem)
             {
                 throw new RouterHostsException(RouterHostsErrorCode.Unauthenticated,
-                    $"the client certificate {options.CertificatePath} would be refused: {problem}");
+                    $"the client certificate {named} would be refused: {problem}");
             }
             endpoint = endpoint with { ClientCertificate = certificate, TrustedCa = ca };
             diagnose = () => TlsTrust.Validate(certificate, ca, TlsTrust.ClientAuthOid);
@@ -103,9 +108,15 @@ public sealed class RouterHostsClient : IDisposable
 
     public Task<RouterHost> GetHostAsync(string id, DateTimeOffset? asOf = null, CancellationToken ct = default) => Call(async options =>
     {
-        var request = new GetHostRequest { Id = id, EditToken = EditToken ?? "" };
+        var token = asOf is null ? EditToken : null;
+        var request = new GetHostRequest { Id = id, EditToken = token ?? "" };
         if (asOf is { } t) request.AsOf = ToTimestamp(t);
-        return ToHost((await _grpc.GetHostAsync(request, options).ConfigureAwait(false)).Entry, EditToken is not null);
+        var entry = (await _grpc.GetHostAsync(request, options).ConfigureAwait(false)).Entry;
+        if (token is null) return ToHost(entry);
+        string? committedVersion;
+        try { committedVersion = (await _grpc.GetHostAsync(new GetHostRequest { Id = id }, UnaryOptions(ct)).ConfigureAwait(false)).Entry.Version; }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound) { committedVersion = null; }
+        return ToHost(entry, staged: committedVersion != entry.Version);
     }, ct);
 
     public Task<RouterHost> UpdateHostAsync(string id, RouterHostUpdate update, string? expectedVersion = null, CancellationToken ct = default) =>
@@ -142,15 +153,40 @@ public sealed class RouterHostsClient : IDisposable
         if (query.Skip is { } skip) request.Offset = skip;
         if (query.First is { } first) request.Limit = first;
         if (query.AsOf is { } asOf) request.AsOf = ToTimestamp(asOf);
-        var staged = EditToken is not null;
-        return Stream(options => _grpc.ListHosts(request, options), r => ToHost(r.Entry, staged), ct);
+        if (request.EditToken.Length == 0 || query.AsOf is not null)
+        {
+            request.EditToken = "";
+            return Stream(options => _grpc.ListHosts(request, options), r => ToHost(r.Entry), ct);
+        }
+        // The committed versions of the same selection (unpaged: paging could shift between the two views).
+        var committed = request.Clone();
+        committed.EditToken = "";
+        committed.ClearOffset();
+        committed.ClearLimit();
+        return InSession(Stream(options => _grpc.ListHosts(committed, options), r => r.Entry, ct),
+            Stream(options => _grpc.ListHosts(request, options), r => r.Entry, ct), ct);
     }
 
     public IAsyncEnumerable<RouterHost> SearchHostsAsync(string text, CancellationToken ct = default)
     {
         var request = new SearchHostsRequest { Query = text, EditToken = EditToken ?? "" };
-        var staged = EditToken is not null;
-        return Stream(options => _grpc.SearchHosts(request, options), r => ToHost(r.Entry, staged), ct);
+        if (request.EditToken.Length == 0) return Stream(options => _grpc.SearchHosts(request, options), r => ToHost(r.Entry), ct);
+        var committed = new SearchHostsRequest { Query = text };
+        return InSession(Stream(options => _grpc.SearchHosts(committed, options), r => r.Entry, ct),
+            Stream(options => _grpc.SearchHosts(request, options), r => r.Entry, ct), ct);
+    }
+
+    /// <summary>
+    /// Hosts read through an edit session, each marked Staged when it differs from the
+    /// committed state: absent from the committed selection, or at another version there.
+    /// </summary>
+    private static async IAsyncEnumerable<RouterHost> InSession(IAsyncEnumerable<HostEntry> committed, IAsyncEnumerable<HostEntry> staged,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var versions = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var entry in committed.WithCancellation(ct).ConfigureAwait(false)) versions[entry.Id] = entry.Version;
+        await foreach (var entry in staged.WithCancellation(ct).ConfigureAwait(false))
+            yield return ToHost(entry, staged: !versions.TryGetValue(entry.Id, out var version) || version != entry.Version);
     }
 
     public IAsyncEnumerable<RouterHostHistoryEntry> GetHostHistoryAsync(string id, CancellationToken ct = default) =>
@@ -159,6 +195,7 @@ public sealed class RouterHostsClient : IDisposable
             {
                 EventId = r.EventId, HostId = r.Entry.Id, EventType = r.EventType, Version = r.Version,
                 OccurredAt = ToTime(r.OccurredAt), Actor = r.Actor, Host = ToHost(r.Entry),
+                FoldedEvents = r.FoldedEvents, Horizon = r.Horizon is null ? null : ToTime(r.Horizon),
             }, ct);
 
     /// <summary>
@@ -199,6 +236,46 @@ public sealed class RouterHostsClient : IDisposable
         await Guard(writer).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Changes or removes many hosts over one stream, as <see cref="BulkAddAsync"/> adds
+    /// them: one result per item, in order, a failed item carrying its own error.
+    /// </summary>
+    public async IAsyncEnumerable<RouterHostsBulkResult> BulkChangeAsync(IAsyncEnumerable<RouterHostChange> changes,
+        [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var call = Invoke(() => _grpc.BulkChangeHosts(StreamOptions(ct)));
+        var token = EditToken ?? "";
+        var writer = Task.Run(async () =>
+        {
+            var count = 0;
+            await foreach (var change in changes.WithCancellation(ct).ConfigureAwait(false))
+            {
+                var request = new BulkChangeHostsRequest { Id = change.Id, Remove = change.IsRemoval, EditToken = count == 0 ? token : "" };
+                if (change.ExpectedVersion is not null) request.ExpectedVersion = change.ExpectedVersion;
+                if (change.Update is { } update)
+                {
+                    if (update.IPAddress is not null) request.IpAddress = update.IPAddress;
+                    if (update.Hostname is not null) request.Hostname = update.Hostname;
+                    if (update.Comment is not null) request.Comment = update.Comment;
+                    if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
+                    if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
+                }
+                call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
+                await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
+            }
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }, ct);
+
+        var results = Read(call.ResponseStream, r => new RouterHostsBulkResult
+        {
+            Index = r.Index,
+            Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
+            Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
+        }, ct);
+        await foreach (var result in results.ConfigureAwait(false)) yield return result;
+        await Guard(writer).ConfigureAwait(false);
+    }
+
     // ---- import / export ----
 
     private static async Task<int> ReadImport(Stream content, byte[] buffer, CancellationToken ct)
@@ -210,8 +287,12 @@ public sealed class RouterHostsClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Imports all-or-nothing; with <paramref name="skipInvalid"/> the invalid lines are left out and named
+    /// in <see cref="RouterHostsImportResult.FailedLines"/> while the valid ones are imported.
+    /// </summary>
     public Task<RouterHostsImportResult> ImportAsync(Stream content, string format, string conflictMode = "skip",
-        IProgress<int>? progress = null, CancellationToken ct = default) => Call(async _ =>
+        IProgress<int>? progress = null, CancellationToken ct = default, bool skipInvalid = false) => Call(async _ =>
     {
         using var call = _grpc.ImportHosts(StreamOptions(ct));
         var buffer = new byte[ImportChunkBytes];
@@ -225,12 +306,13 @@ public sealed class RouterHostsClient : IDisposable
                 request.Format = format;
                 request.ConflictMode = conflictMode;
                 request.EditToken = EditToken ?? "";
+                if (skipInvalid) request.SkipInvalid = true;
                 first = false;
             }
             await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
         }
         var last = new ImportHostsRequest { LastChunk = true };
-        if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; }
+        if (first) { last.Format = format; last.ConflictMode = conflictMode; last.EditToken = EditToken ?? ""; if (skipInvalid) last.SkipInvalid = true; }
         await call.RequestStream.WriteAsync(last, ct).ConfigureAwait(false);
         await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         ImportHostsResponse? final = null;
@@ -243,9 +325,33 @@ public sealed class RouterHostsClient : IDisposable
         return new RouterHostsImportResult
         {
             Processed = final.Processed, Created = final.Created, Updated = final.Updated, Skipped = final.Skipped,
+            Failed = final.Failed, FailedLines = final.ValidationErrors.ToArray(),
             Staged = final.Outcome?.Staged ?? false, HostsFileStale = final.Outcome?.HostsFileStale ?? false,
         };
     }, ct, unary: false);
+
+    // ---- compaction ----
+
+    /// <summary>
+    /// Folds events into one baseline per host (admin only): of host <paramref name="id"/>, else of every
+    /// host with more than <paramref name="overThreshold"/> events, else of every host; events at or before
+    /// <paramref name="before"/> (or now). <paramref name="dryRun"/> reports what it would fold.
+    /// </summary>
+    public Task<IReadOnlyList<RouterHostsCompaction>> CompactAsync(DateTimeOffset? before, string? id = null, long? overThreshold = null,
+        bool dryRun = false, CancellationToken ct = default) => Call(async options =>
+    {
+        var request = new CompactAggregatesRequest { DryRun = dryRun };
+        if (id is not null) request.AggregateId = id;
+        else if (overThreshold is { } n) request.OverThreshold = n;
+        if (before is { } b) request.Before = ToTimestamp(b);
+        var r = await _grpc.CompactAggregatesAsync(request, options).ConfigureAwait(false);
+        var horizon = ToTime(r.Horizon);
+        return (IReadOnlyList<RouterHostsCompaction>)r.Compacted.Select(c => new RouterHostsCompaction
+        {
+            HostId = c.AggregateId, EventsBefore = c.EventsBefore, EventsAfter = c.EventsAfter, Version = c.Version.ToString(),
+            Horizon = horizon, DryRun = r.DryRun,
+        }).ToList();
+    }, ct);
 
     /// <summary>Streams every host in <paramref name="format"/> (hosts, json or csv) into <paramref name="destination"/>.</summary>
     public Task ExportAsync(string format, Stream destination, CancellationToken ct = default) => Call(async _ =>
@@ -372,6 +478,7 @@ public sealed class RouterHostsClient : IDisposable
             DatabaseBackend = h.Database?.Backend ?? "",
             DatabaseConnected = h.Database?.Connected ?? false,
             DatabaseLatency = TimeSpan.FromTicks((h.Database?.LatencyMicros ?? 0) * 10),
+            DatabaseError = string.IsNullOrEmpty(h.Database?.Error) ? null : h.Database!.Error,
             HostCount = h.HostCount,
             ChangeId = h.ChangeId,
             HostsFilePath = h.HostsFile?.Path ?? "",
@@ -473,16 +580,21 @@ public sealed class RouterHostsClient : IDisposable
         if (reason is "edit-session-expired" or "unknown-edit-token") DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
+        // We refused the agent's certificate (wrong -ServerName, or not from our CA): the advice is about the server, not our certificate.
+        var serverRefused = _tlsFailures.HasFailure;
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
             && TransportErrors.Explain(e, Target, _tlsFailures, _diagnoseClientCertificate) is { } explained)
         {
             var isTls = explained.StartsWith("TLS", StringComparison.Ordinal);
             return new RouterHostsException(isTls ? RouterHostsErrorCode.Unauthenticated : RouterHostsErrorCode.Unavailable,
-                explained, details, e);
+                explained, details, e) { Reason = isTls && serverRefused ? ServerCertificateRefused : null };
         }
         var message = string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
         return new RouterHostsException(code, message, details, e) { Reason = reason };
     }
+
+    /// <summary>The <see cref="RouterHostsException.Reason"/> of a call that failed because we refused the agent's certificate.</summary>
+    public const string ServerCertificateRefused = "server-certificate-refused";
 
     public void Dispose() => _channel.Dispose();
 }

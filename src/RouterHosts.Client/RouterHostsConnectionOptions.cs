@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using RouterHosts.Transport;
 
@@ -16,6 +17,8 @@ public sealed class RouterHostsConnectionOptions
     public string? CertificatePath { get; set; }
     public string? KeyPath { get; set; }
     public string? CaPath { get; set; }
+    /// <summary>A client certificate with its private key (from a certificate store, say), instead of <see cref="CertificatePath"/>.</summary>
+    public X509Certificate2? ClientCertificate { get; set; }
     public string? PfxPassword { get; set; }
     /// <summary>The name the agent's certificate must carry, when it differs from the endpoint's host.</summary>
     public string? ServerName { get; set; }
@@ -23,6 +26,22 @@ public sealed class RouterHostsConnectionOptions
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>Skip checking our own certificate before connecting (tests use it to prove the agent refuses bad ones).</summary>
     public bool SkipCertificatePreflight { get; set; }
+
+    /// <summary>The agent's port when an endpoint names none (what `routerhosts-agent --dev` listens on).</summary>
+    public const int DefaultPort = 50051;
+
+    /// <summary>"router.lan" → "router.lan:50051", "::1" → "[::1]:50051"; an endpoint with a port stays as it is.</summary>
+    public static string WithDefaultPort(string endpoint)
+    {
+        if (endpoint.StartsWith('['))
+            return endpoint.Contains("]:", StringComparison.Ordinal) ? endpoint : $"{endpoint}:{DefaultPort}";
+        return endpoint.Count(c => c == ':') switch
+        {
+            0 => $"{endpoint}:{DefaultPort}",
+            1 => endpoint,
+            _ => $"[{endpoint}]:{DefaultPort}", // a bare IPv6 address
+        };
+    }
 
     /// <summary>The file client.json is looked for in when nothing else is given.</summary>
     public static string DefaultConfigPath =>

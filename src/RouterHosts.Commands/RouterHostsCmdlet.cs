@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using RouterHosts.Client;
 using RouterHosts.Commands.Internal;
 
@@ -26,13 +29,21 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing()
     {
+        OnStopping();
         try { _stop.Cancel(); }
         catch (ObjectDisposedException) { }
     }
 
+    /// <summary>Ctrl+C, before the stop token is cancelled (on the thread that stops the pipeline).</summary>
+    private protected virtual void OnStopping() { }
+
+    /// <summary>When the cmdlet is disposed, before the stop token is cancelled.</summary>
+    private protected virtual void OnDispose() { }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        OnDispose();
         // Abort any call still open (a stream abandoned by Select-Object -First, say).
         try { _stop.Cancel(); }
         catch (ObjectDisposedException) { }
@@ -42,16 +53,41 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     // ---- blocking on async work, on the pipeline thread ----
 
-    private protected T Wait<T>(Task<T> task)
+    /// <summary>
+    /// Waits for a call of the client; -Debug says what is called on which endpoint, -Verbose
+    /// how long it took (<paramref name="call"/> is the calling expression, which names the call).
+    /// </summary>
+    private protected T Wait<T>(Task<T> task, [CallerArgumentExpression(nameof(task))] string call = "")
     {
-        try { return task.GetAwaiter().GetResult(); }
+        var name = CallName(call);
+        if (name is not null) WriteDebug($"Calling {name} on {AgentTarget}.");
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var result = task.GetAwaiter().GetResult();
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: answered in {watch.Elapsed.TotalMilliseconds:0} ms.");
+            return result;
+        }
         catch (Exception e) when (IsStop(e)) { throw new PipelineStoppedException(); }
-        catch (RouterHostsException) { throw; }
+        catch (RouterHostsException e)
+        {
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: failed after {watch.Elapsed.TotalMilliseconds:0} ms ({e.Code}).");
+            throw;
+        }
         catch (PipelineStoppedException) { throw; }
         catch (Exception e) { throw Unexpected(e); }
     }
 
-    private protected void Wait(Task task) => Wait(WithResult(task));
+    private protected void Wait(Task task, [CallerArgumentExpression(nameof(task))] string call = "") => Wait(WithResult(task), call);
+
+    /// <summary>"Client.GetHostAsync(id, ...)" → "GetHost"; null for what is not a call of the client.</summary>
+    private static string? CallName(string expression)
+    {
+        var match = ClientCall.Match(expression);
+        return match.Success ? match.Groups[1].Value : null;
+    }
+
+    private static readonly Regex ClientCall = new(@"\bClient\.(\w+?)(?:Async)?\(", RegexOptions.CultureInvariant);
 
     private static async Task<bool> WithResult(Task task)
     {
@@ -60,22 +96,29 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Enumerates an async stream on the pipeline thread, calling <paramref name="each"/> (which may Write*) per item.</summary>
-    private protected void ForEach<T>(IAsyncEnumerable<T> source, Action<T> each) => ForEach(source, item =>
-    {
-        each(item);
-        return true;
-    });
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Action<T> each, [CallerArgumentExpression(nameof(source))] string call = "") =>
+        ForEach(source, item =>
+        {
+            each(item);
+            return true;
+        }, call);
 
     /// <summary>As above, stopping (and closing the stream) as soon as <paramref name="each"/> returns false.</summary>
-    private protected void ForEach<T>(IAsyncEnumerable<T> source, Func<T, bool> each)
+    private protected void ForEach<T>(IAsyncEnumerable<T> source, Func<T, bool> each, [CallerArgumentExpression(nameof(source))] string call = "")
     {
+        var name = CallName(call);
+        if (name is not null) WriteDebug($"Calling {name} (a stream) on {AgentTarget}.");
+        var watch = Stopwatch.StartNew();
+        var count = 0;
         var enumerator = source.GetAsyncEnumerator(StopToken);
         try
         {
-            while (Wait(enumerator.MoveNextAsync().AsTask()))
+            while (Wait(enumerator.MoveNextAsync().AsTask(), ""))
             {
+                count++;
                 if (!each(enumerator.Current)) break;
             }
+            if (name is not null) WriteVerbose($"{name} on {AgentTarget}: {count} item(s) in {watch.Elapsed.TotalMilliseconds:0} ms.");
         }
         finally
         {
@@ -107,11 +150,11 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     {
         var kind = ErrorMapping.Classify(e.Code, e.Message, subject, e.Reason);
         var message = ErrorMapping.Describe(e.Message, e.Details);
-        var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget);
-        var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target)
-        {
-            ErrorDetails = new ErrorDetails(advice is null ? message : message + Environment.NewLine + advice),
-        };
+        var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget, e.Reason);
+        // When the agent cannot be reached or refuses us, the thing that failed is the endpoint.
+        if (kind.Category is ErrorCategory.ConnectionError or ErrorCategory.AuthenticationError && AgentTarget != "the agent") target = AgentTarget;
+        // The advice goes only in RecommendedAction: PowerShell shows it after the message as "Recommendation".
+        var record = new ErrorRecord(e, kind.ErrorId, kind.Category, target) { ErrorDetails = new ErrorDetails(message) };
         if (advice is not null) record.ErrorDetails.RecommendedAction = advice;
         return record;
     }
@@ -136,15 +179,19 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
         ThrowTerminatingError(ToErrorRecord(e, target, subject));
     }
 
-    private protected void Terminate(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    private protected void Terminate(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null,
+        string? advice = null)
     {
-        ThrowTerminatingError(NewError(errorId, category, message, target, inner));
+        ThrowTerminatingError(NewError(errorId, category, message, target, inner, advice));
     }
 
-    private protected static ErrorRecord NewError(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null)
+    private protected static ErrorRecord NewError(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null,
+        string? advice = null)
     {
         var exception = inner is RouterHostsException ? inner : new RouterHostsException(CodeOf(category), message, null, inner);
-        return new ErrorRecord(exception, errorId, category, target) { ErrorDetails = new ErrorDetails(message) };
+        var record = new ErrorRecord(exception, errorId, category, target) { ErrorDetails = new ErrorDetails(message) };
+        if (advice is not null) record.ErrorDetails.RecommendedAction = advice;
+        return record;
     }
 
     private static RouterHostsErrorCode CodeOf(ErrorCategory category) => category switch
@@ -174,6 +221,7 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
     /// </summary>
     [Parameter]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(ConnectionCompleter))]
     public RouterHostsConnection? Connection { get; set; }
 
     private protected RouterHostsConnection ActiveConnection => _resolved ??= ResolveConnection();
@@ -192,8 +240,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
         {
             if (!Connection.IsOpen)
                 Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
-                    $"The connection to {Connection.Target} was closed by Disconnect-RouterHostsAgent. " + ErrorMapping.Advice(ErrorIds.NotConnected, Connection.Target),
-                    Connection);
+                    $"The connection to {Connection.Target} was closed by Disconnect-RouterHostsAgent.",
+                    Connection, advice: ErrorMapping.Advice(ErrorIds.NotConnected, Connection.Target));
             return Connection;
         }
         if (ConnectionRegistry.Default is { } current) return current;
@@ -220,8 +268,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
         }
         Terminate(ErrorIds.NotConnected, ErrorCategory.ConnectionError,
             "Not connected to a RouterHosts agent, and there is no default client configuration at " + configPath +
-            " (set $env:ROUTERHOSTS_CLIENT_CONFIG to use another file). " + ErrorMapping.Advice(ErrorIds.NotConnected, "the agent"),
-            null);
+            " (set $env:ROUTERHOSTS_CLIENT_CONFIG to use another file).",
+            null, advice: ErrorMapping.Advice(ErrorIds.NotConnected, "the agent"));
         throw new InvalidOperationException("unreachable");
     }
 
@@ -230,8 +278,8 @@ public abstract class RouterHostsAgentCmdlet : RouterHostsCmdlet
     {
         if (Session.HoldsEdit) return;
         Terminate(ErrorIds.NoEditSession, ErrorCategory.InvalidOperation,
-            $"The connection to {ActiveConnection.Target} holds no edit session. " + ErrorMapping.Advice(ErrorIds.NoEditSession, ActiveConnection.Target),
-            ActiveConnection.Target);
+            $"The connection to {ActiveConnection.Target} holds no edit session.",
+            ActiveConnection.Target, advice: ErrorMapping.Advice(ErrorIds.NoEditSession, ActiveConnection.Target));
     }
 
     /// <summary>The agent's live edit session, or null.</summary>

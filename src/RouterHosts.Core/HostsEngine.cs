@@ -15,13 +15,24 @@ public sealed record BulkItemResult(int Index, HostEntry? Entry, CoreException? 
 
 public sealed record ImportProgress(int Processed, int Created, int Updated, int Skipped, int Failed);
 
-public sealed record ImportResult(int Processed, int Created, int Updated, int Skipped, WriteOutcome? Outcome, bool Staged);
+/// <summary><paramref name="FailedLines"/>: for an import that skips invalid lines, each line left out and why ("line N: ...").</summary>
+public sealed record ImportResult(int Processed, int Created, int Updated, int Skipped, WriteOutcome? Outcome, bool Staged,
+    IReadOnlyList<string>? FailedLines = null)
+{
+    public int Failed => FailedLines?.Count ?? 0;
+}
 
 public sealed record EditCommitResult(int Added, int Changed, int Removed, string SnapshotId, WriteOutcome Outcome);
 
 public sealed record RollbackResult(string BackupSnapshotId, int RestoredEntryCount, WriteOutcome Outcome);
 
 public enum ConflictMode { Skip, Replace, Strict }
+
+/// <summary>What a compaction folded (or, on a dry run, would fold), and up to when.</summary>
+public sealed record CompactionReport(DateTimeOffset Horizon, bool DryRun, IReadOnlyList<CompactedHost> Hosts)
+{
+    public long EventsReclaimed => Hosts.Sum(h => h.EventsBefore - h.EventsAfter);
+}
 
 /// <summary>
 /// The agent's operations on hosts, in domain terms. Reads go to the projection
@@ -50,11 +61,11 @@ public sealed class HostsEngine(
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> UpdateAsync(
         string actor, string id, HostPatch patch, string? expectedVersion, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, new UpdateHostCommand(id, patch, expectedVersion), editToken, ct);
+        RunAsync(actor, new UpdateHostCommand(Ulid.Require("id", id), patch, expectedVersion), editToken, ct);
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> DeleteAsync(
         string actor, string id, string? expectedVersion, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, new DeleteHostCommand(id, expectedVersion), editToken, ct);
+        RunAsync(actor, new DeleteHostCommand(Ulid.Require("id", id), expectedVersion), editToken, ct);
 
     /// <summary>Commits a command now, or stages it when an edit token is given (outcome null).</summary>
     private async Task<(HostEntry, WriteOutcome?)> RunAsync(string actor, HostCommand command, string? editToken, CancellationToken ct)
@@ -68,7 +79,8 @@ public sealed class HostsEngine(
 
     public HostEntry Get(string id, string? editToken = null, DateTimeOffset? asOf = null)
     {
-        if (string.IsNullOrEmpty(id)) throw CoreException.Invalid("id", id, "an id is required");
+        Ulid.Require("id", id);
+        if (asOf is { } at) RefuseBeforeHorizon(at, id);
         var entry = asOf is { } time ? store.GetAsOf(id, time)
             : !string.IsNullOrEmpty(editToken) ? sessions.View(editToken).Get(id)
             : store.Get(id);
@@ -80,14 +92,48 @@ public sealed class HostsEngine(
         if (query.Offset < 0) throw CoreException.Invalid("offset", query.Offset.ToString(), "must not be negative");
         if (query.Limit < 0) throw CoreException.Invalid("limit", query.Limit.ToString(), "must not be negative");
         if (query.IpAddress is { Length: > 0 } ip) query = query with { IpAddress = HostValidator.CanonicalIp(ip) };
-        if (asOf is { } time) return query.Apply(store.ListAsOf(time));
+        if (asOf is { } time)
+        {
+            RefuseBeforeHorizon(time, hostId: null);
+            return query.Apply(store.ListAsOf(time));
+        }
         if (!string.IsNullOrEmpty(editToken)) return query.Apply(sessions.StagedEntries(editToken));
         return store.List(query);
     }
 
+    /// <summary>An as-of read needs every event up to its time; before a compaction horizon some were folded.</summary>
+    private void RefuseBeforeHorizon(DateTimeOffset asOf, string? hostId)
+    {
+        if (store.CompactionHorizon(hostId) is { } horizon && asOf < horizon)
+            throw new CoreException(CoreErrorKind.FailedPrecondition,
+                $"as_of {asOf.UtcDateTime:O} is before the compaction horizon {horizon.UtcDateTime:O}" +
+                (hostId is null ? "" : $" of host {hostId}") + "; the events before it were folded, read at or after the horizon")
+            { Reason = CoreReasons.BeforeCompactionHorizon };
+    }
+
+    // ---- compaction ----
+
+    /// <summary>
+    /// Folds events at or before the horizon into one baseline per host (see <see cref="IHostStore.Compact"/>).
+    /// The horizon is <paramref name="before"/>, or now. The live state, the hosts file and snapshots do not
+    /// change, so this bypasses the writer; the store serialises it with writes.
+    /// </summary>
+    public CompactionReport Compact(string? hostId, long? overThreshold, DateTimeOffset? before, bool dryRun)
+    {
+        var now = clock.GetUtcNow();
+        if (before is { } b && b > now)
+            throw CoreException.Invalid("before", b.UtcDateTime.ToString("O"), "the compaction horizon may not be in the future");
+        if (overThreshold is < 0)
+            throw CoreException.Invalid("over_threshold", overThreshold.ToString(), "must not be negative");
+        if (hostId is not null && store.Get(Ulid.Require("aggregate_id", hostId), includeDeleted: true) is null)
+            throw CoreException.NotFound(hostId);
+        var horizon = before ?? now;
+        return new CompactionReport(horizon, dryRun, store.Compact(hostId, overThreshold, horizon, dryRun));
+    }
+
     public IReadOnlyList<HostEvent> History(string id)
     {
-        var events = store.History(id);
+        var events = store.History(Ulid.Require("id", id));
         return events.Count > 0 ? events : throw CoreException.NotFound(id);
     }
 
@@ -100,11 +146,23 @@ public sealed class HostsEngine(
     /// hosts file is regenerated about once a second while batches commit and once
     /// at the end; the call ends once the file holds every batch.
     /// </summary>
-    public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
-        Func<BulkItemResult, Task> onResult, CancellationToken ct)
+    public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
+
+    /// <summary>
+    /// Changes or removes hosts (update and delete commands) in batches, each item on its
+    /// own merits, exactly as <see cref="BulkAddAsync"/> adds them.
+    /// </summary>
+    public Task BulkChangeAsync(string actor, ChannelReader<HostCommand> items, string? editToken,
+        Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
+        BulkAsync(actor, items, editToken, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
+
+    private async Task BulkAsync<T>(string actor, ChannelReader<T> items, string? editToken, Func<T, HostCommand> toCommand,
+        Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
         var index = 0;
-        var batch = new List<HostDraft>(BulkBatchSize);
+        var batch = new List<T>(BulkBatchSize);
         long lastChangeId = 0;
         var lastRender = DateTime.UtcNow;
         while (await FillBatchAsync(items, batch, ct))
@@ -114,9 +172,9 @@ public sealed class HostsEngine(
             var first = index;
             if (!string.IsNullOrEmpty(editToken))
             {
-                foreach (var draft in batch)
+                foreach (var item in batch)
                 {
-                    try { results.Add(new(index, sessions.StageOne(editToken, NewAdd(draft)), null, null)); }
+                    try { results.Add(new(index, sessions.StageOne(editToken, toCommand(item)), null, null)); }
                     catch (CoreException e) { results.Add(new(index, null, e, null)); }
                     index++;
                 }
@@ -126,9 +184,9 @@ public sealed class HostsEngine(
                 (_, outcome) = await writer.WriteAsync(actor, set =>
                 {
                     var i = first;
-                    foreach (var draft in batch)
+                    foreach (var item in batch)
                     {
-                        try { results.Add(new(i, set.Add(draft), null, null)); }
+                        try { results.Add(new(i, apply(set, item), null, null)); }
                         catch (CoreException e) { results.Add(new(i, null, e, null)); }
                         i++;
                     }
@@ -159,7 +217,7 @@ public sealed class HostsEngine(
     public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Takes what has arrived, up to a batch, lingering briefly for more; false once the items are done.</summary>
-    private static async Task<bool> FillBatchAsync(ChannelReader<HostDraft> items, List<HostDraft> batch, CancellationToken ct)
+    private static async Task<bool> FillBatchAsync<T>(ChannelReader<T> items, List<T> batch, CancellationToken ct)
     {
         batch.Clear();
         if (!await items.WaitToReadAsync(ct)) return false;
@@ -197,20 +255,25 @@ public sealed class HostsEngine(
     /// line numbers), then the changes are planned and committed in one transaction
     /// (or staged in the edit session). Conflicts (same IP and hostname, or same id, as
     /// a live entry) are skipped, replaced, or fail the import in strict mode.
+    /// With <paramref name="skipInvalid"/> (router-hosts' behaviour) the lines that fail
+    /// validation are left out and named in the result, and the valid ones are imported,
+    /// still in one transaction; conflicts are handled as without it.
     /// </summary>
     public async Task<ImportResult> ImportAsync(string actor, byte[] payload, string? format, ConflictMode mode,
-        string? editToken, Func<ImportProgress, Task>? onProgress, CancellationToken ct)
+        string? editToken, Func<ImportProgress, Task>? onProgress, CancellationToken ct, bool skipInvalid = false)
     {
         if (payload.Length > MaxImportBytes)
             throw new CoreException(CoreErrorKind.ResourceExhausted, $"import payload over {MaxImportBytes / (1024 * 1024)} MiB");
         var errors = new List<string>();
         IReadOnlyList<ImportRecord> records;
-        try { records = HostFormats.Get(format).Parse(payload, errors); }
+        try { records = HostFormats.Parse(HostFormats.Get(format), payload, errors); }
         catch (DecoderFallbackException) { throw CoreException.Invalid("chunk", "(import payload)", "the file is not valid UTF-8"); }
-        DuplicatesWithinFile(records, errors);
-        if (errors.Count > 0)
+        records = WithoutInvalidIds(records, errors);
+        records = WithoutDuplicatesWithinFile(records, errors);
+        if (errors.Count > 0 && !skipInvalid)
             throw new CoreException(CoreErrorKind.InvalidArgument,
-                $"import rejected: {errors.Count} invalid line(s); nothing was imported. First: {errors[0]}", errors);
+                $"import rejected: {errors.Count} invalid line(s); nothing was imported", errors);
+        var failedLines = skipInvalid ? errors : null;
 
         if (onProgress is not null)
         {
@@ -221,7 +284,7 @@ public sealed class HostsEngine(
         {
             var (staged, stagedPlan) = PlanImport(records, mode, sessions.View(editToken));
             sessions.Stage(editToken, staged);
-            return new ImportResult(records.Count, stagedPlan.Created, stagedPlan.Updated, stagedPlan.Skipped, null, true);
+            return new ImportResult(records.Count, stagedPlan.Created, stagedPlan.Updated, stagedPlan.Skipped, null, true, failedLines);
         }
         // Planned and applied inside the writer, so nothing can change between the two.
         var (plan, outcome) = await writer.WriteAsync(actor, set =>
@@ -229,7 +292,7 @@ public sealed class HostsEngine(
             var (_, planned) = PlanImport(records, mode, set, applyTo: set);
             return planned;
         }, ct);
-        return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, outcome, false);
+        return new ImportResult(records.Count, plan.Created, plan.Updated, plan.Skipped, outcome, false, failedLines);
     }
 
     private sealed record ImportPlan(int Created, int Updated, int Skipped);
@@ -295,23 +358,43 @@ public sealed class HostsEngine(
         }
         if (conflicts.Count > 0)
             throw new CoreException(CoreErrorKind.AlreadyExists,
-                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported. First: {conflicts[0]}",
+                $"import refused: {conflicts.Count} entr{(conflicts.Count == 1 ? "y conflicts" : "ies conflict")} with existing hosts; nothing was imported",
                 conflicts);
         return (commands, new ImportPlan(created, updated, skipped));
     }
 
-    private static void DuplicatesWithinFile(IReadOnlyList<ImportRecord> records, List<string> errors)
+    private static List<ImportRecord> WithoutInvalidIds(IReadOnlyList<ImportRecord> records, List<string> errors)
+    {
+        var valid = new List<ImportRecord>(records.Count);
+        foreach (var record in records)
+        {
+            if (record.Id is null || Ulid.IsValid(record.Id)) valid.Add(record);
+            else errors.Add($"line {record.Line}: invalid id {CoreException.Quote(record.Id)}: not a ULID");
+        }
+        return valid;
+    }
+
+    /// <summary>A line that repeats an earlier line's IP and hostname, or its id, is an error; the first one stays.</summary>
+    private static List<ImportRecord> WithoutDuplicatesWithinFile(IReadOnlyList<ImportRecord> records, List<string> errors)
     {
         var seen = new Dictionary<HostKey, int>();
         var seenIds = new Dictionary<string, int>();
+        var unique = new List<ImportRecord>(records.Count);
         foreach (var record in records)
         {
             var key = new HostKey(HostValidator.CanonicalIp(record.Draft.IpAddress), record.Draft.Hostname);
-            if (!seen.TryAdd(key, record.Line))
-                errors.Add($"line {record.Line}: {key} repeats line {seen[key]}");
-            if (record.Id is not null && !seenIds.TryAdd(record.Id, record.Line))
-                errors.Add($"line {record.Line}: id {record.Id} repeats line {seenIds[record.Id]}");
+            if (seen.TryGetValue(key, out var keyLine))
+                errors.Add($"line {record.Line}: {key} repeats line {keyLine}");
+            else if (record.Id is not null && seenIds.TryGetValue(record.Id, out var idLine))
+                errors.Add($"line {record.Line}: id {record.Id} repeats line {idLine}");
+            else
+            {
+                seen.Add(key, record.Line);
+                if (record.Id is not null) seenIds.Add(record.Id, record.Line);
+                unique.Add(record);
+            }
         }
+        return unique;
     }
 
     /// <summary>Streams every live entry in <paramref name="format"/>, in chunks of about 64 KiB, from a cursor.</summary>
@@ -348,13 +431,13 @@ public sealed class HostsEngine(
 
     public (SnapshotInfo Info, IReadOnlyList<HostEntry> Entries) GetSnapshot(string snapshotId)
     {
-        var info = store.GetSnapshot(snapshotId) ?? throw SnapshotNotFound(snapshotId);
+        var info = store.GetSnapshot(Ulid.Require("snapshot_id", snapshotId)) ?? throw SnapshotNotFound(snapshotId);
         return (info, store.GetSnapshotEntries(snapshotId));
     }
 
     public void DeleteSnapshot(string snapshotId)
     {
-        if (!store.DeleteSnapshot(snapshotId)) throw SnapshotNotFound(snapshotId);
+        if (!store.DeleteSnapshot(Ulid.Require("snapshot_id", snapshotId))) throw SnapshotNotFound(snapshotId);
     }
 
     /// <summary>
@@ -406,7 +489,7 @@ public sealed class HostsEngine(
                 for (var i = 0; i < commands.Count; i++)
                 {
                     try { commands[i].ApplyTo(set); }
-                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({commands[i].Describe()}): {e.Message}"); }
+                    catch (CoreException e) { conflicts.Add($"change {i + 1} ({Describe(commands[i], set)}): {e.Message}"); }
                 }
                 if (conflicts.Count > 0)
                     throw new CoreException(CoreErrorKind.Conflict,
@@ -423,5 +506,18 @@ public sealed class HostsEngine(
         }
         sessions.EndCommit(token);
         return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
+    }
+
+    /// <summary>A staged command as a user knows the host: "update web01 (01J...)", not the id alone.</summary>
+    private static string Describe(HostCommand command, ChangeSet set)
+    {
+        var (verb, id) = command switch
+        {
+            UpdateHostCommand u => ("update", u.Id),
+            DeleteHostCommand d => ("delete", d.Id),
+            _ => (null, null),
+        };
+        if (verb is null || id is null) return command.Describe();
+        return set.Get(id, includeDeleted: true) is { } host ? $"{verb} {host.Hostname} ({id})" : command.Describe();
     }
 }

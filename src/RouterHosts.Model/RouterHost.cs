@@ -6,14 +6,16 @@ public sealed class RouterHost
     public string Id { get; init; } = "";
     public string IPAddress { get; init; } = "";
     public string Hostname { get; init; } = "";
-    public string[] Aliases { get; init; } = [];
-    public string[] Tags { get; init; } = [];
+    /// <summary>Other names of the host; written as "a;b" by Export-Csv.</summary>
+    public RouterHostsStringList Aliases { get; init; } = RouterHostsStringList.Empty;
+    /// <summary>The host's tags; written as "a;b" by Export-Csv.</summary>
+    public RouterHostsStringList Tags { get; init; } = RouterHostsStringList.Empty;
     public string? Comment { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     /// <summary>Opaque; pass it back as an expected version for optimistic concurrency.</summary>
     public string Version { get; init; } = "";
-    /// <summary>True when this is the staged (uncommitted) state inside an edit session.</summary>
+    /// <summary>True when this entry, read inside an edit session, was added or changed there and not yet committed.</summary>
     public bool Staged { get; init; }
 
     public override string ToString() => $"{Hostname} ({IPAddress})";
@@ -42,7 +44,17 @@ public sealed class RouterHostUpdate
     public string[]? Aliases { get; init; }
 }
 
-/// <summary>One result of a bulk add, matched to its input by position.</summary>
+/// <summary>One item of a bulk change: an update of <see cref="Id"/>, or (with a null <see cref="Update"/>) its removal.</summary>
+public sealed class RouterHostChange
+{
+    public string Id { get; init; } = "";
+    /// <summary>Null removes the host.</summary>
+    public RouterHostUpdate? Update { get; init; }
+    public string? ExpectedVersion { get; init; }
+    public bool IsRemoval => Update is null;
+}
+
+/// <summary>One result of a bulk add or change, matched to its input by position (Host is null for a removal).</summary>
 public sealed class RouterHostsBulkResult
 {
     public int Index { get; init; }
@@ -62,6 +74,9 @@ public sealed class RouterHostHistoryEntry
     public string Actor { get; init; } = "";
     /// <summary>The host as it stood after this event.</summary>
     public RouterHost Host { get; init; } = new();
+    /// <summary>For a baseline left by a compaction (EventType "baseline"): how many events it stands for, and its horizon.</summary>
+    public long FoldedEvents { get; init; }
+    public DateTimeOffset? Horizon { get; init; }
 }
 
 /// <summary>A full set of hosts seen by a watcher after a change.</summary>

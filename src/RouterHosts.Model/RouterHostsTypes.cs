@@ -37,8 +37,25 @@ public sealed class RouterHostsImportResult
     public int Created { get; init; }
     public int Updated { get; init; }
     public int Skipped { get; init; }
+    /// <summary>Lines left out by an import that skips invalid lines; each is named in <see cref="FailedLines"/>.</summary>
+    public int Failed { get; init; }
+    /// <summary>"line N: why" for each line left out.</summary>
+    public string[] FailedLines { get; init; } = [];
     public bool Staged { get; init; }
     public bool HostsFileStale { get; init; }
+}
+
+/// <summary>One host a compaction folded (or, with -WhatIf, would fold).</summary>
+public sealed class RouterHostsCompaction
+{
+    public string HostId { get; init; } = "";
+    public long EventsBefore { get; init; }
+    public long EventsAfter { get; init; }
+    public long EventsReclaimed => EventsBefore - EventsAfter;
+    public string Version { get; init; } = "";
+    /// <summary>Events at or before this time were folded into one baseline event.</summary>
+    public DateTimeOffset Horizon { get; init; }
+    public bool DryRun { get; init; }
 }
 
 public sealed class RouterHostsRestoreResult
@@ -71,6 +88,8 @@ public sealed class RouterHostsAgentStatus
     public string DatabaseBackend { get; init; } = "";
     public bool DatabaseConnected { get; init; }
     public TimeSpan DatabaseLatency { get; init; }
+    /// <summary>Why the database cannot work as it should (no space left on device, corrupt); null when fine.</summary>
+    public string? DatabaseError { get; init; }
     public int HostCount { get; init; }
     public string ChangeId { get; init; } = "";
     public string HostsFilePath { get; init; } = "";
@@ -99,8 +118,8 @@ public class RouterHostsException(RouterHostsErrorCode code, string message, IRe
 
     /// <summary>
     /// A stable reason where one code covers several cases: "edit-session-expired",
-    /// "unknown-edit-token", "edit-session-held", "edit-session-committing", "no-edit-session";
-    /// null otherwise.
+    /// "unknown-edit-token", "edit-session-held", "edit-session-committing", "no-edit-session",
+    /// and (from the client) "server-certificate-refused"; null otherwise.
     /// </summary>
     public string? Reason { get; init; }
 

@@ -43,6 +43,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
 
     private const string HostColumns = "id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version, deleted";
     private const string EventColumns = "event_id, host_id, version, type, ip_address, hostname, comment, tags, aliases, created_at, updated_at, occurred_at, actor";
+    private const string ReadEventColumns = EventColumns + ", horizon, folded";
 
     /// <summary>Runs a database call, turning what the server says into the core's errors.</summary>
     private T Run<T>(Func<T> call)
@@ -250,22 +251,74 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
     // ---- history ----
 
     public IReadOnlyList<HostEvent> History(string id) =>
-        Query($"SELECT {EventColumns} FROM events WHERE host_id = @id ORDER BY version", ReadEvent, ("id", id));
+        Query($"SELECT {ReadEventColumns} FROM events WHERE host_id = @id ORDER BY version", ReadEvent, ("id", id));
 
     public HostEntry? GetAsOf(string id, DateTimeOffset asOf)
     {
-        var last = Query($"SELECT {EventColumns} FROM events WHERE host_id = @id AND occurred_at <= @at ORDER BY version DESC LIMIT 1",
+        var last = Query($"SELECT {ReadEventColumns} FROM events WHERE host_id = @id AND occurred_at <= @at ORDER BY version DESC LIMIT 1",
             ReadEvent, ("id", id), ("at", asOf.UtcDateTime)).SingleOrDefault();
         return last is null || last.Type == HostEventType.Deleted ? null : last.State;
     }
 
     public IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf) =>
         Query($"""
-            SELECT * FROM (SELECT DISTINCT ON (host_id) {EventColumns} FROM events WHERE occurred_at <= @at
+            SELECT * FROM (SELECT DISTINCT ON (host_id) {ReadEventColumns} FROM events WHERE occurred_at <= @at
                            ORDER BY host_id, version DESC) last
             WHERE type <> 'deleted'
             """, ReadEvent, ("at", asOf.UtcDateTime))
             .Select(e => e.State).Order(HostQuery.Order).ToList();
+
+    // ---- compaction ----
+
+    public IReadOnlyList<CompactedHost> Compact(string? hostId, long? overThreshold, DateTimeOffset horizon, bool dryRun) => Run(() =>
+    {
+        using var connection = _source.OpenConnection();
+        using var tx = connection.BeginTransaction();
+        // Under the writers' lock: no append interleaves with the fold.
+        using (var lockCommand = Command(connection, $"SELECT pg_advisory_xact_lock({WriteLock})")) lockCommand.ExecuteNonQuery();
+        var result = new List<CompactedHost>();
+        // Per host: all its events, those at or before the horizon, and its current version.
+        using (var select = Command(connection, """
+                   SELECT e.host_id, COUNT(*), COUNT(*) FILTER (WHERE e.occurred_at <= @horizon), h.version
+                   FROM events e JOIN hosts h ON h.id = e.host_id
+                   WHERE (@id::text IS NULL OR e.host_id = @id::text)
+                   GROUP BY e.host_id, h.version
+                   HAVING (@threshold::bigint IS NULL OR COUNT(*) > @threshold::bigint)
+                      AND (@id::text IS NOT NULL OR COUNT(*) FILTER (WHERE e.occurred_at <= @horizon) >= 2)
+                   ORDER BY e.host_id
+                   """, ("horizon", horizon.UtcDateTime), ("id", hostId), ("threshold", overThreshold)))
+        using (var reader = select.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var (total, folding) = (reader.GetInt64(1), reader.GetInt64(2));
+                result.Add(new CompactedHost(reader.GetString(0), total, folding >= 2 ? total - folding + 1 : total, reader.GetInt64(3)));
+            }
+        }
+        if (dryRun) return result;
+        foreach (var host in result.Where(h => h.EventsAfter < h.EventsBefore))
+        {
+            // The last event at or before the horizon becomes the baseline, standing for all of them.
+            using var mark = Command(connection, """
+                UPDATE events SET horizon = @horizon,
+                    folded = (SELECT SUM(f.folded) FROM events f WHERE f.host_id = @id AND f.occurred_at <= @horizon)
+                WHERE host_id = @id AND version = (SELECT MAX(version) FROM events WHERE host_id = @id AND occurred_at <= @horizon);
+                DELETE FROM events WHERE host_id = @id AND occurred_at <= @horizon
+                    AND version < (SELECT MAX(version) FROM events WHERE host_id = @id AND occurred_at <= @horizon);
+                """, ("horizon", horizon.UtcDateTime), ("id", host.HostId));
+            mark.ExecuteNonQuery();
+        }
+        tx.Commit();
+        return result;
+    });
+
+    public DateTimeOffset? CompactionHorizon(string? hostId) =>
+        Scalar("SELECT MAX(horizon) FROM events WHERE @id::text IS NULL OR host_id = @id::text", ("id", hostId)) is DateTime at
+            ? new DateTimeOffset(at.Ticks, TimeSpan.Zero)
+            : null;
+
+    /// <summary>Problems the health check reports; an unreachable server shows as a failed <see cref="Ping"/> instead.</summary>
+    public string? Problem() => null;
 
     // ---- snapshots ----
 
@@ -327,7 +380,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
         var state = new HostEntry(hostId, r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6),
             r.GetFieldValue<string[]>(7), r.GetFieldValue<string[]>(8), Time(r, 9), Time(r, 10), version);
         return new HostEvent(r.GetInt64(0), hostId, version, Enum.Parse<HostEventType>(r.GetString(3), ignoreCase: true), state,
-            Time(r, 11), r.GetString(12));
+            Time(r, 11), r.GetString(12), r.IsDBNull(13) ? null : Time(r, 13), r.GetInt64(14));
     }
 
     private static SnapshotInfo ReadSnapshot(NpgsqlDataReader r) =>

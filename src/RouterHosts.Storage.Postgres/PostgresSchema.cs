@@ -81,6 +81,11 @@ internal static class PostgresSchema
             PRIMARY KEY (snapshot_id, position)
         );
         """,
+        // 2: compaction. A baseline event has the horizon it was folded at and the number of events it stands for.
+        """
+        ALTER TABLE events ADD COLUMN horizon timestamptz;
+        ALTER TABLE events ADD COLUMN folded bigint NOT NULL DEFAULT 1;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

@@ -16,10 +16,10 @@ namespace RouterHosts.Storage.Sqlite;
 public sealed class SqliteHostStore : IHostStore
 {
     private readonly string _connectionString;
-    private readonly SqliteConnection _primary;
+    private readonly SqliteConnection _primary = null!;
     private readonly object _primaryLock = new();
-    private readonly SqliteCommand _getById;
-    private readonly SqliteCommand _findLive;
+    private readonly SqliteCommand _getById = null!;
+    private readonly SqliteCommand _findLive = null!;
 
     public SqliteHostStore(string databasePath)
     {
@@ -31,13 +31,85 @@ public sealed class SqliteHostStore : IHostStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        _primary = Open();
-        Pragma(_primary, "PRAGMA journal_mode = WAL");
-        // The writer's connection gets a larger page cache: bulk writes at 100,000 hosts touch every index.
-        Pragma(_primary, "PRAGMA cache_size = -65536");
-        SqliteSchema.Migrate(_primary);
-        _getById = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE id = $id", "$id");
-        _findLive = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE ip_address = $ip AND hostname_lc = $name AND deleted = 0", "$ip", "$name");
+        try
+        {
+            _primary = Open();
+            Pragma(_primary, "PRAGMA journal_mode = WAL");
+            CheckIntegrity(_primary);
+            // The writer's connection gets a larger page cache: bulk writes at 100,000 hosts touch every index.
+            Pragma(_primary, "PRAGMA cache_size = -65536");
+            SqliteSchema.Migrate(_primary);
+            _getById = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE id = $id", "$id");
+            _findLive = Prepare(_primary, $"SELECT {HostColumns} FROM hosts WHERE ip_address = $ip AND hostname_lc = $name AND deleted = 0", "$ip", "$name");
+        }
+        catch (SqliteException e) when (SqliteFaults.Translate(e, DatabasePath) is { } fault)
+        {
+            _primary?.Dispose();
+            SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+            throw fault;
+        }
+        catch
+        {
+            _primary?.Dispose();
+            SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+            throw;
+        }
+    }
+
+    /// <summary>Files up to this size get a full integrity_check at open; larger ones the quicker quick_check.</summary>
+    public const long FullCheckMaxBytes = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// A damaged database must not be served: history reads and writes would fail later, one by one.
+    /// quick_check reads every page and checks the b-trees; integrity_check also checks that every
+    /// index matches its table, which is cheap for the small files a router holds.
+    /// </summary>
+    private void CheckIntegrity(SqliteConnection connection)
+    {
+        var full = new FileInfo(DatabasePath) is { Exists: true } file && file.Length <= FullCheckMaxBytes;
+        using var command = connection.CreateCommand();
+        command.CommandText = full ? "PRAGMA integrity_check(20)" : "PRAGMA quick_check(20)";
+        var problems = new List<string>();
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) problems.Add(reader.GetString(0));
+        if (problems is ["ok"]) return;
+        throw SqliteFaults.Corrupt(DatabasePath, $"{(full ? "integrity_check" : "quick_check")}: {string.Join("; ", problems)}");
+    }
+
+    // ---- faults: every call translates a full disk or a corrupt file, and remembers it for health ----
+
+    private volatile string? _noSpace;
+    private volatile string? _corrupt;
+
+    /// <summary>Free space that ends a "no space left" problem without waiting for the next write to succeed.</summary>
+    private const long RecoveredFreeBytes = 1024 * 1024;
+
+    public string? Problem()
+    {
+        if (_corrupt is { } corrupt) return corrupt;
+        if (_noSpace is not { } noSpace) return null;
+        try
+        {
+            if (new DriveInfo(Path.GetDirectoryName(DatabasePath)!).AvailableFreeSpace >= RecoveredFreeBytes) _noSpace = null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { }
+        return _noSpace;
+    }
+
+    private T Guard<T>(Func<T> action, bool write = false)
+    {
+        try
+        {
+            var result = action();
+            if (write) _noSpace = null;
+            return result;
+        }
+        catch (SqliteException e) when (SqliteFaults.Translate(e, DatabasePath) is { } fault)
+        {
+            if (fault.Reason == CoreReasons.NoSpace) _noSpace = fault.Message;
+            else _corrupt = fault.Message;
+            throw fault;
+        }
     }
 
     public string DatabasePath { get; }
@@ -74,70 +146,80 @@ public sealed class SqliteHostStore : IHostStore
 
     public HostEntry? Get(string id, bool includeDeleted = false)
     {
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            _getById.Parameters[0].Value = id;
-            using var reader = _getById.ExecuteReader();
-            if (!reader.Read()) return null;
-            return reader.GetInt64(9) != 0 && !includeDeleted ? null : ReadHost(reader);
-        }
+            lock (_primaryLock)
+            {
+                _getById.Parameters[0].Value = id;
+                using var reader = _getById.ExecuteReader();
+                if (!reader.Read()) return null;
+                return reader.GetInt64(9) != 0 && !includeDeleted ? null : ReadHost(reader);
+            }
+        });
     }
 
     public HostEntry? FindLive(HostKey key)
     {
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            _findLive.Parameters[0].Value = key.IpAddress;
-            _findLive.Parameters[1].Value = key.Hostname;
-            using var reader = _findLive.ExecuteReader();
-            return reader.Read() ? ReadHost(reader) : null;
-        }
+            lock (_primaryLock)
+            {
+                _findLive.Parameters[0].Value = key.IpAddress;
+                _findLive.Parameters[1].Value = key.Hostname;
+                using var reader = _findLive.ExecuteReader();
+                return reader.Read() ? ReadHost(reader) : null;
+            }
+        });
     }
 
     // ---- lists (pooled connections) ----
 
     public IReadOnlyList<HostEntry> List(HostQuery query)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        var where = new List<string> { "deleted = 0" };
-        if (query.Text is { Length: > 0 } text)
+        return Guard(() =>
         {
-            // search_text joins the fields with '\n', which no field holds (the validator
-            // refuses control characters): a needle with '\n' would only match across fields.
-            where.Add(text.Contains('\n') ? "0" : "instr(search_text, $text) > 0");
-            command.Parameters.AddWithValue("$text", HostQuery.Fold(text));
-        }
-        if (query.HostnamePattern is { Length: > 0 } pattern)
-        {
-            // GLOB on the lowercased names; the pattern's own [ and ] are escaped as classes.
-            where.Add("(hostname_lc GLOB $glob OR EXISTS (SELECT 1 FROM json_each(hosts.aliases) WHERE lower(value) GLOB $glob))");
-            command.Parameters.AddWithValue("$glob", pattern.ToLowerInvariant().Replace("[", "[[]"));
-        }
-        if (query.IpAddress is { Length: > 0 } ip)
-        {
-            where.Add("ip_address = $ip");
-            command.Parameters.AddWithValue("$ip", ip);
-        }
-        if (query.Tag is { Length: > 0 } tag)
-        {
-            where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
-            command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
-        }
-        command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
-                              "ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
-        command.Parameters.AddWithValue("$limit", query.Limit ?? -1);
-        command.Parameters.AddWithValue("$offset", query.Offset);
-        return ReadAll(command);
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            var where = new List<string> { "deleted = 0" };
+            if (query.Text is { Length: > 0 } text)
+            {
+                // search_text joins the fields with '\n', which no field holds (the validator
+                // refuses control characters): a needle with '\n' would only match across fields.
+                where.Add(text.Contains('\n') ? "0" : "instr(search_text, $text) > 0");
+                command.Parameters.AddWithValue("$text", HostQuery.Fold(text));
+            }
+            if (query.HostnamePattern is { Length: > 0 } pattern)
+            {
+                // GLOB on the lowercased names; the pattern's own [ and ] are escaped as classes.
+                where.Add("(hostname_lc GLOB $glob OR EXISTS (SELECT 1 FROM json_each(hosts.aliases) WHERE lower(value) GLOB $glob))");
+                command.Parameters.AddWithValue("$glob", pattern.ToLowerInvariant().Replace("[", "[[]"));
+            }
+            if (query.IpAddress is { Length: > 0 } ip)
+            {
+                where.Add("ip_address = $ip");
+                command.Parameters.AddWithValue("$ip", ip);
+            }
+            if (query.Tag is { Length: > 0 } tag)
+            {
+                where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
+                command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
+            }
+            command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
+                                  "ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
+            command.Parameters.AddWithValue("$limit", query.Limit ?? -1);
+            command.Parameters.AddWithValue("$offset", query.Offset);
+            return ReadAll(command);
+        });
     }
 
     public IEnumerable<HostEntry> StreamAll()
     {
-        using var connection = Open();
+        using var connection = Guard(() => Open());
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE deleted = 0 ORDER BY ip_sort, hostname_lc, id";
-        using var reader = command.ExecuteReader();
-        while (reader.Read()) yield return ReadHost(reader);
+        using var reader = Guard(() => command.ExecuteReader());
+        // A cursor cannot yield from inside a try with a catch: each step is guarded instead.
+        while (Guard(() => reader.Read())) yield return ReadHost(reader);
     }
 
     public int CountLive() => Convert.ToInt32(ScalarOnPool("SELECT COUNT(*) FROM hosts WHERE deleted = 0"));
@@ -146,13 +228,13 @@ public sealed class SqliteHostStore : IHostStore
 
     public void Ping() => ScalarOnPool("SELECT 1");
 
-    private object? ScalarOnPool(string sql)
+    private object? ScalarOnPool(string sql) => Guard(() =>
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
-    }
+    });
 
     // ---- the write ----
 
@@ -172,56 +254,59 @@ public sealed class SqliteHostStore : IHostStore
 
     public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now)
     {
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            using var tx = _primary.BeginTransaction();
-            try
+            lock (_primaryLock)
             {
-                // This process is the only writer, so the ids the log will give are known in advance.
-                var firstEventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
-                // The log takes the events in the order given; the projection takes each host's
-                // last state. The rows this change touches first give up their keys, so that the
-                // unique index judges only the final states (a key freed or swapped within the
-                // change can be taken by another entry in it).
-                var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
-                using (var insert = new RawStatement(_primary, InsertEvent))
+                using var tx = _primary.BeginTransaction();
+                try
                 {
-                    for (var i = 0; i < events.Count; i++)
+                    // This process is the only writer, so the ids the log will give are known in advance.
+                    var firstEventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
+                    // The log takes the events in the order given; the projection takes each host's
+                    // last state. The rows this change touches first give up their keys, so that the
+                    // unique index judges only the final states (a key freed or swapped within the
+                    // change can be taken by another entry in it).
+                    var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
+                    using (var insert = new RawStatement(_primary, InsertEvent))
                     {
-                        var pending = events[i];
-                        var state = pending.State;
-                        var eventId = firstEventId + i;
-                        insert.Run(eventId, state.Id, state.Version, TypeName(pending.Type),
-                            JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload), now.UtcTicks, actor);
-                        finals[state.Id] = (pending, eventId);
+                        for (var i = 0; i < events.Count; i++)
+                        {
+                            var pending = events[i];
+                            var state = pending.State;
+                            var eventId = firstEventId + i;
+                            insert.Run(eventId, state.Id, state.Version, TypeName(pending.Type),
+                                JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload), now.UtcTicks, actor);
+                            finals[state.Id] = (pending, eventId);
+                        }
                     }
-                }
-                using (var release = _primary.CreateCommand())
-                {
-                    release.Transaction = tx;
-                    release.CommandText = "UPDATE hosts SET deleted = 1 WHERE deleted = 0 AND id IN (SELECT value FROM json_each($ids))";
-                    release.Parameters.AddWithValue("$ids", JsonSerializer.Serialize<IReadOnlyList<string>>(finals.Keys.ToList(), StoreJson.Default.IReadOnlyListString));
-                    release.ExecuteNonQuery();
-                }
-                using (var upsert = new RawStatement(_primary, UpsertHost))
-                {
-                    foreach (var (pending, eventId) in finals.Values)
+                    using (var release = _primary.CreateCommand())
                     {
-                        var state = pending.State;
-                        upsert.Run(state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
-                            state.Hostname.ToLowerInvariant(), state.Comment, StoreJson.WriteList(state.Tags), StoreJson.WriteList(state.Aliases),
-                            SearchText(state), state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
-                            pending.Type == HostEventType.Deleted ? 1L : 0L, eventId);
+                        release.Transaction = tx;
+                        release.CommandText = "UPDATE hosts SET deleted = 1 WHERE deleted = 0 AND id IN (SELECT value FROM json_each($ids))";
+                        release.Parameters.AddWithValue("$ids", JsonSerializer.Serialize<IReadOnlyList<string>>(finals.Keys.ToList(), StoreJson.Default.IReadOnlyListString));
+                        release.ExecuteNonQuery();
                     }
+                    using (var upsert = new RawStatement(_primary, UpsertHost))
+                    {
+                        foreach (var (pending, eventId) in finals.Values)
+                        {
+                            var state = pending.State;
+                            upsert.Run(state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
+                                state.Hostname.ToLowerInvariant(), state.Comment, StoreJson.WriteList(state.Tags), StoreJson.WriteList(state.Aliases),
+                                SearchText(state), state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
+                                pending.Type == HostEventType.Deleted ? 1L : 0L, eventId);
+                        }
+                    }
+                    tx.Commit();
+                    return firstEventId + events.Count - 1;
                 }
-                tx.Commit();
-                return firstEventId + events.Count - 1;
+                catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
+                {
+                    throw new CoreException(CoreErrorKind.Conflict, "the change conflicts with the stored state: " + e.Message);
+                }
             }
-            catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
-            {
-                throw new CoreException(CoreErrorKind.Conflict, "the change conflicts with the stored state: " + e.Message);
-            }
-        }
+        }, write: true);
     }
 
     private long ScalarLong(SqliteTransaction tx, string sql)
@@ -239,127 +324,227 @@ public sealed class SqliteHostStore : IHostStore
 
     // ---- history ----
 
+    private const string EventColumns = "event_id, host_id, version, type, payload, occurred_at, actor, horizon, folded";
+
     public IReadOnlyList<HostEvent> History(string id)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events WHERE host_id = $id ORDER BY version";
-        command.Parameters.AddWithValue("$id", id);
-        return ReadEvents(command);
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {EventColumns} FROM events WHERE host_id = $id ORDER BY version";
+            command.Parameters.AddWithValue("$id", id);
+            return ReadEvents(command);
+        });
     }
 
     public HostEntry? GetAsOf(string id, DateTimeOffset asOf)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event_id, host_id, version, type, payload, occurred_at, actor FROM events " +
-                              "WHERE host_id = $id AND occurred_at <= $at ORDER BY version DESC LIMIT 1";
-        command.Parameters.AddWithValue("$id", id);
-        command.Parameters.AddWithValue("$at", asOf.UtcTicks);
-        var last = ReadEvents(command).SingleOrDefault();
-        return last is null || last.Type == HostEventType.Deleted ? null : last.State;
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {EventColumns} FROM events " +
+                                  "WHERE host_id = $id AND occurred_at <= $at ORDER BY version DESC LIMIT 1";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$at", asOf.UtcTicks);
+            var last = ReadEvents(command).SingleOrDefault();
+            return last is null || last.Type == HostEventType.Deleted ? null : last.State;
+        });
     }
 
     public IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf)
     {
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT e.event_id, e.host_id, e.version, e.type, e.payload, e.occurred_at, e.actor, e.horizon, e.folded
+                FROM events e
+                JOIN (SELECT host_id, MAX(version) AS version FROM events WHERE occurred_at <= $at GROUP BY host_id) last
+                  ON e.host_id = last.host_id AND e.version = last.version
+                WHERE e.type <> 'deleted'
+                """;
+            command.Parameters.AddWithValue("$at", asOf.UtcTicks);
+            return ReadEvents(command).Select(e => e.State).Order(HostQuery.Order).ToList();
+        });
+    }
+
+    // ---- compaction ----
+
+    public IReadOnlyList<CompactedHost> Compact(string? hostId, long? overThreshold, DateTimeOffset horizon, bool dryRun) =>
+        Guard(() => CompactUnguarded(hostId, overThreshold, horizon, dryRun), write: !dryRun);
+
+    private List<CompactedHost> CompactUnguarded(string? hostId, long? overThreshold, DateTimeOffset horizon, bool dryRun)
+    {
+        lock (_primaryLock)
+        {
+            using var tx = _primary.BeginTransaction();
+            var result = new List<CompactedHost>();
+            // Per host: all its events, those at or before the horizon, and the last of those (the one kept).
+            using (var select = _primary.CreateCommand())
+            {
+                select.Transaction = tx;
+                select.CommandText = """
+                    SELECT e.host_id, COUNT(*), SUM(e.occurred_at <= $horizon), MAX(CASE WHEN e.occurred_at <= $horizon THEN e.version END),
+                           h.version
+                    FROM events e JOIN hosts h ON h.id = e.host_id
+                    WHERE ($id IS NULL OR e.host_id = $id)
+                    GROUP BY e.host_id
+                    HAVING ($threshold IS NULL OR COUNT(*) > $threshold) AND ($id IS NOT NULL OR SUM(e.occurred_at <= $horizon) >= 2)
+                    ORDER BY e.host_id
+                    """;
+                select.Parameters.AddWithValue("$horizon", horizon.UtcTicks);
+                select.Parameters.AddWithValue("$id", (object?)hostId ?? DBNull.Value);
+                select.Parameters.AddWithValue("$threshold", (object?)overThreshold ?? DBNull.Value);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    var (total, folding) = (reader.GetInt64(1), reader.GetInt64(2));
+                    var after = folding >= 2 ? total - folding + 1 : total;
+                    result.Add(new CompactedHost(reader.GetString(0), total, after, reader.GetInt64(4)));
+                }
+            }
+            if (!dryRun)
+            {
+                using var mark = _primary.CreateCommand();
+                mark.Transaction = tx;
+                // The last event at or before the horizon becomes the baseline, standing for all of them.
+                mark.CommandText = """
+                    UPDATE events SET horizon = $horizon,
+                        folded = (SELECT SUM(f.folded) FROM events f WHERE f.host_id = $id AND f.occurred_at <= $horizon)
+                    WHERE host_id = $id AND version = (SELECT MAX(version) FROM events WHERE host_id = $id AND occurred_at <= $horizon);
+                    DELETE FROM events WHERE host_id = $id AND occurred_at <= $horizon
+                        AND version < (SELECT MAX(version) FROM events WHERE host_id = $id AND occurred_at <= $horizon);
+                    """;
+                mark.Parameters.AddWithValue("$horizon", horizon.UtcTicks);
+                var id = mark.Parameters.Add(new SqliteParameter("$id", null));
+                foreach (var host in result.Where(h => h.EventsAfter < h.EventsBefore))
+                {
+                    id.Value = host.HostId;
+                    mark.ExecuteNonQuery();
+                }
+                tx.Commit();
+            }
+            return result;
+        }
+    }
+
+    public DateTimeOffset? CompactionHorizon(string? hostId) => Guard(() =>
+    {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT e.event_id, e.host_id, e.version, e.type, e.payload, e.occurred_at, e.actor
-            FROM events e
-            JOIN (SELECT host_id, MAX(version) AS version FROM events WHERE occurred_at <= $at GROUP BY host_id) last
-              ON e.host_id = last.host_id AND e.version = last.version
-            WHERE e.type <> 'deleted'
-            """;
-        command.Parameters.AddWithValue("$at", asOf.UtcTicks);
-        return ReadEvents(command).Select(e => e.State).Order(HostQuery.Order).ToList();
-    }
+        command.CommandText = hostId is null
+            ? "SELECT MAX(horizon) FROM events"
+            : "SELECT MAX(horizon) FROM events WHERE host_id = $id";
+        if (hostId is not null) command.Parameters.AddWithValue("$id", hostId);
+        return command.ExecuteScalar() is long ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : (DateTimeOffset?)null;
+    });
 
     // ---- snapshots ----
 
     public SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now)
     {
-        var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
-        var compressed = new MemoryStream();
-        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
-            JsonSerializer.Serialize(gzip, entries.Select(SnapshotEntry.From).ToList(), StoreJson.Default.ListSnapshotEntry);
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            using var command = _primary.CreateCommand();
-            command.CommandText = "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, entries, hosts_text) " +
-                                  "VALUES ($id, $name, $trigger, $at, $count, $entries, $text)";
-            command.Parameters.AddWithValue("$id", info.Id);
-            command.Parameters.AddWithValue("$name", name);
-            command.Parameters.AddWithValue("$trigger", trigger);
-            command.Parameters.AddWithValue("$at", now.UtcTicks);
-            command.Parameters.AddWithValue("$count", entries.Count);
-            command.Parameters.AddWithValue("$entries", compressed.ToArray());
-            command.Parameters.AddWithValue("$text", renderedHosts);
-            command.ExecuteNonQuery();
-        }
-        return info;
+            var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
+            var compressed = new MemoryStream();
+            using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
+                JsonSerializer.Serialize(gzip, entries.Select(SnapshotEntry.From).ToList(), StoreJson.Default.ListSnapshotEntry);
+            lock (_primaryLock)
+            {
+                using var command = _primary.CreateCommand();
+                command.CommandText = "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, entries, hosts_text) " +
+                                      "VALUES ($id, $name, $trigger, $at, $count, $entries, $text)";
+                command.Parameters.AddWithValue("$id", info.Id);
+                command.Parameters.AddWithValue("$name", name);
+                command.Parameters.AddWithValue("$trigger", trigger);
+                command.Parameters.AddWithValue("$at", now.UtcTicks);
+                command.Parameters.AddWithValue("$count", entries.Count);
+                command.Parameters.AddWithValue("$entries", compressed.ToArray());
+                command.Parameters.AddWithValue("$text", renderedHosts);
+                command.ExecuteNonQuery();
+            }
+            return info;
+        }, write: true);
     }
 
     public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots " +
-                              "ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset";
-        command.Parameters.AddWithValue("$limit", limit ?? -1);
-        command.Parameters.AddWithValue("$offset", offset);
-        using var reader = command.ExecuteReader();
-        var result = new List<SnapshotInfo>();
-        while (reader.Read()) result.Add(ReadSnapshot(reader));
-        return result;
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots " +
+                                  "ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset";
+            command.Parameters.AddWithValue("$limit", limit ?? -1);
+            command.Parameters.AddWithValue("$offset", offset);
+            using var reader = command.ExecuteReader();
+            var result = new List<SnapshotInfo>();
+            while (reader.Read()) result.Add(ReadSnapshot(reader));
+            return result;
+        });
     }
 
     public SnapshotInfo? GetSnapshot(string snapshotId)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots WHERE id = $id";
-        command.Parameters.AddWithValue("$id", snapshotId);
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? ReadSnapshot(reader) : null;
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id, name, trigger, created_at, entry_count FROM snapshots WHERE id = $id";
+            command.Parameters.AddWithValue("$id", snapshotId);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadSnapshot(reader) : null;
+        });
     }
 
     public IReadOnlyList<HostEntry> GetSnapshotEntries(string snapshotId)
     {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT entries FROM snapshots WHERE id = $id";
-        command.Parameters.AddWithValue("$id", snapshotId);
-        if (command.ExecuteScalar() is not byte[] blob) return [];
-        using var gzip = new GZipStream(new MemoryStream(blob), CompressionMode.Decompress);
-        var entries = JsonSerializer.Deserialize(gzip, StoreJson.Default.ListSnapshotEntry) ?? [];
-        return entries.Select(e => e.ToHost()).ToList();
+        return Guard(() =>
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT entries FROM snapshots WHERE id = $id";
+            command.Parameters.AddWithValue("$id", snapshotId);
+            if (command.ExecuteScalar() is not byte[] blob) return [];
+            using var gzip = new GZipStream(new MemoryStream(blob), CompressionMode.Decompress);
+            var entries = JsonSerializer.Deserialize(gzip, StoreJson.Default.ListSnapshotEntry) ?? [];
+            return entries.Select(e => e.ToHost()).ToList();
+        });
     }
 
     public bool DeleteSnapshot(string snapshotId)
     {
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            using var command = _primary.CreateCommand();
-            command.CommandText = "DELETE FROM snapshots WHERE id = $id";
-            command.Parameters.AddWithValue("$id", snapshotId);
-            return command.ExecuteNonQuery() > 0;
-        }
+            lock (_primaryLock)
+            {
+                using var command = _primary.CreateCommand();
+                command.CommandText = "DELETE FROM snapshots WHERE id = $id";
+                command.Parameters.AddWithValue("$id", snapshotId);
+                return command.ExecuteNonQuery() > 0;
+            }
+        }, write: true);
     }
 
     public int PruneSnapshots(int maxCount, DateTimeOffset olderThan)
     {
-        lock (_primaryLock)
+        return Guard(() =>
         {
-            using var command = _primary.CreateCommand();
-            command.CommandText = """
-                DELETE FROM snapshots WHERE created_at < $before
-                   OR id NOT IN (SELECT id FROM snapshots ORDER BY created_at DESC, id DESC LIMIT $max)
-                """;
-            command.Parameters.AddWithValue("$before", olderThan.UtcTicks);
-            command.Parameters.AddWithValue("$max", maxCount);
-            return command.ExecuteNonQuery();
-        }
+            lock (_primaryLock)
+            {
+                using var command = _primary.CreateCommand();
+                command.CommandText = """
+                    DELETE FROM snapshots WHERE created_at < $before
+                       OR id NOT IN (SELECT id FROM snapshots ORDER BY created_at DESC, id DESC LIMIT $max)
+                    """;
+                command.Parameters.AddWithValue("$before", olderThan.UtcTicks);
+                command.Parameters.AddWithValue("$max", maxCount);
+                return command.ExecuteNonQuery();
+            }
+        }, write: true);
     }
 
     // ---- reading rows ----
@@ -389,7 +574,8 @@ public sealed class SqliteHostStore : IHostStore
             var payload = JsonSerializer.Deserialize(reader.GetString(4), StoreJson.Default.EventPayload)!;
             result.Add(new HostEvent(reader.GetInt64(0), hostId, version,
                 Enum.Parse<HostEventType>(reader.GetString(3), ignoreCase: true), payload.ToHost(hostId, version),
-                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero), reader.GetString(6)));
+                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero), reader.GetString(6),
+                reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero), reader.GetInt64(8)));
         }
         return result;
     }
@@ -403,8 +589,10 @@ public sealed class SqliteHostStore : IHostStore
         {
             _getById.Dispose();
             _findLive.Dispose();
-            // Checkpoint so the database file is whole on its own after a clean stop.
-            Pragma(_primary, "PRAGMA wal_checkpoint(TRUNCATE)");
+            // Checkpoint so the database file is whole on its own after a clean stop. On a full disk
+            // it cannot be; the WAL then stays beside the file and is replayed at the next open.
+            try { Pragma(_primary, "PRAGMA wal_checkpoint(TRUNCATE)"); }
+            catch (SqliteException e) when (SqliteFaults.IsNoSpace(e) || SqliteFaults.IsCorrupt(e)) { }
             _primary.Dispose();
         }
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));

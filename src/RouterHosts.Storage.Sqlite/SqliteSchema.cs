@@ -54,6 +54,11 @@ internal static class SqliteSchema
         );
         CREATE INDEX snapshots_by_time ON snapshots (created_at);
         """,
+        // 2: compaction. A baseline event has the horizon it was folded at and the number of events it stands for.
+        """
+        ALTER TABLE events ADD COLUMN horizon INTEGER;
+        ALTER TABLE events ADD COLUMN folded INTEGER NOT NULL DEFAULT 1;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

@@ -117,4 +117,6 @@ public sealed class TlsFailureLog
     private string? _last;
     public void Record(string reason) => Volatile.Write(ref _last, reason);
     public string? TakeLast() => Interlocked.Exchange(ref _last, null);
+    /// <summary>True when a server certificate was refused since the last <see cref="TakeLast"/>.</summary>
+    public bool HasFailure => Volatile.Read(ref _last) is not null;
 }

@@ -89,6 +89,8 @@ public sealed class AccessPolicyTests(AccessPolicyTests.Agent fixture) : IClassF
         var snapshot = await writer.CreateSnapshotAsync("by-writer");
         await Denied(() => writer.RemoveSnapshotAsync(snapshot.Id), "admin", "CN=walt, OU=writer");
         await Denied(() => writer.RestoreSnapshotAsync(snapshot.Id), "admin", "CN=walt, OU=writer");
+        await Denied(() => writer.CompactAsync(null, host.Id, dryRun: true), "admin", "CN=walt, OU=writer");
+        Assert.Equal(2, (await writer.GetHostHistoryAsync(host.Id).ToListAsync()).Count);
     }
 
     [Fact]
@@ -104,6 +106,9 @@ public sealed class AccessPolicyTests(AccessPolicyTests.Agent fixture) : IClassF
         Assert.DoesNotContain(snapshot.Id, (await admin.ListSnapshotsAsync().ToListAsync()).Select(s => s.Id));
         Assert.Equal("CN=ada, OU=admin", (await admin.GetHostHistoryAsync(host.Id).ToListAsync()).Last().Actor);
         Assert.NotNull(restored);
+        var compacted = Assert.Single(await admin.CompactAsync(null, host.Id));
+        Assert.Equal(1, compacted.EventsAfter);
+        Assert.Equal("baseline", (await admin.GetHostHistoryAsync(host.Id).ToListAsync()).Single().EventType);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using RouterHosts.Agent.Tests.Harness;
 
@@ -54,8 +56,11 @@ public sealed class ConfigurationTests : IDisposable
         {
             c["tls"]!["certficate"] = "x";
             c["colour"] = "blue";
+            c["compaction"] = new JsonObject { ["automatic"] = "yes", ["keep_day"] = 30 };
         });
         var output = await ExpectRefusedAsync();
+        Assert.Contains($"{_site.ConfigPath}: compaction:keep_day: unknown key (did you mean 'compaction:keep_days'?", output);
+        Assert.Contains($"{_site.ConfigPath}: compaction:automatic: 'yes' is not true or false", output);
         Assert.Contains($"{_site.ConfigPath}: tls:certficate: unknown key (did you mean 'tls:certificate'?", output);
         Assert.Contains($"{_site.ConfigPath}: colour: unknown key", output);
     }
@@ -122,6 +127,7 @@ public sealed class ConfigurationTests : IDisposable
             };
             c["snapshots"] = new JsonObject { ["max_snapshots"] = 0, ["max_age_days"] = -1 };
             c["edit_session"] = new JsonObject { ["idle_timeout_seconds"] = 0 };
+            c["compaction"] = new JsonObject { ["automatic"] = true, ["keep_days"] = 0, ["interval_seconds"] = 0 };
             c["access"] = new JsonObject
             {
                 ["certificates"] = new JsonObject { ["CN=alice"] = "superuser" },
@@ -145,6 +151,8 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains($"{file}: snapshots:max_snapshots: 0 must be at least 1", output);
         Assert.Contains($"{file}: snapshots:max_age_days: -1 must be at least 1", output);
         Assert.Contains($"{file}: edit_session:idle_timeout_seconds: 0 is not between 1", output);
+        Assert.Contains($"{file}: compaction:keep_days: 0 is not above 0", output);
+        Assert.Contains($"{file}: compaction:interval_seconds: 0 is not between 1", output);
         Assert.Contains($"{file}: access:certificates:CN=alice: unknown role 'superuser' (use reader, writer or admin)", output);
         Assert.Contains($"{file}: access:unix_peers:user:alice: 'user:alice' names no peer", output);
         Assert.Contains($"{file}: access:unix_peers:uid:1000: unknown role 'owner'", output);
@@ -266,4 +274,63 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains($"routerhosts-agent: {_site.ConfigPath}: ", output);
         Assert.Contains("JSON", output);
     }
+
+    [RootFact]
+    public async Task A_configuration_the_user_cannot_reach_is_named_as_permission_denied_for_that_user()
+    {
+        // What a root-only /etc/router-hosts does to the service user: File.Exists says false.
+        var locked = Path.Combine(_site.Root, "locked");
+        Directory.CreateDirectory(locked);
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var hidden = Path.Combine(locked, "agent.json");
+        File.Copy(_site.ConfigPath, hidden);
+
+        var (exit, output) = await RunAsNobodyAsync("--config", hidden, "--check-config");
+        Assert.True(exit == 2, $"expected exit code 2, got {exit}:\n{output}");
+        Assert.Contains($"routerhosts-agent: {hidden}: permission denied: the agent's user nobody (uid 65534) cannot enter the directory {locked} " +
+            "(mode 0700, owner uid 0, group gid 0)", output);
+        Assert.DoesNotContain("does not exist", output);
+
+        // The directory may be entered, the file (root's, 0600) not be read.
+        File.SetUnixFileMode(locked, (UnixFileMode)0b111_101_101);
+        (exit, output) = await RunAsNobodyAsync("--config", hidden, "--check-config");
+        Assert.True(exit == 2, $"expected exit code 2, got {exit}:\n{output}");
+        Assert.Contains($"routerhosts-agent: {hidden}: permission denied: the agent's user nobody (uid 65534) cannot read the configuration file " +
+            "(mode 0600, owner uid 0, group gid 0)", output);
+    }
+
+    /// <summary>The real agent as the unprivileged user nobody (65534), as systemd's User= would start it.</summary>
+    private async Task<(int ExitCode, string Output)> RunAsNobodyAsync(params string[] args)
+    {
+        var binary = Environment.GetEnvironmentVariable(AgentRun.AgentUnderTestVariable);
+        var info = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _site.Root,
+        };
+        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--" }) info.ArgumentList.Add(a);
+        if (string.IsNullOrEmpty(binary)) { info.ArgumentList.Add("dotnet"); info.ArgumentList.Add(AgentRun.AgentDll); }
+        else info.ArgumentList.Add(binary);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment["HOME"] = "/nonexistent";
+        info.Environment.Remove("USER"); // the name must come from the user database, as under systemd's User=
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("ROUTERHOSTS_AGENT_", StringComparison.Ordinal)).ToList())
+            info.Environment.Remove(name);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
+
+/// <summary>A test that changes user (setpriv): it needs root, and is skipped without it.</summary>
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute()
+    {
+        if (geteuid() != 0) Skip = "needs root: runs the agent as another user through setpriv";
+    }
+
+    [DllImport("libc")] private static extern uint geteuid();
 }

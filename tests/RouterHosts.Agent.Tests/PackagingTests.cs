@@ -62,7 +62,7 @@ public sealed class PackagingTests : IDisposable
         var unit = File.ReadAllLines(Packaging("router-hosts-agent.service")).Where(l => !l.StartsWith('#')).ToList();
         foreach (var line in new[]
                  {
-                     "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "RestartPreventExitStatus=2",
+                     "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "RestartPreventExitStatus=2 3",
                      "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'", "User=router-hosts", "Group=router-hosts", "NoNewPrivileges=yes",
                      "ProtectSystem=strict", "ReadWritePaths=/var/lib/router-hosts", "ReadWritePaths=-/etc/hosts.d", "PrivateTmp=yes",
                      "ProtectHome=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "CapabilityBoundingSet=", "AmbientCapabilities=",

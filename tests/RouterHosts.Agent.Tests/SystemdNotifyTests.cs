@@ -69,4 +69,35 @@ public sealed class SystemdNotifyTests : IDisposable
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.DoesNotContain(agent.Lines, l => l.StartsWith('<'));
     }
+
+    /// <summary>systemd sets JOURNAL_STREAM to the device:inode of the stream it connected; here stderr's pipe to the test is that stream.</summary>
+    private const string StderrIsTheJournal = "export JOURNAL_STREAM=$(stat -L -c '%d:%i' /proc/$$/fd/2)";
+
+    [Fact]
+    public async Task Fatal_start_errors_carry_the_err_priority_in_the_journal()
+    {
+        // A configuration error (exit 2): journalctl -p err must show why.
+        await using (var agent = _site.Start(viaShell: StderrIsTheJournal, extra: "--colour=blue"))
+        {
+            Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains(agent.Lines, l => l.StartsWith($"<3>routerhosts-agent: {_site.ConfigPath}: colour: unknown key", StringComparison.Ordinal));
+        }
+
+        // A listen error at run time (exit 1): the port is taken.
+        using var taken = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        await using (var agent = _site.Start(viaShell: StderrIsTheJournal, extra: $"--listen:0=127.0.0.1:{port}"))
+        {
+            Assert.Equal(1, await agent.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains(agent.Lines, l => l.StartsWith("<3>routerhosts-agent: cannot listen: ", StringComparison.Ordinal));
+        }
+
+        // Not the journal: plain lines, as before.
+        await using (var agent = _site.Start(extra: "--colour=blue"))
+        {
+            Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains(agent.Lines, l => l.StartsWith($"routerhosts-agent: {_site.ConfigPath}: colour: unknown key", StringComparison.Ordinal));
+        }
+    }
 }

@@ -5,7 +5,11 @@ using System.Runtime.InteropServices;
 namespace RouterHosts.Commands.Tests;
 
 /// <summary>One parameter set's view of a parameter (one [Parameter] attribute).</summary>
-public sealed record ParameterSetUse(string SetName, bool Mandatory, int? Position, bool ValueFromPipeline, bool ValueFromPipelineByPropertyName);
+public sealed record ParameterSetUse(string SetName, bool Mandatory, int? Position, bool ValueFromPipeline, bool ValueFromPipelineByPropertyName)
+{
+    /// <summary>[Parameter(DontShow = true)]: hidden from completion and the syntax users see.</summary>
+    public bool DontShow { get; init; }
+}
 
 public sealed record CmdletParameter(string Name, Type Type, IReadOnlyList<string> Aliases, IReadOnlyList<ParameterSetUse> Sets, bool SupportsWildcards,
     IReadOnlyList<string> Attributes)
@@ -120,7 +124,7 @@ public sealed class CmdletCatalog : IDisposable
             Named(a, "Mandatory") is true,
             Named(a, "Position") is int position && position != int.MinValue ? position : null,
             Named(a, "ValueFromPipeline") is true,
-            Named(a, "ValueFromPipelineByPropertyName") is true)).ToList();
+            Named(a, "ValueFromPipelineByPropertyName") is true) { DontShow = Named(a, "DontShow") is true }).ToList();
         var aliases = data.Where(a => a.AttributeType.FullName == "System.Management.Automation.AliasAttribute")
             .SelectMany(a => a.ConstructorArguments).SelectMany(Flatten).OfType<string>().ToList();
         var wildcards = data.Any(a => a.AttributeType.FullName == "System.Management.Automation.SupportsWildcardsAttribute");

@@ -36,7 +36,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit", "Get-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Get-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
-        "Watch-RouterHost",
+        "Watch-RouterHost", "Invoke-RouterHostsCompaction",
     ];
 
     /// <summary>Cmdlets that change the agent's state (or write a file): they must support -WhatIf/-Confirm.</summary>
@@ -44,7 +44,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     [
         "Add-RouterHost", "Set-RouterHost", "Remove-RouterHost", "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit",
-        "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
+        "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot", "Invoke-RouterHostsCompaction",
     ];
 
     /// <summary>Cmdlets that write nothing (so they have no OutputType).</summary>
@@ -93,10 +93,10 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     }
 
     [Fact]
-    public void Only_Restore_and_Undo_have_ConfirmImpact_High()
+    public void Only_Restore_Undo_and_Compaction_have_ConfirmImpact_High()
     {
         var high = Cmdlets.Where(c => c.ConfirmImpact == CmdletCatalog.ConfirmImpactHigh).Select(c => c.Name).Order(StringComparer.Ordinal);
-        Assert.Equal(["Restore-RouterHostsSnapshot", "Undo-RouterHostsEdit"], high);
+        Assert.Equal(["Invoke-RouterHostsCompaction", "Restore-RouterHostsSnapshot", "Undo-RouterHostsEdit"], high);
     }
 
     [Fact]
@@ -170,7 +170,9 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
             foreach (var set in cmdlet.ParameterSets)
             {
                 var inSet = cmdlet.Parameters.Where(p => p.InSet(set)).ToList();
-                var byValueLoose = inSet.Where(p => p.Use(set)!.ValueFromPipeline && IsLoose(p.Type)).ToList();
+                // One exception: a hidden PSObject that only keeps the row (for its error's TargetObject).
+                // PSObject binds without conversion, so it never turns a row into the string "@{...}".
+                var byValueLoose = inSet.Where(p => p.Use(set)!.ValueFromPipeline && IsLoose(p.Type) && !IsRowKeeper(p, set)).ToList();
                 var byName = inSet.Where(p => p.Use(set)!.ValueFromPipelineByPropertyName).ToList();
                 foreach (var loose in byValueLoose)
                 {
@@ -180,6 +182,9 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
                 }
             }
         }
+
+        static bool IsRowKeeper(CmdletParameter p, string set) =>
+            p.Type.FullName == "System.Management.Automation.PSObject" && p.Use(set)!.DontShow;
 
         static bool IsLoose(Type type)
         {
@@ -218,11 +223,12 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     public void Set_RouterHost_fields_bind_by_property_name_only_in_the_Id_set()
     {
         var set = module.Catalog["Set-RouterHost"];
-        foreach (var field in new[] { "IPAddress", "Hostname", "Alias", "Tag", "Comment", "ExpectedVersion" })
+        foreach (var field in new[] { "IPAddress", "NewHostname", "Alias", "Tag", "Comment", "ExpectedVersion" })
         {
             var parameter = set.Parameter(field);
             Assert.True(parameter.Use("Id")!.ValueFromPipelineByPropertyName, field);
             Assert.False(parameter.Use("InputObject")!.ValueFromPipelineByPropertyName, field);
+            Assert.False(parameter.Use("Hostname")!.ValueFromPipelineByPropertyName, field);
             Assert.False(parameter.MandatoryAnywhere, field);
         }
     }
@@ -290,7 +296,8 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     [Fact]
     public void Only_the_state_changing_sinks_and_exporters_offer_PassThru()
     {
-        foreach (var cmdlet in Cmdlets.Where(c => c.Parameters.Any(p => p.Name == "PassThru")))
+        // Connect changes only the runspace's default connection, and is as quiet as the other sinks.
+        foreach (var cmdlet in Cmdlets.Where(c => c.Parameters.Any(p => p.Name == "PassThru") && c.Verb != "Connect"))
             Assert.True(cmdlet.SupportsShouldProcess, $"{cmdlet.Name} has -PassThru but changes nothing");
     }
 

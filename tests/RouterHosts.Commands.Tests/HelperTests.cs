@@ -108,6 +108,7 @@ public sealed class ErrorMappingTests
     [InlineData(RouterHostsErrorCode.Unimplemented, "unimplemented", "Agent", "RouterHostsNotImplemented")]
     [InlineData(RouterHostsErrorCode.ResourceExhausted, "an edit session holds at most 10000 staged changes", "Edit", "RouterHostsLimitExceeded")]
     [InlineData(RouterHostsErrorCode.Internal, "internal error in the agent; see its log", "Host", "RouterHostsAgentError")]
+    [InlineData(RouterHostsErrorCode.DataLoss, "the database /x.db is corrupt", "Host", "RouterHostsDatabaseCorrupt")]
     public void Errors_get_stable_ids(RouterHostsErrorCode code, string message, string subject, string expectedId)
     {
         var kind = ErrorMapping.Classify(code, message, Enum.Parse<ErrorSubject>(subject));
@@ -121,6 +122,7 @@ public sealed class ErrorMappingTests
     [InlineData("no-edit-session", "RouterHostsNoEditSession")]
     [InlineData("edit-session-held", "RouterHostsEditInProgress")]
     [InlineData("edit-session-committing", "RouterHostsEditInProgress")]
+    [InlineData("before-compaction-horizon", "RouterHostsBeforeCompactionHorizon")]
     public void The_agents_reason_decides_over_the_message(string reason, string expectedId)
     {
         // A reworded message must not change the id when the agent sends its reason.
@@ -140,10 +142,21 @@ public sealed class ErrorMappingTests
     [InlineData(RouterHostsErrorCode.InvalidArgument, false)]
     [InlineData(RouterHostsErrorCode.Aborted, false)]
     [InlineData(RouterHostsErrorCode.FailedPrecondition, false)]
+    [InlineData(RouterHostsErrorCode.DataLoss, true)]
+    [InlineData(RouterHostsErrorCode.ResourceExhausted, false)]
     public void Only_failures_that_stop_everything_are_terminating(RouterHostsErrorCode code, bool terminating)
     {
         Assert.Equal(terminating, ErrorMapping.IsTerminating(code));
         Assert.Equal(terminating, ErrorMapping.Classify(code, "x", ErrorSubject.Host).Terminating);
+    }
+
+    [Fact]
+    public void No_space_is_told_apart_from_other_limits_by_the_agents_reason()
+    {
+        Assert.Equal("RouterHostsNoSpace", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, "reworded", ErrorSubject.Host, "no-space").ErrorId);
+        Assert.Equal("RouterHostsLimitExceeded", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, "no space left on device", ErrorSubject.Host).ErrorId);
+        Assert.NotNull(ErrorMapping.Advice("RouterHostsNoSpace", "x"));
+        Assert.NotNull(ErrorMapping.Advice("RouterHostsDatabaseCorrupt", "x"));
     }
 
     [Fact]

@@ -92,9 +92,12 @@ public sealed class PublicSurfaceTests(ModuleUnderTest module)
         {
             "RouterHosts.RouterHostsConnection", "RouterHosts.RouterHostsFormat", "RouterHosts.RouterHostsConflictMode",
             "RouterHosts.Commands.RouterHostsCmdlet", "RouterHosts.Commands.RouterHostsAgentCmdlet",
+            "RouterHosts.Commands.RouterHostsBulkCmdlet`1", "RouterHosts.Commands.RouterHostsChangeCmdlet",
             "RouterHosts.Commands.RouterHostsModuleInitializer",
             "RouterHosts.Commands.CachedValueCompleter", "RouterHosts.Commands.HostIdCompleter", "RouterHosts.Commands.HostnameCompleter",
             "RouterHosts.Commands.TagCompleter", "RouterHosts.Commands.SnapshotIdCompleter",
+            "RouterHosts.Commands.IPAddressCompleter", "RouterHosts.Commands.SnapshotNameCompleter",
+            "RouterHosts.Commands.ConnectionCompleter", "RouterHosts.Commands.PointInTimeCompleter",
         };
         foreach (var cmdlet in module.Catalog.Cmdlets) allowed.Add(cmdlet.Type.FullName!);
         var exported = module.Catalog.Commands.GetExportedTypes().Select(t => t.FullName!).ToList();

@@ -24,6 +24,10 @@ public sealed class FormatsTests
         Entry("01J", "10.0.0.8", "bracketonly", "["),
         Entry("01K", "10.0.0.9", "closing", "] x [y]"),
         Entry("01L", "10.0.0.10", "csvish", "\"quoted at start"),
+        Entry("01M", "10.0.0.11", "endsbracket", "see [docs]"),
+        Entry("01N", "10.0.0.12", "endsbracket2", "see [docs]", ["t2"]),
+        Entry("01O", "10.0.0.13", "emptybrackets", "[]"),
+        Entry("01P", "10.0.0.14", "padded", "padded  ", ["p"]),
     ];
 
     private static byte[] Write(IHostFormat format, IEnumerable<HostEntry> entries)
@@ -46,8 +50,33 @@ public sealed class FormatsTests
     private static (IReadOnlyList<ImportRecord> Records, List<string> Errors) Parse(string format, byte[] bytes)
     {
         var errors = new List<string>();
-        var records = HostFormats.Get(format).Parse(bytes, errors);
+        var records = HostFormats.Parse(HostFormats.Get(format), bytes, errors);
         return (records, errors);
+    }
+
+    [Theory]
+    [InlineData("hosts", "10.0.0.1 web\n")]
+    [InlineData("json", "[{\"ip_address\": \"10.0.0.1\", \"hostname\": \"web\"}]")]
+    [InlineData("csv", "ip_address,hostname\n10.0.0.1,web\n")]
+    public void A_utf8_byte_order_mark_is_dropped_in_every_format(string format, string text)
+    {
+        var (records, errors) = Parse(format, [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(text)]);
+        Assert.Empty(errors);
+        Assert.Equal(["10.0.0.1|web|(null)|[]|[]"], records.Select(Content));
+    }
+
+    [Fact]
+    public void A_utf16_file_is_named_as_such()
+    {
+        var e = Assert.Throws<CoreException>(() => Parse("hosts", Encoding.Unicode.GetPreamble().Concat(Encoding.Unicode.GetBytes("10.0.0.1 web\n")).ToArray()));
+        Assert.Contains("UTF-16", e.Message);
+    }
+
+    [Fact]
+    public void An_invisible_character_shows_in_the_error()
+    {
+        var (_, errors) = Parse("hosts", "10.0.0.1 web\n\uFEFF10.0.0.2 db\n");
+        Assert.Contains(errors, e => e.StartsWith("line 2: invalid ip_address '\\ufeff10.0.0.2'", StringComparison.Ordinal));
     }
 
     private static string Content(ImportRecord r) =>
@@ -107,6 +136,28 @@ public sealed class FormatsTests
             "10.0.0.2|db|(null)|[]|[]",
         ], records.Select(Content));
         Assert.Equal([3, 4, 5, 7], records.Select(r => r.Line));
+    }
+
+    [Fact]
+    public void Hosts_parsing_reads_router_hosts_layout_and_the_older_routerhosts_layout()
+    {
+        var (records, errors) = Parse("hosts",
+            "192.168.1.10\tnas.lan files.lan\t# the nas [homelab, storage]\n" +
+            "192.168.1.11\tiot.lan\t# [iot, homelab]\n" +
+            "192.168.1.12\tdb.lan\t# Database\n" +
+            "192.168.1.13\told.lan\t# [homelab,storage] the nas\n" +
+            "192.168.1.14\tdocs.lan\t# see [docs] []\n" +
+            "192.168.1.15\tlegacy.lan\t# [] [wip] server\n");
+        Assert.Empty(errors);
+        Assert.Equal(
+        [
+            "192.168.1.10|nas.lan|the nas|[homelab,storage]|[files.lan]",
+            "192.168.1.11|iot.lan|(null)|[iot,homelab]|[]",
+            "192.168.1.12|db.lan|Database|[]|[]",
+            "192.168.1.13|old.lan|the nas|[homelab,storage]|[]",
+            "192.168.1.14|docs.lan|see [docs]|[]|[]",
+            "192.168.1.15|legacy.lan|[wip] server|[]|[]",
+        ], records.Select(Content));
     }
 
     [Fact]

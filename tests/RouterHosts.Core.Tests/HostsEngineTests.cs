@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Text;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.Hosts;
 using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Storage;
 using RouterHosts.Core.Writes;
 using static RouterHosts.Core.Tests.Hosts;
 
@@ -31,6 +33,69 @@ public sealed class HostsEngineTests : IAsyncLifetime
 
     private IReadOnlyList<string> LiveContent() => _h.Store.StreamAll().Select(Content).ToList();
 
+    // ---------------------------------------------------------------- compaction
+
+    [Fact]
+    public async Task Compaction_folds_history_and_refuses_as_of_reads_before_its_horizon()
+    {
+        var web = await _h.AddAsync("10.0.0.1", "web");
+        await Engine.UpdateAsync("t", web.Id, new HostPatch(Comment: "two"), null, null, default);
+        var beforeCompaction = DateTimeOffset.UtcNow;
+        await Engine.UpdateAsync("t", web.Id, new HostPatch(Comment: "three"), null, null, default);
+        var other = await _h.AddAsync("10.0.0.2", "other");
+
+        var dry = Engine.Compact(web.Id, null, null, dryRun: true);
+        Assert.True(dry.DryRun);
+        Assert.Equal([new CompactedHost(web.Id, 3, 1, 3)], dry.Hosts);
+        Assert.Equal(3, Engine.History(web.Id).Count);
+        Assert.Equal("two", Engine.Get(web.Id, asOf: beforeCompaction).Comment);
+
+        var report = Engine.Compact(web.Id, null, null, dryRun: false);
+        Assert.Equal(2, report.EventsReclaimed);
+        var baseline = Assert.Single(Engine.History(web.Id));
+        Assert.True(baseline.IsBaseline);
+        Assert.Equal("three", baseline.State.Comment);
+
+        var refused = await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.Get(web.Id, asOf: beforeCompaction)));
+        Assert.Equal(CoreReasons.BeforeCompactionHorizon, refused.Reason);
+        Assert.Contains(report.Horizon.UtcDateTime.ToString("O"), refused.Message);
+        await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.List(HostQuery.All, asOf: beforeCompaction)));
+        // The other host was not named: its own history still answers, at or after the horizon everything does.
+        Assert.Equal("other", Engine.Get(other.Id, asOf: DateTimeOffset.UtcNow).Hostname);
+        Assert.Equal("three", Engine.Get(web.Id, asOf: report.Horizon).Comment);
+        Assert.Equal(2, Engine.List(HostQuery.All, asOf: report.Horizon).Count);
+    }
+
+    [Fact]
+    public async Task Compaction_checks_its_request()
+    {
+        await Refused(CoreErrorKind.InvalidArgument, () => Task.FromResult(Engine.Compact("not-a-ulid", null, null, false)));
+        await Refused(CoreErrorKind.NotFound, () => Task.FromResult(Engine.Compact("01ZZZZZZZZZZZZZZZZZZZZZZZZ", null, null, false)));
+        var future = await Refused(CoreErrorKind.InvalidArgument,
+            () => Task.FromResult(Engine.Compact(null, null, DateTimeOffset.UtcNow.AddHours(1), false)));
+        Assert.Contains("future", future.Message);
+        await Refused(CoreErrorKind.InvalidArgument, () => Task.FromResult(Engine.Compact(null, -1, null, false)));
+    }
+
+    [Fact]
+    public async Task Malformed_ids_are_invalid_arguments_naming_the_id_on_every_operation_taking_one()
+    {
+        foreach (var call in new Func<Task>[]
+        {
+            () => Task.FromResult(Engine.Get("not-a-ulid")),
+            () => Engine.UpdateAsync("t", "not-a-ulid", new HostPatch(Comment: "x"), null, null, default),
+            () => Engine.DeleteAsync("t", "not-a-ulid", null, null, default),
+            () => Task.FromResult(Engine.History("not-a-ulid")),
+            () => Task.FromResult(Engine.GetSnapshot("not-a-ulid")),
+            () => Task.Run(() => Engine.DeleteSnapshot("not-a-ulid")),
+            () => Engine.RollbackAsync("t", "not-a-ulid", default),
+        })
+        {
+            var e = await Refused(CoreErrorKind.InvalidArgument, call);
+            Assert.Contains("'not-a-ulid'", e.Message);
+        }
+    }
+
     // ---------------------------------------------------------------- single writes
 
     [Fact]
@@ -41,13 +106,13 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.True(outcome!.ChangeId > 0);
         Assert.False(outcome.HostsFileStale);
         Assert.Equal(outcome.ChangeId, outcome.File.RenderedChangeId);
-        Assert.Equal(["10.0.0.1\tweb www\t# [prod] front"], _h.ManagedLines);
+        Assert.Equal(["10.0.0.1\tweb www\t# front [prod]"], _h.ManagedLines);
         Assert.StartsWith(EngineHarness.ForeignLines, _h.HostsText);
 
         var (updated, outcome2) = await Engine.UpdateAsync("alice", web.Id, new HostPatch(IpAddress: "10.0.0.9", Aliases: []), "1", null, default);
         Assert.Equal(2, updated.Version);
         Assert.True(outcome2!.ChangeId > outcome.ChangeId);
-        Assert.Equal(["10.0.0.9\tweb\t# [prod] front"], _h.ManagedLines);
+        Assert.Equal(["10.0.0.9\tweb\t# front [prod]"], _h.ManagedLines);
 
         await Engine.DeleteAsync("alice", web.Id, "2", null, default);
         Assert.Empty(_h.ManagedLines);
@@ -69,7 +134,8 @@ public sealed class HostsEngineTests : IAsyncLifetime
         await Refused(CoreErrorKind.InvalidArgument, () => Engine.AddAsync("t", new HostDraft("10.0.0.1", "web\n10.6.6.6 evil"), null, default));
         await Refused(CoreErrorKind.Conflict, () => Engine.UpdateAsync("t", web.Id, new HostPatch(Comment: "x"), "9", null, default));
         await Refused(CoreErrorKind.Conflict, () => Engine.DeleteAsync("t", web.Id, "2", null, default));
-        await Refused(CoreErrorKind.NotFound, () => Engine.DeleteAsync("t", "01NOPE", null, null, default));
+        await Refused(CoreErrorKind.NotFound, () => Engine.DeleteAsync("t", "01ZZZZZZZZZZZZZZZZZZZZZZZZ", null, null, default));
+        await Refused(CoreErrorKind.InvalidArgument, () => Engine.DeleteAsync("t", "01NOPE", null, null, default));
 
         Assert.Equal(fileBefore, _h.HostsText);
         Assert.Equal(changeBefore, _h.Store.LastChangeId());
@@ -190,6 +256,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
             "10.0.0.3 fine\n" +
             "10.0.0.1 GOOD\n"));
         Assert.Contains("nothing was imported", e.Message);
+        Assert.DoesNotContain("First:", e.Message); // every line is in the details; the message does not repeat one
         Assert.Equal(3, e.Details.Count);
         Assert.StartsWith("line 2: invalid ip_address '10.1'", e.Details[0]);
         Assert.StartsWith("line 4: invalid hostname 'bad_name'", e.Details[1]);
@@ -232,6 +299,32 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Equal("10.0.0.1|WEB|replaced|[new]|[]", Content(replaced));
         Assert.Equal(2, replaced.Version);
         Assert.Equal(2, _h.Store.CountLive());
+    }
+
+    [Fact]
+    public async Task Import_by_default_refuses_a_file_with_a_bad_line_and_on_request_skips_and_names_the_bad_lines()
+    {
+        const string file = "10.0.0.1 good1\n10.0.0.2\nnot-an-ip bad\n10.0.0.3 good2\n10.0.0.1 good1\n";
+        var refused = await Refused(CoreErrorKind.InvalidArgument, () => _h.ImportAsync(file));
+        Assert.Equal(3, refused.Details.Count);
+        Assert.Equal(0, _h.Store.CountLive());
+
+        var result = await Engine.ImportAsync("test", Encoding.UTF8.GetBytes(file), "hosts", ConflictMode.Skip, null, null, default,
+            skipInvalid: true);
+        Assert.Equal((2, 2, 0, 0, 3), (result.Processed, result.Created, result.Updated, result.Skipped, result.Failed));
+        Assert.Collection(result.FailedLines!,
+            l => Assert.StartsWith("line 2: '10.0.0.2' has no hostname", l),
+            l => Assert.StartsWith("line 3: invalid ip_address 'not-an-ip'", l),
+            l => Assert.Equal("line 5: 10.0.0.1 good1 repeats line 1", l));
+        Assert.Equal(["10.0.0.1|good1|(null)|[]|[]", "10.0.0.3|good2|(null)|[]|[]"], LiveContent());
+    }
+
+    [Fact]
+    public async Task Import_refuses_ids_that_are_not_ulids_with_their_line()
+    {
+        var refused = await Refused(CoreErrorKind.InvalidArgument,
+            () => _h.ImportAsync("id,ip_address,hostname\nnot-a-ulid,10.9.0.1,a\n", format: "csv"));
+        Assert.StartsWith("line 2: invalid id 'not-a-ulid'", Assert.Single(refused.Details));
     }
 
     [Fact]
@@ -369,7 +462,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
 
         Assert.Contains("nothing was applied", e.Message);
         Assert.Equal(2, e.Details.Count);
-        Assert.StartsWith($"change 1 (update {a.Id}): version mismatch", e.Details[0]);
+        Assert.StartsWith($"change 1 (update a ({a.Id})): version mismatch", e.Details[0]); // the hostname, not only the id
         Assert.StartsWith("change 2 (add 10.0.0.7 clash):", e.Details[1]);
         Assert.Contains("already exists", e.Details[1]);
         Assert.Equal(committed, LiveContent());
@@ -451,7 +544,8 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Equal(3, Engine.ListSnapshots(0, null).Count);
         Assert.Equal("s4", Engine.ListSnapshots(0, 1).Single().Name);
         await Refused(CoreErrorKind.NotFound, () => Engine.RollbackAsync("t", ids[0], default));
-        await Refused(CoreErrorKind.NotFound, () => Task.Run(() => Engine.DeleteSnapshot("nope")));
+        await Refused(CoreErrorKind.NotFound, () => Task.Run(() => Engine.DeleteSnapshot("01ZZZZZZZZZZZZZZZZZZZZZZZZ")));
+        await Refused(CoreErrorKind.InvalidArgument, () => Task.Run(() => Engine.DeleteSnapshot("nope")));
         Engine.DeleteSnapshot(ids[4]);
         Assert.Equal(2, Engine.ListSnapshots(0, null).Count);
     }
@@ -625,5 +719,27 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Throws<CoreException>(() => _h.Sessions.End(token));
         _h.Sessions.AbortCommit(token);
         Assert.Equal(1, _h.Sessions.End(token));
+    }
+
+    [Fact]
+    public async Task Bulk_change_updates_and_removes_each_item_on_its_own_merits_in_order()
+    {
+        var a = await _h.AddAsync("10.0.0.1", "a");
+        var b = await _h.AddAsync("10.0.0.2", "b");
+        var c = await _h.AddAsync("10.0.0.3", "c");
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<HostCommand>();
+        channel.Writer.TryWrite(new UpdateHostCommand(a.Id, new HostPatch(Comment: "bulk"), null));
+        channel.Writer.TryWrite(new DeleteHostCommand(b.Id, "7"));          // stale version: refused, alone
+        channel.Writer.TryWrite(new DeleteHostCommand(c.Id, null));
+        channel.Writer.TryWrite(new DeleteHostCommand("01ZZZZZZZZZZZZZZZZZZZZZZZZ", null));
+        channel.Writer.Complete();
+        var results = new List<BulkItemResult>();
+        await Engine.BulkChangeAsync("test", channel.Reader, null, r => { results.Add(r); return Task.CompletedTask; }, CancellationToken.None);
+
+        Assert.Equal([0, 1, 2, 3], results.Select(r => r.Index));
+        Assert.Equal([true, false, true, false], results.Select(r => r.Error is null));
+        Assert.Equal(CoreErrorKind.NotFound, results[3].Error!.Kind);
+        Assert.Equal(["10.0.0.1|a|bulk|[]|[]", "10.0.0.2|b|(null)|[]|[]"], LiveContent());
+        Assert.DoesNotContain("10.0.0.3", _h.HostsText);
     }
 }

@@ -19,15 +19,15 @@ public sealed class HostsFileRendererTests
     private static string Block(params HostEntry[] entries) => HostsFileRenderer.RenderBlock(entries);
 
     [Fact]
-    public void Lines_are_ip_tab_hostname_aliases_then_tags_and_comment()
+    public void Lines_are_ip_tab_hostname_aliases_then_comment_and_tags_as_router_hosts_writes_them()
     {
         Assert.Equal(
             $"{Begin}\n{HostsFileRenderer.ManagedNotice}\n" +
-            "10.0.0.1\tweb www w\t# [prod,web] front\n" +
+            "10.0.0.1\tweb www w\t# front [prod, web]\n" +
             "10.0.0.2\tdb\n" +
             "10.0.0.3\tc\t# only comment\n" +
             "10.0.0.4\tt\t# [x]\n" +
-            "10.0.0.5\tb\t# [] [bracketed] comment\n" +
+            "10.0.0.5\tb\t# [bracketed] comment []\n" +
             $"{End}\n",
             Block(Web, Db, Entry("01C", "10.0.0.3", "c", "only comment"), Entry("01D", "10.0.0.4", "t", tags: ["x"]),
                 Entry("01E", "10.0.0.5", "b", "[bracketed] comment")));
@@ -278,13 +278,66 @@ public sealed class HostsFileSyncTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task File_mode_replaces_whatever_was_there()
+    public void File_mode_refuses_a_file_with_lines_it_did_not_write()
     {
         var path = _temp.File("hosts");
-        File.WriteAllText(path, "junk\n");
+        File.WriteAllText(path, "junk\n127.0.0.1 localhost\n");
+        var e = Assert.Throws<ForeignHostsFileException>(() => new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance));
+        Assert.Equal(["junk", "127.0.0.1 localhost"], e.Foreign);
+        Assert.Equal("junk\n127.0.0.1 localhost\n", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task File_mode_taking_over_keeps_loopback_lines_above_the_block_and_drops_the_rest()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "junk\n127.0.0.1 localhost\n::1 localhost\n");
         Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
-        using var sync = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance);
-        await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        using (var sync = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance, takeOver: true))
+            await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        var expected = HostsFileRenderer.KeptNotice + "\n127.0.0.1 localhost\n::1 localhost\n" + HostsFileRenderer.RenderBlock(_store.StreamAll());
+        Assert.Equal(expected, File.ReadAllText(path));
+
+        // What it wrote is its own: the next start needs no take-over and keeps the lines.
+        using var again = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance);
+        Commit(_store, T0.AddSeconds(1), set => set.Add(new HostDraft("10.0.0.2", "b")));
+        again.Lines.Load(_store.StreamAll(), _store.LastChangeId());
+        await again.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        Assert.Equal(HostsFileRenderer.KeptNotice + "\n127.0.0.1 localhost\n::1 localhost\n" + HostsFileRenderer.RenderBlock(_store.StreamAll()),
+            File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task File_mode_takes_an_empty_missing_or_own_file_without_asking()
+    {
+        var path = _temp.File("hosts");
+        Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
+        using (var sync = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance))
+            await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
         Assert.Equal(HostsFileRenderer.RenderBlock(_store.StreamAll()), File.ReadAllText(path));
+        File.WriteAllText(path, "\n" + File.ReadAllText(path) + "\n");
+        using var again = new HostsFileSync(path, HostsFileMode.File, _store, _hooks, NullLogger.Instance);
+    }
+
+    [Fact]
+    public void Leftover_temp_files_of_this_file_are_removed_and_no_others()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "x\n");
+        var ours = _temp.File($".hosts.routerhosts-{Guid.NewGuid():N}.tmp");
+        string[] others =
+        [
+            _temp.File($".other.routerhosts-{Guid.NewGuid():N}.tmp"), _temp.File(".hosts.routerhosts-mine.tmp"),
+            _temp.File($".hosts.routerhosts-{Guid.NewGuid():N}.tmp.orig"), _temp.File($".hosts.routerhosts-{Guid.NewGuid():N}".ToUpperInvariant() + ".tmp"),
+        ];
+        foreach (var file in others.Append(ours)) File.WriteAllText(file, "partial");
+        var linked = _temp.File($".hosts.routerhosts-{Guid.NewGuid():N}.tmp");
+        File.CreateSymbolicLink(linked, path);
+
+        using var sync = new HostsFileSync(path, HostsFileMode.Block, _store, _hooks, NullLogger.Instance);
+
+        Assert.False(File.Exists(ours));
+        Assert.All(others, f => Assert.True(File.Exists(f), f));
+        Assert.NotNull(new FileInfo(linked).LinkTarget);
     }
 }

@@ -467,6 +467,129 @@ public abstract class HostStoreComplianceTests : IDisposable
         Assert.Equal(1, Store.PruneSnapshots(10, takenAt.AddMicroseconds(1)));
     }
 
+    // ---------------------------------------------------------------- compaction
+
+    /// <summary>Host 01A: created at 1, updated at 2 and 3, deleted at 4, restored at 5; 01B created at 2.</summary>
+    private (HostEntry[] A, HostEntry B) CompactionHistory()
+    {
+        var a1 = Entry("01A", "10.0.0.1", "a", "one", at: T(1));
+        var a2 = a1 with { Comment = "two", Version = 2, UpdatedAt = T(2) };
+        var a3 = a2 with { Tags = ["t"], Version = 3, UpdatedAt = T(3) };
+        var a4 = a3 with { Version = 4, UpdatedAt = T(4) };
+        var a5 = a3 with { Version = 5, UpdatedAt = T(5) };
+        var b = Entry("01B", "10.0.0.2", "b", at: T(2));
+        Append(T(1), Created(a1));
+        Append(T(2), new PendingEvent(HostEventType.Updated, a2), Created(b));
+        Append(T(3), new PendingEvent(HostEventType.Updated, a3));
+        Append(T(4), new PendingEvent(HostEventType.Deleted, a4));
+        Append(T(5), new PendingEvent(HostEventType.Restored, a5));
+        return ([a1, a2, a3, a4, a5], b);
+    }
+
+    [Fact]
+    public void Compact_folds_the_events_at_or_before_the_horizon_into_one_baseline()
+    {
+        var (a, b) = CompactionHistory();
+        var changeId = Store.LastChangeId();
+        var live = Store.StreamAll().ToList();
+
+        var folded = Store.Compact(hostId: null, overThreshold: null, horizon: T(3), dryRun: false);
+
+        Assert.Equal([new CompactedHost("01A", 5, 3, 5)], folded); // 01B has one event: nothing to fold
+        var history = Store.History("01A");
+        Assert.Equal([3L, 4, 5], history.Select(h => h.Version));
+        var baseline = history[0];
+        Assert.True(baseline.IsBaseline);
+        Assert.Equal(T(3), baseline.Horizon);
+        Assert.Equal(3, baseline.Folded);
+        Assert.Equal(HostEventType.Updated, baseline.Type);
+        Assert.Equal(T(3), baseline.OccurredAt);
+        Same(a[2], baseline.State);
+        Assert.False(history[1].IsBaseline);
+        Assert.Equal(1, history[1].Folded);
+        Assert.Single(Store.History("01B"));
+
+        // The live state, the change id and the later history are untouched; as_of at or after the horizon still replays.
+        Same(live, Store.StreamAll());
+        Assert.Equal(changeId, Store.LastChangeId());
+        Same(a[2], Store.GetAsOf("01A", T(3)));
+        Assert.Null(Store.GetAsOf("01A", T(4)));
+        Same([a[2], b], Store.ListAsOf(T(3)));
+        Assert.Equal(T(3), Store.CompactionHorizon("01A"));
+        Assert.Equal(T(3), Store.CompactionHorizon(null));
+        Assert.Null(Store.CompactionHorizon("01B"));
+    }
+
+    [Fact]
+    public void Compacting_again_folds_the_baseline_with_what_followed_and_counts_every_original_event()
+    {
+        CompactionHistory();
+        Store.Compact(null, null, T(3), false);
+        var again = Store.Compact("01A", null, T(5), false);
+        Assert.Equal([new CompactedHost("01A", 3, 1, 5)], again);
+        var only = Assert.Single(Store.History("01A"));
+        Assert.Equal(5, only.Folded);
+        Assert.Equal(HostEventType.Restored, only.Type);
+        Assert.Equal(T(5), Store.CompactionHorizon(null));
+        // Nothing left to fold: the named host is reported unchanged.
+        Assert.Equal([new CompactedHost("01A", 1, 1, 5)], Store.Compact("01A", null, T(5), false));
+    }
+
+    [Fact]
+    public void A_dry_run_reports_the_same_and_changes_nothing()
+    {
+        CompactionHistory();
+        var dry = Store.Compact(null, null, T(5), dryRun: true);
+        Assert.Equal([new CompactedHost("01A", 5, 1, 5)], dry);
+        Assert.Equal(5, Store.History("01A").Count);
+        Assert.All(Store.History("01A"), h => Assert.False(h.IsBaseline));
+        Assert.Null(Store.CompactionHorizon(null));
+        Assert.Equal(dry, Store.Compact(null, null, T(5), dryRun: false));
+    }
+
+    [Fact]
+    public void Compact_over_a_threshold_takes_only_hosts_with_more_events_than_it()
+    {
+        CompactionHistory();
+        var c = Entry("01C", "10.0.0.3", "c", at: T(6));
+        Append(T(6), Created(c));
+        Append(T(7), new PendingEvent(HostEventType.Updated, c with { Version = 2, UpdatedAt = T(7) }));
+        Assert.Equal(["01A"], Store.Compact(null, overThreshold: 2, T(10), false).Select(h => h.HostId));
+        Assert.Equal(2, Store.History("01C").Count);
+        Assert.Equal(["01C"], Store.Compact(null, overThreshold: 1, T(10), false).Select(h => h.HostId));
+    }
+
+    [Fact]
+    public void A_host_deleted_before_the_horizon_keeps_a_deleted_baseline_and_stays_deleted()
+    {
+        var a = Entry("01A", "10.0.0.1", "a", at: T(1));
+        Append(T(1), Created(a));
+        Append(T(2), new PendingEvent(HostEventType.Deleted, a with { Version = 2, UpdatedAt = T(2) }));
+        Store.Compact(null, null, T(2), false);
+        var only = Assert.Single(Store.History("01A"));
+        Assert.Equal(HostEventType.Deleted, only.Type);
+        Assert.Null(Store.Get("01A"));
+        Assert.NotNull(Store.Get("01A", includeDeleted: true));
+        Assert.Null(Store.GetAsOf("01A", T(3)));
+        Assert.Empty(Store.ListAsOf(T(3)));
+        // The next write continues the host's versions (a restore after compaction).
+        Append(T(3), new PendingEvent(HostEventType.Restored, a with { Version = 3, UpdatedAt = T(3) }));
+        Assert.Equal([2L, 3], Store.History("01A").Select(h => h.Version));
+    }
+
+    [Fact]
+    public void Snapshots_keep_full_entries_through_a_compaction_and_compaction_survives_reopen()
+    {
+        var (a, b) = CompactionHistory();
+        var snapshot = Store.CreateSnapshot("s", "manual", Store.StreamAll().ToList(), "", T(6));
+        Store.Compact(null, null, T(5), false);
+        Same([a[4], b], Store.GetSnapshotEntries(snapshot.Id));
+        Reopen();
+        var only = Assert.Single(Store.History("01A"));
+        Assert.True(only.IsBaseline);
+        Assert.Equal(T(5), Store.CompactionHorizon("01A"));
+    }
+
     // ---------------------------------------------------------------- snapshots
 
     [Fact]

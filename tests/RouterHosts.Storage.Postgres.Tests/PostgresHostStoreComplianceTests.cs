@@ -23,10 +23,10 @@ public sealed class PostgresHostStoreComplianceTests : HostStoreComplianceTests
     [Fact]
     public void Migration_runs_once_and_records_its_version()
     {
-        Assert.Equal("1", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
+        Assert.Equal("1,2", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
         Reopen();
         Reopen();
-        Assert.Equal("1", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
+        Assert.Equal("1,2", _database.Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"));
         Assert.Equal("postgres", Store.BackendName);
     }
 
@@ -42,7 +42,7 @@ public sealed class PostgresHostStoreComplianceTests : HostStoreComplianceTests
     [Fact]
     public void Timestamps_are_timestamptz_columns()
     {
-        Assert.Equal(6L, _database.Scalar(
+        Assert.Equal(7L, _database.Scalar(
             "SELECT COUNT(*) FROM information_schema.columns WHERE data_type = 'timestamp with time zone' " +
             "AND table_name IN ('events', 'hosts', 'snapshots')"));
     }

@@ -28,6 +28,7 @@ public static class AgentConfiguration
     {
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new ConfigurationError($"{full}: is a directory, not a configuration file");
+        if (AccessProblem(full) is { } denied) throw new ConfigurationError($"{full}: {denied}");
         if (!File.Exists(full)) throw new ConfigurationError($"{full}: configuration file does not exist (use --config FILE, or --dev)");
         CheckFileMode(full);
         CheckOverrideSyntax(full, overrides);
@@ -68,6 +69,35 @@ public static class AgentConfiguration
         options.Access.UnixPeers = Flatten(root.GetSection("access:unix_peers"));
         ResolvePaths(options, Path.GetDirectoryName(full)!);
         return new LoadedConfiguration(options, sources);
+    }
+
+    /// <summary>
+    /// Permission denied, named with the user, when a directory on the way to the file cannot be
+    /// entered or the file cannot be read (File.Exists answers false for both). Null otherwise.
+    /// </summary>
+    private static string? AccessProblem(string full)
+    {
+        if (OperatingSystem.IsWindows()) return null;
+        var user = $"the agent's user {Environment.UserName} (uid {Posix.EffectiveUid})";
+        var directories = new List<string>();
+        for (var d = Path.GetDirectoryName(full); d is not null; d = Path.GetDirectoryName(d)) directories.Insert(0, d);
+        foreach (var directory in directories)
+        {
+            if (!Directory.Exists(directory)) return null; // really missing: the caller says so
+            if (!Posix.Can(directory, Posix.X_OK))
+                return $"permission denied: {user} cannot enter the directory {directory} ({Describe(directory)}), so it cannot read the configuration";
+        }
+        return File.Exists(full) && !Posix.Can(full, Posix.R_OK)
+            ? $"permission denied: {user} cannot read the configuration file ({Describe(full)})"
+            : null;
+    }
+
+    /// <summary>"mode 0750, owner uid 0, group gid 0": what decides who may enter or read the path.</summary>
+    private static string Describe(string path)
+    {
+        var mode = Convert.ToString((int)File.GetUnixFileMode(path) & 0xfff, 8).PadLeft(4, '0');
+        var (uid, gid) = RouterHosts.Core.HostsFile.AtomicFile.Owner(path);
+        return $"mode {mode}, owner uid {uid}, group gid {gid}";
     }
 
     /// <summary>A configuration file that others can change would let them run hook commands as the agent.</summary>
@@ -112,6 +142,7 @@ public static class AgentConfiguration
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(HookOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(SnapshotOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(EditSessionOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(CompactionOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(AccessOptions))]
     [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "every options type is kept by the DynamicDependency attributes above")]
     [UnconditionalSuppressMessage("Trimming", "IL2067", Justification = "every options type is kept by the DynamicDependency attributes above")]

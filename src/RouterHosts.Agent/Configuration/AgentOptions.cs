@@ -22,6 +22,7 @@ public sealed class AgentOptions
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
     [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();
     [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
+    [ConfigurationKeyName("compaction")] public CompactionOptions Compaction { get; set; } = new();
     [ConfigurationKeyName("access")] public AccessOptions Access { get; set; } = new();
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = "Information";
     [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
@@ -48,6 +49,11 @@ public sealed class HostsFileOptions
     [ConfigurationKeyName("path")] public string Path { get; set; } = "/etc/hosts";
     /// <summary>"block" (own only the marked block) or "file" (own the whole file).</summary>
     [ConfigurationKeyName("mode")] public string Mode { get; set; } = "block";
+    /// <summary>
+    /// File mode only: take over a file that holds lines the agent did not write, keeping its loopback
+    /// lines and dropping the rest. Without it the agent refuses to start on such a file.
+    /// </summary>
+    [ConfigurationKeyName("take_over")] public bool TakeOver { get; set; }
 }
 
 public sealed class HooksOptions
@@ -67,6 +73,15 @@ public sealed class SnapshotOptions
 {
     [ConfigurationKeyName("max_snapshots")] public int MaxSnapshots { get; set; } = 50;
     [ConfigurationKeyName("max_age_days")] public int MaxAgeDays { get; set; } = 30;
+}
+
+/// <summary>Automatic compaction: every interval, fold each host's events older than keep_days into a baseline.</summary>
+public sealed class CompactionOptions
+{
+    [ConfigurationKeyName("automatic")] public bool Automatic { get; set; }
+    /// <summary>History younger than this stays event by event (as_of reads reach back this far); fractions allowed.</summary>
+    [ConfigurationKeyName("keep_days")] public double KeepDays { get; set; } = 365;
+    [ConfigurationKeyName("interval_seconds")] public int IntervalSeconds { get; set; } = 86400;
 }
 
 public sealed class EditSessionOptions

@@ -78,6 +78,8 @@ public static class AgentOptionsValidator
         if (string.IsNullOrWhiteSpace(o.HostsFile.Path)) Problem("hosts_file:path", "is required");
         if (o.HostsFile.Mode?.ToLowerInvariant() is not ("block" or "file"))
             Problem("hosts_file:mode", $"'{o.HostsFile.Mode}' is not block (own only the marked block) or file (own the whole file)");
+        if (o.HostsFile.TakeOver && o.HostsFile.Mode?.ToLowerInvariant() != "file")
+            Problem("hosts_file:take_over", "applies to hosts_file:mode file only (block mode keeps every line outside its block anyway)");
         if (database?.SqlitePath is { Length: > 0 } sqlitePath && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&
             Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
@@ -99,6 +101,10 @@ public static class AgentOptionsValidator
 
         if (o.Snapshots.MaxSnapshots < 1) Problem("snapshots:max_snapshots", $"{o.Snapshots.MaxSnapshots} must be at least 1");
         if (o.Snapshots.MaxAgeDays < 1) Problem("snapshots:max_age_days", $"{o.Snapshots.MaxAgeDays} must be at least 1");
+        if (!(o.Compaction.KeepDays > 0 && o.Compaction.KeepDays <= 36500))
+            Problem("compaction:keep_days", $"{o.Compaction.KeepDays} is not above 0 and at most 36500 (fractions of a day are allowed)");
+        if (o.Compaction.IntervalSeconds is < 1 or > 366 * 86400)
+            Problem("compaction:interval_seconds", $"{o.Compaction.IntervalSeconds} is not between 1 and {366 * 86400} (a year)");
         if (o.EditSession.IdleTimeoutSeconds is < 1 or > 7 * 86400)
             Problem("edit_session:idle_timeout_seconds", $"{o.EditSession.IdleTimeoutSeconds} is not between 1 and {7 * 86400} (a week)");
 
@@ -183,6 +189,8 @@ public static class AgentOptionsValidator
         else if (Directory.Exists(hostsPath)) Problem("hosts_file:path", $"{hostsPath} is a directory");
         else if (File.Exists(hostsPath) && !Posix.Can(hostsPath, Posix.R_OK))
             Problem("hosts_file:path", $"{hostsPath} is not readable by this user");
+        else if (ForeignLinesProblem(o.HostsFile, hostsPath) is { } foreign)
+            Problem("hosts_file:path", foreign);
 
         if (o.UnixSocket is { Path.Length: > 0 } unix &&
             DirectoryProblem(Path.GetDirectoryName(Path.GetFullPath(unix.Path))!, mayCreate: true, "the Unix socket") is { } socketDir)
@@ -291,6 +299,20 @@ public static class AgentOptionsValidator
             return false;
         }
     }
+
+    /// <summary>File mode on a file with lines the agent did not write, without take_over: what to do about it.</summary>
+    public static string? ForeignLinesProblem(HostsFileOptions hostsFile, string hostsPath)
+    {
+        if (hostsFile.Mode?.ToLowerInvariant() != "file" || hostsFile.TakeOver) return null;
+        var foreign = RouterHosts.Core.HostsFile.HostsFileRenderer.InspectFileMode(RouterHosts.Core.HostsFile.AtomicFile.TryRead(hostsPath)).Foreign;
+        return foreign.Count == 0 ? null : ForeignLinesAdvice(hostsPath, foreign);
+    }
+
+    public static string ForeignLinesAdvice(string hostsPath, IReadOnlyList<string> foreign) =>
+        RouterHosts.Core.HostsFile.ForeignHostsFileException.Describe(hostsPath, foreign) +
+        ". Point hosts_file:path at a file of the agent's own, use hosts_file:mode block (keeps every line outside its block), " +
+        "or take the file over on purpose with hosts_file:take_over true (once: --hosts_file:take_over=true): " +
+        "its loopback lines (127.0.0.0/8, ::1) are kept, the others dropped";
 
     /// <summary>Null when files can be created in <paramref name="directory"/>; else why not.</summary>
     private static string? DirectoryProblem(string directory, bool mayCreate, string purpose)

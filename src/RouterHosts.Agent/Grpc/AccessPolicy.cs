@@ -39,7 +39,7 @@ public sealed class AccessPolicy
         ["Readiness"] = Role.Reader, ["Health"] = Role.Reader, ["GetHostHistory"] = Role.Reader,
         ["ListSnapshots"] = Role.Reader, ["GetSnapshot"] = Role.Reader, ["GetEdit"] = Role.Reader,
         ["AddHost"] = Role.Writer, ["UpdateHost"] = Role.Writer, ["DeleteHost"] = Role.Writer,
-        ["ImportHosts"] = Role.Writer, ["BulkAddHosts"] = Role.Writer, ["StartEdit"] = Role.Writer,
+        ["ImportHosts"] = Role.Writer, ["BulkAddHosts"] = Role.Writer, ["BulkChangeHosts"] = Role.Writer, ["StartEdit"] = Role.Writer,
         ["FinishEdit"] = Role.Writer, ["CancelEdit"] = Role.Writer, ["CreateSnapshot"] = Role.Writer,
         ["RollbackToSnapshot"] = Role.Admin, ["DeleteSnapshot"] = Role.Admin, ["CompactAggregates"] = Role.Admin,
     };

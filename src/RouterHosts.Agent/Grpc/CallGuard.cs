@@ -115,6 +115,7 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         CoreErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         CoreErrorKind.PermissionDenied => StatusCode.PermissionDenied,
         CoreErrorKind.Unavailable => StatusCode.Unavailable,
+        CoreErrorKind.DataLoss => StatusCode.DataLoss,
         _ => StatusCode.Internal,
     };
 }

@@ -78,11 +78,18 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         foreach (var e in engine.History(request.Id))
         {
-            await responseStream.WriteAsync(new GetHostHistoryResponse
+            var response = new GetHostHistoryResponse
             {
-                EventId = e.EventId, EventType = e.Type.ToString().ToLowerInvariant(), Version = e.Version.ToString(),
+                EventId = e.EventId, EventType = e.IsBaseline ? "baseline" : e.Type.ToString().ToLowerInvariant(), Version = e.Version.ToString(),
                 OccurredAt = Timestamp.FromDateTimeOffset(e.OccurredAt), Actor = e.Actor, Entry = ToProto(e.State),
-            }, context.CancellationToken);
+            };
+            if (e.Horizon is { } horizon)
+            {
+                response.FoldedEvents = e.Folded;
+                response.Horizon = Timestamp.FromDateTimeOffset(horizon);
+                response.Deleted = e.Type == HostEventType.Deleted;
+            }
+            await responseStream.WriteAsync(response, context.CancellationToken);
         }
     }
 
@@ -128,6 +135,60 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         await reader;
     }
 
+    public override async Task BulkChangeHosts(IAsyncStreamReader<BulkChangeHostsRequest> requestStream,
+        IServerStreamWriter<BulkChangeHostsResponse> responseStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var items = Channel.CreateBounded<Core.Writes.HostCommand>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
+        var removals = new List<bool>();
+        string? token = null;
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                var first = true;
+                await foreach (var r in requestStream.ReadAllAsync(ct))
+                {
+                    if (first) { token = NullIfEmpty(r.EditToken); first = false; }
+                    var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
+                    Core.Writes.HostCommand command = r.Remove
+                        ? new Core.Writes.DeleteHostCommand(r.Id, expected)
+                        : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
+                            r.HasIpAddress ? r.IpAddress : null,
+                            r.HasHostname ? r.Hostname : null,
+                            r.HasComment ? r.Comment : null,
+                            r.Tags?.Values.ToList(),
+                            r.Aliases?.Values.ToList()), expected);
+                    lock (removals) removals.Add(r.Remove);
+                    await items.Writer.WriteAsync(command, ct);
+                }
+                items.Writer.Complete();
+            }
+            catch (Exception e) { items.Writer.Complete(e); }
+        }, ct);
+        // The token arrives with the first item; wait for it before choosing staged or direct.
+        await items.Reader.WaitToReadAsync(ct);
+        await engine.BulkChangeAsync(Actor(context), items.Reader, token, async result =>
+        {
+            var response = new BulkChangeHostsResponse { Index = result.Index };
+            bool removed;
+            lock (removals) removed = removals[result.Index];
+            if (result.Error is not null)
+            {
+                response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
+                response.ErrorMessage = result.Error.Message;
+            }
+            else
+            {
+                if (!removed && result.Entry is not null) response.Entry = ToProto(result.Entry);
+                response.Outcome = ToProto(result.Outcome);
+            }
+            responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
+            await responseStream.WriteAsync(response, ct);
+        }, ct);
+        await reader;
+    }
+
     // ---- import / export ----
 
     public override async Task ImportHosts(IAsyncStreamReader<ImportHostsRequest> requestStream,
@@ -136,8 +197,11 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var ct = context.CancellationToken;
         var payload = new MemoryStream();
         string? format = null, conflictMode = null, token = null;
+        bool? skipInvalid = null;
+        var complete = false;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
         {
+            if (chunk.HasSkipInvalid) skipInvalid ??= chunk.SkipInvalid;
             if (chunk.HasFormat) format ??= chunk.Format;
             if (chunk.HasConflictMode) conflictMode ??= chunk.ConflictMode;
             token ??= NullIfEmpty(chunk.EditToken);
@@ -145,18 +209,26 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"import payload over {HostsEngine.MaxImportBytes / (1024 * 1024)} MiB; split the file");
             chunk.Chunk.WriteTo(payload);
-            if (chunk.LastChunk) break;
+            if (chunk.LastChunk) { complete = true; break; }
         }
+        // A stream that ends without its last chunk is an upload cut short: import none of it.
+        if (!complete)
+            throw new CoreException(CoreErrorKind.InvalidArgument,
+                $"the import upload was incomplete: the stream ended after {payload.Length} byte(s) without a chunk marked last_chunk; nothing was imported")
+            { Reason = CoreReasons.ImportIncomplete };
         var mode = HostsEngine.ParseConflictMode(conflictMode);
         try
         {
             var result = await engine.ImportAsync(Actor(context), payload.ToArray(), format, mode, token,
-                progress => responseStream.WriteAsync(new ImportHostsResponse { Processed = progress.Processed }, ct), ct);
-            await responseStream.WriteAsync(new ImportHostsResponse
+                progress => responseStream.WriteAsync(new ImportHostsResponse { Processed = progress.Processed }, ct), ct,
+                skipInvalid ?? false);
+            var done = new ImportHostsResponse
             {
                 Processed = result.Processed, Created = result.Created, Updated = result.Updated, Skipped = result.Skipped,
-                Outcome = ToProto(result.Outcome), Done = true,
-            }, ct);
+                Failed = result.Failed, Outcome = ToProto(result.Outcome), Done = true,
+            };
+            done.ValidationErrors.AddRange(result.FailedLines ?? []);
+            await responseStream.WriteAsync(done, ct);
         }
         catch (CoreException e) when (e.Kind == CoreErrorKind.InvalidArgument && e.Details.Count > 0)
         {
@@ -267,9 +339,23 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         return Task.FromResult(new DeleteSnapshotResponse { Success = true });
     }
 
-    public override Task<CompactAggregatesResponse> CompactAggregates(CompactAggregatesRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented,
-            "RouterHosts keeps every event (history and as-of reads depend on it); compaction is not offered"));
+    public override Task<CompactAggregatesResponse> CompactAggregates(CompactAggregatesRequest request, ServerCallContext context)
+    {
+        var hostId = request.TargetCase == CompactAggregatesRequest.TargetOneofCase.AggregateId ? request.AggregateId : null;
+        long? threshold = request.TargetCase == CompactAggregatesRequest.TargetOneofCase.OverThreshold ? request.OverThreshold : null;
+        if (request.TargetCase == CompactAggregatesRequest.TargetOneofCase.None && request.Before is null)
+            throw CoreException.Invalid("target", null, "give aggregate_id, over_threshold, or before (a time horizon for every host)");
+        var report = engine.Compact(hostId, threshold, ToTime(request.Before, "before"), request.DryRun);
+        var response = new CompactAggregatesResponse
+        {
+            TotalEventsReclaimed = report.EventsReclaimed, Horizon = Timestamp.FromDateTimeOffset(report.Horizon), DryRun = report.DryRun,
+        };
+        response.Compacted.AddRange(report.Hosts.Select(h => new CompactedAggregate
+        {
+            AggregateId = h.HostId, EventsBefore = h.EventsBefore, EventsAfter = h.EventsAfter, Version = h.Version,
+        }));
+        return Task.FromResult(response);
+    }
 
     // ---- edit sessions ----
 
@@ -310,15 +396,21 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var database = new DatabaseHealth { Backend = engine.Store.BackendName };
         var timer = Stopwatch.StartNew();
+        string? problem = null;
+        var hostCount = 0;
         try
         {
             engine.Store.Ping();
             database.Connected = true;
+            hostCount = engine.Store.CountLive();
         }
         catch (Exception e)
         {
-            database.Error = e.Message;
+            problem = e.Message;
         }
+        // Health reports a damaged or full database; it does not fail because of one.
+        problem = engine.Store.Problem() ?? problem;
+        database.Error = problem ?? "";
         database.LatencyMicros = (long)timer.Elapsed.TotalMicroseconds;
         database.LatencyMs = (long)timer.Elapsed.TotalMilliseconds;
 
@@ -326,10 +418,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         var hooks = engine.Hooks.Hooks;
         var response = new HealthResponse
         {
-            Healthy = database.Connected && file.Current,
+            Healthy = database.Connected && problem is null && file.Current,
             Server = new ServerInfo { Version = agent.Version, UptimeSeconds = (long)agent.Uptime.TotalSeconds, BuildInfo = agent.BuildInfo },
             Database = database,
-            Acme = new AcmeHealth { Enabled = false, Status = "not supported" },
+            Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
             Hooks = new HooksHealth { ConfiguredCount = hooks.All.Count() },
             HostsFile = new HostsFileHealth
             {
@@ -337,7 +429,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 RenderedChangeId = file.RenderedChangeId.ToString(),
                 LastWrittenAt = file.LastWrittenAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
             },
-            HostCount = database.Connected ? engine.Store.CountLive() : 0,
+            HostCount = hostCount,
             ChangeId = engine.Feed.ChangeId.ToString(),
         };
         response.Hooks.HookNames.AddRange(hooks.All.Select(h => h.Name));

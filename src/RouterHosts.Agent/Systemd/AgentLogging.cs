@@ -31,6 +31,26 @@ public sealed class AgentLogging
         return new[] { 1, 2 }.Any(fd => Posix.DeviceAndInode(fd) is { } id && id.Device == device && id.Inode == inode);
     }
 
+    /// <summary>
+    /// Writes why the agent cannot start (configuration, TLS, database, listen) on stderr, one
+    /// "routerhosts-agent: ..." line per problem. To the journal with the err priority ("&lt;3&gt;"),
+    /// so that `journalctl -p err -u router-hosts-agent` shows it; journald would file an
+    /// unprefixed line as info.
+    /// </summary>
+    public static async Task WriteFatalAsync(IEnumerable<string> problems)
+    {
+        var journal = JournalAttached();
+        foreach (var problem in problems)
+        {
+            var text = $"routerhosts-agent: {problem}";
+            // journald takes the prefix per line: each line of a longer message gets its own.
+            if (journal) text = string.Join('\n', text.Split('\n').Select(line => "<3>" + line));
+            await Console.Error.WriteLineAsync(text);
+        }
+    }
+
+    public static Task WriteFatalAsync(string problem) => WriteFatalAsync([problem]);
+
     public void Configure(ILoggingBuilder logging, bool journal)
     {
         logging.ClearProviders();

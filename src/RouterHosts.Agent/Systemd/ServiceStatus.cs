@@ -29,7 +29,8 @@ public sealed class ServiceStatus(SystemdNotifier notifier, ILogger log)
             var file = engine.HostsFile.State;
             var written = file.LastWrittenAt is { } at ? at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "never";
             var fileState = file.Current ? $"hosts file current (last written {written})" : $"hosts file STALE: {file.LastError}";
-            return $"serving {count} host{(count == 1 ? "" : "s")}; last change #{engine.Feed.ChangeId}; {fileState}";
+            var database = engine.Store.Problem() is { } problem ? $"; DATABASE: {problem}" : "";
+            return $"serving {count} host{(count == 1 ? "" : "s")}; last change #{engine.Feed.ChangeId}; {fileState}{database}";
         }
         catch (Exception e)
         {

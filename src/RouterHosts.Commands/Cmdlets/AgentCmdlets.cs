@@ -1,13 +1,16 @@
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Commands.Internal;
 
 namespace RouterHosts.Commands;
 
 /// <summary>
 /// Connect-RouterHostsAgent: prepares a connection (loads and checks the certificates, no
-/// network), returns it and makes it the runspace's default unless -NotDefault.
+/// network) and makes it the runspace's default; writes it only with -PassThru or
+/// -NotDefault (an object written first would take over the formatting of whatever a
+/// script prints next).
 /// </summary>
 [Cmdlet(VerbsCommunications.Connect, "RouterHostsAgent", DefaultParameterSetName = ConfigSet)]
 [OutputType(typeof(RouterHostsConnection))]
@@ -17,14 +20,28 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
     private const string EndpointSet = "Endpoint";
     private const string UnixSocketSet = "UnixSocket";
 
+    /// <summary>host:port; without a port, the agent's default port 50051.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = EndpointSet)]
+    [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
     public string Endpoint { get; set; } = "";
 
     [Parameter(ParameterSetName = EndpointSet)]
-    [Alias("Certificate", "CertPath")]
+    [Alias("CertPath")]
     [ValidateNotNullOrEmpty]
     public string? CertificatePath { get; set; }
+
+    /// <summary>A client certificate with its private key: an X509Certificate2, or the thumbprint of one in the CurrentUser or LocalMachine My store.</summary>
+    [Parameter(ParameterSetName = EndpointSet)]
+    [ValidateNotNull]
+    [CertificateFromStore]
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>The password of a .pfx/.p12 -CertificatePath as a credential (the user name is ignored).</summary>
+    [Parameter(ParameterSetName = EndpointSet)]
+    [Credential]
+    [ValidateNotNull]
+    public PSCredential? Credential { get; set; }
 
     [Parameter(ParameterSetName = EndpointSet)]
     [ValidateNotNullOrEmpty]
@@ -56,6 +73,9 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
     [Parameter]
     public SwitchParameter NotDefault { get; set; }
 
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void EndProcessing()
     {
         TimeSpan? timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null;
@@ -67,8 +87,12 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
             {
                 case EndpointSet:
                     target = Endpoint;
-                    connection = ConnectionFactory.FromEndpoint(Endpoint, Resolve(CertificatePath), Resolve(KeyPath), Resolve(CaPath),
-                        CertificatePassword is null ? null : new NetworkCredential("", CertificatePassword).Password, ServerName, timeout);
+                    if (CertificatePath is not null && Certificate is not null)
+                        Terminate(ErrorIds.InvalidConnectionOptions, ErrorCategory.InvalidArgument,
+                            "Give either -CertificatePath or -Certificate, not both.", Endpoint);
+                    var password = CertificatePassword ?? Credential?.Password;
+                    connection = ConnectionFactory.FromEndpoint(Endpoint, Resolve(CertificatePath), Certificate, Resolve(KeyPath), Resolve(CaPath),
+                        password is null ? null : new NetworkCredential("", password).Password, ServerName, timeout);
                     break;
                 case UnixSocketSet:
                     target = UnixSocket;
@@ -101,7 +125,7 @@ public sealed class ConnectRouterHostsAgentCommand : RouterHostsCmdlet
 
         if (!NotDefault) ConnectionRegistry.SetDefault(connection);
         WriteVerbose($"Prepared a connection to {connection.Target} ({connection.Transport}); the agent is contacted by the first command that needs it.");
-        WriteObject(connection);
+        if (PassThru || NotDefault) WriteObject(connection);
     }
 
     private string? Resolve(string? path) => path is null ? null : FileSystemPath(path);
@@ -113,6 +137,7 @@ public sealed class DisconnectRouterHostsAgentCommand : RouterHostsCmdlet
 {
     [Parameter(Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(ConnectionCompleter))]
     public RouterHostsConnection? Connection { get; set; }
 
     private bool _any;

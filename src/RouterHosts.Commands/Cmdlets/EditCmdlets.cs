@@ -12,12 +12,17 @@ namespace RouterHosts.Commands;
 [OutputType(typeof(RouterHostsEdit))]
 public sealed class StartRouterHostsEditCommand : RouterHostsAgentCmdlet
 {
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void EndProcessing()
     {
         if (!ShouldProcess(ActiveConnection.Target, "Start an edit session")) return;
         try
         {
-            WriteObject(Wait(Client.StartEditAsync(StopToken)));
+            var edit = Wait(Client.StartEditAsync(StopToken));
+            WriteVerbose($"Started an edit session on {ActiveConnection.Target}; it expires after {edit.IdleTimeout} idle.");
+            if (PassThru) WriteObject(edit);
         }
         catch (RouterHostsException e)
         {

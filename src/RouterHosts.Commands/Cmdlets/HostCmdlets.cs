@@ -22,7 +22,7 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
     [ArgumentCompleter(typeof(HostIdCompleter))]
     public string[] Id { get; set; } = [];
 
-    [Parameter(Position = 0, ParameterSetName = ListSet)]
+    [Parameter(Position = 0, ParameterSetName = ListSet, ValueFromPipeline = true)]
     [Alias("Name")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
@@ -32,6 +32,7 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
     [Parameter(ParameterSetName = ListSet)]
     [Alias("IP", "Address")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(IPAddressCompleter))]
     public string? IPAddress { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]
@@ -44,6 +45,7 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
     public string? Search { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(PointInTimeCompleter))]
     public DateTime? AsOf { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]
@@ -125,18 +127,26 @@ public sealed class GetRouterHostCommand : RouterHostsAgentCmdlet
 }
 
 /// <summary>
-/// Set-RouterHost: changes only the fields given. By -Id (binds by property name, so CSV
-/// rows with an id column work), or -InputObject from Get-RouterHost, whose Version is
-/// then the expected version unless -ExpectedVersion is given.
+/// Set-RouterHost: changes only the fields given, of the host named by -Hostname (also
+/// piped as strings), by -Id (binds by property name, so CSV rows with an id column
+/// work), or piped from Get-RouterHost (whose Version is then the expected version
+/// unless -ExpectedVersion is given). A pipeline's changes go over one streaming call.
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "RouterHost", SupportsShouldProcess = true, DefaultParameterSetName = IdSet)]
+[Cmdlet(VerbsCommon.Set, "RouterHost", SupportsShouldProcess = true, DefaultParameterSetName = HostnameSet)]
 [OutputType(typeof(RouterHost))]
-public sealed class SetRouterHostCommand : RouterHostsAgentCmdlet
+public sealed class SetRouterHostCommand : RouterHostsChangeCmdlet
 {
+    private const string HostnameSet = "Hostname";
     private const string IdSet = "Id";
     private const string InputObjectSet = "InputObject";
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = HostnameSet, ValueFromPipeline = true)]
+    [Alias("Name")]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(HostnameCompleter))]
+    public string[] Hostname { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(HostIdCompleter))]
     public string[] Id { get; set; } = [];
@@ -146,24 +156,28 @@ public sealed class SetRouterHostCommand : RouterHostsAgentCmdlet
     public RouterHost[] InputObject { get; set; } = [];
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [Alias("IP", "ip_address", "Address")]
     [ValidateNotNullOrEmpty]
     public string? IPAddress { get; set; }
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
-    [Alias("Name", "Host")]
+    [Alias("NewName")]
     [ValidateNotNullOrEmpty]
-    public string? Hostname { get; set; }
+    public string? NewHostname { get; set; }
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [Alias("Aliases")]
     [AllowEmptyCollection, AllowEmptyString]
     public string[]? Alias { get; set; }
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [Alias("Tags")]
     [AllowEmptyCollection, AllowEmptyString]
@@ -171,11 +185,13 @@ public sealed class SetRouterHostCommand : RouterHostsAgentCmdlet
     public string[]? Tag { get; set; }
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [AllowEmptyString]
     public string? Comment { get; set; }
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [Alias("Version")]
     [ValidateNotNullOrEmpty]
@@ -184,69 +200,82 @@ public sealed class SetRouterHostCommand : RouterHostsAgentCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    private protected override string Doing => "Changing";
+    private protected override string Done => "changed";
+
     protected override void ProcessRecord()
     {
         // Parameters bound from the pipeline are reset to null before each input, so null means "not given".
         var update = new RouterHostUpdate
         {
             IPAddress = IPAddress?.Trim(),
-            Hostname = Hostname?.Trim(),
+            Hostname = NewHostname?.Trim(),
             Comment = Comment,
             Tags = ListSplitter.SplitOrNull(Tag),
             Aliases = ListSplitter.SplitOrNull(Alias),
         };
-        var fields = Fields(update);
-        var targets = ParameterSetName == InputObjectSet
-            ? InputObject.Select(h => (h.Id, Target: (object)h, Description: h.ToString(), Version: ExpectedVersion ?? NullIfEmpty(h.Version)))
-            : Id.Select(id => (Id: id, Target: (object)id, Description: $"id {id}", Version: ExpectedVersion));
-
-        foreach (var (id, target, description, version) in targets)
+        foreach (var (host, target) in Targets(ParameterSetName, Hostname, Id, InputObject))
         {
-            if (fields.Count == 0)
+            var fields = Changes(update, host);
+            if (!Gives(update))
             {
                 WriteError(NewError(ErrorIds.NothingToSet, ErrorCategory.InvalidArgument,
-                    $"Nothing to change for {description}: give -IPAddress, -Hostname, -Alias, -Tag or -Comment.", target));
+                    $"Nothing to change for {host}: give -IPAddress, -NewHostname, -Alias, -Tag or -Comment.", target));
                 continue;
             }
-            if (!ShouldProcess(description, "Set " + string.Join(", ", fields))) continue;
-            try
-            {
-                var host = Wait(Client.UpdateHostAsync(id, update, version, StopToken));
-                Observe(host);
-                if (PassThru) WriteObject(host);
-            }
-            catch (RouterHostsException e)
-            {
-                Report(e, target, ErrorSubject.Host);
-            }
+            var action = fields.Count == 0 ? "Set (no field changes; the version still moves on)" : "Set " + string.Join(", ", fields);
+            if (!ShouldProcess(host.ToString(), action)) continue;
+            var version = ExpectedVersion ?? (ParameterSetName == InputObjectSet ? NullIfEmpty(host.Version) : null);
+            Send(new RouterHostChange { Id = host.Id, Update = update, ExpectedVersion = version }, target);
         }
+        WriteArrived();
+    }
+
+    private protected override void Succeeded(RouterHostsBulkResult result, RouterHostChange item, object target)
+    {
+        if (result.Host is not { } host) return;
+        Observe(host);
+        if (PassThru) WriteObject(host);
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
-    private static List<string> Fields(RouterHostUpdate u)
+    private static bool Gives(RouterHostUpdate u) =>
+        u.IPAddress is not null || u.Hostname is not null || u.Comment is not null || u.Tags is not null || u.Aliases is not null;
+
+    /// <summary>What the update would change on <paramref name="host"/>, for -WhatIf and -Confirm.</summary>
+    private static List<string> Changes(RouterHostUpdate u, RouterHost host)
     {
         var fields = new List<string>();
-        if (u.IPAddress is not null) fields.Add($"IPAddress = {u.IPAddress}");
-        if (u.Hostname is not null) fields.Add($"Hostname = {u.Hostname}");
-        if (u.Aliases is not null) fields.Add($"Aliases = [{string.Join(", ", u.Aliases)}]");
-        if (u.Tags is not null) fields.Add($"Tags = [{string.Join(", ", u.Tags)}]");
-        if (u.Comment is not null) fields.Add(u.Comment.Length == 0 ? "clear Comment" : $"Comment = '{u.Comment}'");
+        if (u.IPAddress is not null && u.IPAddress != host.IPAddress) fields.Add($"IPAddress {host.IPAddress} -> {u.IPAddress}");
+        if (u.Hostname is not null && u.Hostname != host.Hostname) fields.Add($"Hostname {host.Hostname} -> {u.Hostname}");
+        if (u.Aliases is not null && !u.Aliases.SequenceEqual(host.Aliases)) fields.Add($"Aliases [{string.Join(", ", host.Aliases)}] -> [{string.Join(", ", u.Aliases)}]");
+        if (u.Tags is not null && !u.Tags.SequenceEqual(host.Tags)) fields.Add($"Tags [{string.Join(", ", host.Tags)}] -> [{string.Join(", ", u.Tags)}]");
+        if (u.Comment is not null && u.Comment != (host.Comment ?? ""))
+            fields.Add(u.Comment.Length == 0 ? "clear Comment" : $"Comment '{host.Comment}' -> '{u.Comment}'");
         return fields;
     }
 }
 
 /// <summary>
-/// Remove-RouterHost: removes hosts by -Id or from the pipeline (-InputObject, whose
-/// Version guards against removing an entry that changed since it was read).
+/// Remove-RouterHost: removes the hosts named by -Hostname (also piped as strings), by
+/// -Id, or piped from Get-RouterHost (whose Version guards against removing an entry
+/// that changed since it was read). A pipeline's removals go over one streaming call.
 /// </summary>
-[Cmdlet(VerbsCommon.Remove, "RouterHost", SupportsShouldProcess = true, DefaultParameterSetName = IdSet)]
-public sealed class RemoveRouterHostCommand : RouterHostsAgentCmdlet
+[Cmdlet(VerbsCommon.Remove, "RouterHost", SupportsShouldProcess = true, DefaultParameterSetName = HostnameSet)]
+public sealed class RemoveRouterHostCommand : RouterHostsChangeCmdlet
 {
+    private const string HostnameSet = "Hostname";
     private const string IdSet = "Id";
     private const string InputObjectSet = "InputObject";
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = HostnameSet, ValueFromPipeline = true)]
+    [Alias("Name")]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(HostnameCompleter))]
+    public string[] Hostname { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(HostIdCompleter))]
     public string[] Id { get; set; } = [];
@@ -256,28 +285,73 @@ public sealed class RemoveRouterHostCommand : RouterHostsAgentCmdlet
     public RouterHost[] InputObject { get; set; } = [];
 
     [Parameter(ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = HostnameSet)]
     [Parameter(ParameterSetName = InputObjectSet)]
     [Alias("Version")]
     [ValidateNotNullOrEmpty]
     public string? ExpectedVersion { get; set; }
 
+    private protected override string Doing => "Removing";
+    private protected override string Done => "removed";
+
     protected override void ProcessRecord()
     {
-        var targets = ParameterSetName == InputObjectSet
-            ? InputObject.Select(h => (h.Id, Target: (object)h, Description: h.ToString(), Version: ExpectedVersion ?? (h.Version.Length == 0 ? null : h.Version)))
-            : Id.Select(id => (Id: id, Target: (object)id, Description: $"id {id}", Version: ExpectedVersion));
-        foreach (var (id, target, description, version) in targets)
+        foreach (var (host, target) in Targets(ParameterSetName, Hostname, Id, InputObject))
         {
-            if (!ShouldProcess(description, "Remove")) continue;
+            if (!ShouldProcess(host.ToString(), "Remove")) continue;
+            var version = ExpectedVersion ?? (ParameterSetName == InputObjectSet && host.Version.Length > 0 ? host.Version : null);
+            Send(new RouterHostChange { Id = host.Id, ExpectedVersion = version }, target);
+        }
+        WriteArrived();
+    }
+
+    private protected override void Succeeded(RouterHostsBulkResult result, RouterHostChange item, object target)
+    {
+        Session.Cache.ForgetHost(item.Id);
+    }
+}
+
+/// <summary>
+/// The base of Set- and Remove-RouterHost: finds the hosts they are given (by name, by
+/// id, or piped), so -WhatIf and errors name "web01 (10.0.0.5)", and streams the
+/// changes over one BulkChangeHosts call.
+/// </summary>
+public abstract class RouterHostsChangeCmdlet : RouterHostsBulkCmdlet<RouterHostChange>
+{
+    private HostDirectory? _directory;
+
+    private protected override IAsyncEnumerable<RouterHostsBulkResult> Open(RouterHostsClient client, IAsyncEnumerable<RouterHostChange> items,
+        CancellationToken ct) => client.BulkChangeAsync(items, ct);
+
+    /// <summary>The hosts given, each with what its error names; a name or id that matches nothing is a non-terminating error.</summary>
+    private protected IEnumerable<(RouterHost Host, object Target)> Targets(string set, string[] names, string[] ids, RouterHost[] objects)
+    {
+        if (set == "InputObject")
+        {
+            foreach (var host in objects) yield return (host, host);
+            yield break;
+        }
+        _directory ??= new HostDirectory(Client);
+        var byName = set == "Hostname";
+        foreach (var key in byName ? names : ids)
+        {
+            RouterHost? host = null;
             try
             {
-                Wait(Client.RemoveHostAsync(id, version, StopToken));
-                Session.Cache.ForgetHost(id);
+                host = Wait(byName ? _directory.FindByNameAsync(key, StopToken) : _directory.FindByIdAsync(key, StopToken));
             }
             catch (RouterHostsException e)
             {
-                Report(e, target, ErrorSubject.Host);
+                Report(e, key, ErrorSubject.Host);
+                continue;
             }
+            if (host is null)
+            {
+                WriteError(NewError(ErrorIds.HostNotFound, ErrorCategory.ObjectNotFound,
+                    byName ? $"No host named '{key}' was found." : $"No host with id '{key}' was found.", key));
+                continue;
+            }
+            yield return (host, key);
         }
     }
 }

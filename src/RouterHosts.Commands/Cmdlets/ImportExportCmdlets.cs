@@ -7,7 +7,8 @@ namespace RouterHosts.Commands;
 /// <summary>
 /// Import-RouterHost: imports hosts files, JSON or CSV (the format inferred from the
 /// extension unless -Format is given), all or nothing per file, streaming the file to the
-/// agent with progress. Inside an edit session the import is staged.
+/// agent with progress. With -SkipInvalid (router-hosts' behaviour) the valid lines are
+/// imported and each invalid line is named in a warning. Inside an edit session the import is staged.
 /// </summary>
 [Cmdlet(VerbsData.Import, "RouterHost", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(RouterHostsImportResult))]
@@ -33,6 +34,10 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
     [Parameter]
     public RouterHostsConflictMode ConflictMode { get; set; } = RouterHostsConflictMode.Skip;
 
+    /// <summary>Import the valid lines and warn about each invalid one, instead of importing nothing.</summary>
+    [Parameter]
+    public SwitchParameter SkipInvalid { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -47,7 +52,8 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
                     $"Cannot tell the format of {file} from its extension; give -Format Hosts, Json or Csv.", file));
                 continue;
             }
-            if (!ShouldProcess(file, $"Import ({format}, conflicts: {ConflictMode}) into {ActiveConnection.Target}")) continue;
+            var invalid = SkipInvalid ? ", skipping invalid lines" : "";
+            if (!ShouldProcess(file, $"Import ({format}, conflicts: {ConflictMode}{invalid}) into {ActiveConnection.Target}")) continue;
             Import(file, format.Value);
         }
     }
@@ -112,7 +118,10 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
             var processed = new LatestValue();
             var length = file.Length;
             var activity = $"Importing {System.IO.Path.GetFileName(path)} into {ActiveConnection.Target}";
-            var task = Client.ImportAsync(content, FormatInference.WireName(format), FormatInference.WireName(ConflictMode), processed, StopToken);
+            WriteDebug($"Calling ImportHosts (a stream) on {ActiveConnection.Target} with {path}.");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var task = Client.ImportAsync(content, FormatInference.WireName(format), FormatInference.WireName(ConflictMode), processed, StopToken,
+                SkipInvalid.IsPresent);
             try
             {
                 while (!task.Wait((int)ProgressEvery.TotalMilliseconds, StopToken))
@@ -144,8 +153,10 @@ public sealed class ImportRouterHostCommand : RouterHostsAgentCmdlet
             {
                 var result = Wait(task);
                 Session.Cache.Invalidate();
-                WriteVerbose($"{path}: {result.Processed} processed, {result.Created} created, {result.Updated} updated, {result.Skipped} skipped" +
-                             (result.Staged ? " (staged in the edit session)." : "."));
+                WriteVerbose($"ImportHosts on {ActiveConnection.Target}: {path}: {result.Processed} processed, {result.Created} created, " +
+                             $"{result.Updated} updated, {result.Skipped} skipped" + (SkipInvalid ? $", {result.Failed} failed" : "") +
+                             $" in {watch.Elapsed.TotalMilliseconds:0} ms" + (result.Staged ? " (staged in the edit session)." : "."));
+                foreach (var line in result.FailedLines) WriteWarning($"{path}: {line} (skipped)");
                 if (result.HostsFileStale)
                     WriteWarning("The import is committed, but the agent could not write the hosts file yet; Get-RouterHostsAgent shows why.");
                 if (PassThru) WriteObject(result);
@@ -238,6 +249,8 @@ public sealed class ExportRouterHostCommand : RouterHostsAgentCmdlet
     {
         var counting = new CountingStream(destination);
         var activity = $"Exporting hosts from {ActiveConnection.Target} to {where}";
+        WriteDebug($"Calling ExportHosts (a stream) on {ActiveConnection.Target}.");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var task = Client.ExportAsync(FormatInference.WireName(format), counting, StopToken);
         try
         {
@@ -259,6 +272,7 @@ public sealed class ExportRouterHostCommand : RouterHostsAgentCmdlet
         try
         {
             Wait(task);
+            WriteVerbose($"ExportHosts on {ActiveConnection.Target}: {counting.BytesTransferred / 1024:N0} KiB in {watch.Elapsed.TotalMilliseconds:0} ms.");
         }
         catch (RouterHostsException e)
         {

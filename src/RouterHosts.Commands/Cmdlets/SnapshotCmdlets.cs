@@ -12,6 +12,9 @@ public sealed class NewRouterHostsSnapshotCommand : RouterHostsAgentCmdlet
     [AllowEmptyString]
     public string Name { get; set; } = "";
 
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void EndProcessing()
     {
         var what = Name.Length == 0 ? "snapshot" : $"snapshot '{Name}'";
@@ -20,7 +23,8 @@ public sealed class NewRouterHostsSnapshotCommand : RouterHostsAgentCmdlet
         {
             var snapshot = Wait(Client.CreateSnapshotAsync(Name, "manual", StopToken));
             Session.Cache.Observe(snapshot);
-            WriteObject(snapshot);
+            WriteVerbose($"Created snapshot {snapshot.Id} ({snapshot.EntryCount} hosts).");
+            if (PassThru) WriteObject(snapshot);
         }
         catch (RouterHostsException e)
         {
@@ -47,6 +51,7 @@ public sealed class GetRouterHostsSnapshotCommand : RouterHostsAgentCmdlet
     [Parameter(ParameterSetName = ListSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(SnapshotNameCompleter))]
     public string? Name { get; set; }
 
     [Parameter(ParameterSetName = ListSet)]

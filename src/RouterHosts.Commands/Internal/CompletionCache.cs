@@ -14,6 +14,8 @@ internal enum CompletionKind
     Hostname,
     Tag,
     SnapshotId,
+    IPAddress,
+    SnapshotName,
 }
 
 /// <summary>
@@ -38,11 +40,16 @@ internal sealed class CompletionCache
     public bool IsRefreshing => Volatile.Read(ref _refreshing) != 0;
     public bool IsStale => _clock() - _refreshedAt >= MaxAge;
 
+    /// <summary>True until the first refresh ends: the first completion after Connect waits for it, briefly.</summary>
+    public bool NeverRefreshed => _refreshedAt == DateTimeOffset.MinValue && !_everRefreshed;
+
+    private volatile bool _everRefreshed;
+
     /// <summary>The last background refresh, for tests and diagnostics.</summary>
     public Task LastRefresh { get; private set; } = Task.CompletedTask;
 
     private static ConcurrentDictionary<string, string>[] NewSets() =>
-        Enumerable.Range(0, 4).Select(_ => new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase)).ToArray();
+        Enumerable.Range(0, Enum.GetValues<CompletionKind>().Length).Select(_ => new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase)).ToArray();
 
     public IReadOnlyList<CompletionCandidate> Candidates(CompletionKind kind) =>
         Volatile.Read(ref _values)[(int)kind].Select(p => new CompletionCandidate(p.Key, p.Value)).ToList();
@@ -80,6 +87,7 @@ internal sealed class CompletionCache
             finally
             {
                 _refreshedAt = _clock();
+                _everRefreshed = true;
                 Volatile.Write(ref _refreshing, 0);
             }
         });
@@ -89,6 +97,7 @@ internal sealed class CompletionCache
     {
         if (host.Id.Length > 0) sets[(int)CompletionKind.HostId][host.Id] = host.ToString();
         if (host.Hostname.Length > 0) sets[(int)CompletionKind.Hostname][host.Hostname] = host.IPAddress;
+        if (host.IPAddress.Length > 0) sets[(int)CompletionKind.IPAddress].TryAdd(host.IPAddress, host.Hostname);
         foreach (var alias in host.Aliases) sets[(int)CompletionKind.Hostname].TryAdd(alias, $"alias of {host.Hostname} ({host.IPAddress})");
         foreach (var tag in host.Tags) sets[(int)CompletionKind.Tag].TryAdd(tag, "tag");
     }
@@ -97,6 +106,7 @@ internal sealed class CompletionCache
     {
         if (snapshot.Id.Length > 0)
             sets[(int)CompletionKind.SnapshotId][snapshot.Id] = $"{snapshot.Name} ({snapshot.Trigger}, {snapshot.CreatedAt:u}, {snapshot.EntryCount} entries)";
+        if (snapshot.Name.Length > 0) sets[(int)CompletionKind.SnapshotName].TryAdd(snapshot.Name, $"{snapshot.Id} ({snapshot.CreatedAt:u})");
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Client;
 
 namespace RouterHosts.Commands.Internal;
@@ -12,12 +13,13 @@ internal static class ConnectionFactory
         return Create(options, Path.GetFullPath(path));
     }
 
-    public static RouterHostsConnection FromEndpoint(string endpoint, string? certificatePath, string? keyPath, string? caPath,
-        string? pfxPassword, string? serverName, TimeSpan? callTimeout) =>
+    public static RouterHostsConnection FromEndpoint(string endpoint, string? certificatePath, X509Certificate2? certificate, string? keyPath,
+        string? caPath, string? pfxPassword, string? serverName, TimeSpan? callTimeout) =>
         Create(WithTimeout(new RouterHostsConnectionOptions
         {
             Endpoint = endpoint,
             CertificatePath = certificatePath,
+            ClientCertificate = certificate,
             KeyPath = keyPath,
             CaPath = caPath,
             PfxPassword = pfxPassword,

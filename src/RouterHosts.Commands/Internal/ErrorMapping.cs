@@ -35,7 +35,10 @@ internal static class ErrorIds
     public const string Cancelled = "RouterHostsOperationCancelled";
     public const string NotImplemented = "RouterHostsNotImplemented";
     public const string LimitExceeded = "RouterHostsLimitExceeded";
+    public const string NoSpace = "RouterHostsNoSpace";
+    public const string DatabaseCorrupt = "RouterHostsDatabaseCorrupt";
     public const string InvalidOperation = "RouterHostsInvalidOperation";
+    public const string BeforeCompactionHorizon = "RouterHostsBeforeCompactionHorizon";
     public const string AgentError = "RouterHostsAgentError";
     public const string NotConnected = "RouterHostsNotConnected";
     public const string InvalidConnectionOptions = "RouterHostsInvalidConnectionOptions";
@@ -70,12 +73,14 @@ internal static class ErrorMapping
         RouterHostsErrorCode.Cancelled => ErrorCategory.OperationStopped,
         RouterHostsErrorCode.Unimplemented => ErrorCategory.NotImplemented,
         RouterHostsErrorCode.ResourceExhausted => ErrorCategory.LimitsExceeded,
+        RouterHostsErrorCode.DataLoss => ErrorCategory.InvalidData,
         _ => ErrorCategory.NotSpecified,
     };
 
     /// <summary>Failures after which no further item can succeed: the cmdlet stops with one terminating error.</summary>
     public static bool IsTerminating(RouterHostsErrorCode code) => code is RouterHostsErrorCode.Unavailable
-        or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded;
+        or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded
+        or RouterHostsErrorCode.DataLoss;
 
     /// <summary>
     /// True when the agent says the edit session this connection holds is gone (expired, or the agent restarted).
@@ -113,7 +118,8 @@ internal static class ErrorMapping
             RouterHostsErrorCode.DeadlineExceeded => ErrorIds.Timeout,
             RouterHostsErrorCode.Cancelled => ErrorIds.Cancelled,
             RouterHostsErrorCode.Unimplemented => ErrorIds.NotImplemented,
-            RouterHostsErrorCode.ResourceExhausted => ErrorIds.LimitExceeded,
+            RouterHostsErrorCode.ResourceExhausted => reason == "no-space" ? ErrorIds.NoSpace : ErrorIds.LimitExceeded,
+            RouterHostsErrorCode.DataLoss => ErrorIds.DatabaseCorrupt,
             _ => ErrorIds.AgentError,
         };
         return new ErrorClass(id, category, IsTerminating(code));
@@ -126,6 +132,7 @@ internal static class ErrorMapping
             case "edit-session-expired" or "unknown-edit-token": return ErrorIds.EditExpired;
             case "no-edit-session": return ErrorIds.NoEditSession;
             case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
+            case "before-compaction-horizon": return ErrorIds.BeforeCompactionHorizon;
         }
         if (IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, message)) return ErrorIds.EditExpired;
         if (message.Contains("holds no edit session", StringComparison.OrdinalIgnoreCase)) return ErrorIds.NoEditSession;
@@ -136,31 +143,41 @@ internal static class ErrorMapping
     }
 
     /// <summary>What the user can do about an error, or null when the message says it all.</summary>
-    public static string? Advice(string errorId, string agentTarget) => errorId switch
+    public static string? Advice(string errorId, string agentTarget, string? reason = null) => (errorId, reason) switch
     {
-        ErrorIds.AgentUnreachable =>
+        (ErrorIds.AuthenticationFailed, "server-certificate-refused") =>
+            $"The agent's certificate was refused: check that -ServerName (or the host in -Endpoint) is a name the agent's certificate carries " +
+            $"(the message says which it has), and that -CaPath is the CA that issued the agent's certificate.",
+        (ErrorIds.AgentUnreachable, _) =>
             $"Check that the RouterHosts agent is running and listening on {agentTarget} (on the router: 'systemctl status router-hosts-agent'; " +
             "for a local test agent: 'routerhosts-agent --dev'), that -Endpoint or -UnixSocket of Connect-RouterHostsAgent names it, " +
             "then run the command again. Test-RouterHostsAgent returns $true once it answers.",
-        ErrorIds.AuthenticationFailed =>
+        (ErrorIds.AuthenticationFailed, _) =>
             "Check the client certificate, key and CA given to Connect-RouterHostsAgent (-CertificatePath, -KeyPath, -CaPath, or the files client.json names): " +
             "the certificate must be issued by the agent's CA, be current, and allow client authentication ('routerhosts-agent pki issue-client' makes one).",
-        ErrorIds.PermissionDenied =>
+        (ErrorIds.PermissionDenied, _) =>
             "The agent accepted the certificate but its role may not do this; use a certificate with a role that may write, or ask the agent's administrator.",
-        ErrorIds.Timeout =>
+        (ErrorIds.Timeout, _) =>
             $"The agent at {agentTarget} did not answer in time; check that it is healthy (Get-RouterHostsAgent) and retry, or connect with a longer -TimeoutSec.",
-        ErrorIds.EditExpired =>
+        (ErrorIds.EditExpired, _) =>
             "The edit session ended on the agent (idle too long, or the agent restarted) and its staged changes were discarded; " +
             "this connection no longer stages into it. Run Start-RouterHostsEdit to begin a new one.",
-        ErrorIds.NoEditSession => "Run Start-RouterHostsEdit first.",
-        ErrorIds.EditInProgress =>
+        (ErrorIds.NoEditSession, _) => "Run Start-RouterHostsEdit first.",
+        (ErrorIds.BeforeCompactionHorizon, _) =>
+            "The history before that time was compacted (Invoke-RouterHostsCompaction, or the agent's compaction.automatic); use an -AsOf at or after the horizon, or a snapshot.",
+        (ErrorIds.NoSpace, _) =>
+            "Nothing was changed. Free space on the agent's filesystem (the message names the file); the agent carries on by itself, then run the command again.",
+        (ErrorIds.DatabaseCorrupt, _) =>
+            "The agent's database is damaged: stop the agent and restore the database from a backup, or start on a new one and re-import an export " +
+            "(see the README, 'When the disk is full or the database is damaged').",
+        (ErrorIds.EditInProgress, _) =>
             "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it).",
-        ErrorIds.EditConflict =>
+        (ErrorIds.EditConflict, _) =>
             "Nothing was applied and the session is still open: change the staged entries so they no longer conflict and run Complete-RouterHostsEdit again, " +
             "or discard them with Undo-RouterHostsEdit.",
-        ErrorIds.VersionConflict =>
+        (ErrorIds.VersionConflict, _) =>
             "The host changed since it was read: read it again (Get-RouterHost) and retry, or leave out -ExpectedVersion to overwrite.",
-        ErrorIds.NotConnected =>
+        (ErrorIds.NotConnected, _) =>
             "Run Connect-RouterHostsAgent -Endpoint <host:port> -CertificatePath <client.crt> -KeyPath <client.key> -CaPath <ca.crt> " +
             "(or -ConfigPath <client.json>, or -UnixSocket <path>), or put a client.json at the default location.",
         _ => null,

@@ -32,7 +32,7 @@ public sealed class CsvHostFormat : IHostFormat
         var columns = new Dictionary<string, int>();
         for (var i = 0; i < header.Count; i++)
         {
-            if (!ColumnNames.TryGetValue(header[i].Trim().TrimStart('\uFEFF'), out var column))
+            if (!ColumnNames.TryGetValue(header[i].Trim(), out var column))
                 errors.Add($"line {headerLine}: unknown column '{header[i]}' (expected {Header})");
             else columns[column] = i;
         }

@@ -30,6 +30,24 @@ public static class HostFormats
                ?? throw CoreException.Invalid("format", name, "use hosts, json or csv");
     }
 
+    /// <summary>
+    /// Parses an import in <paramref name="format"/>. Every format reads UTF-8; a leading UTF-8
+    /// byte-order mark (as Windows tools write it) is dropped here, for all of them, and a
+    /// UTF-16 one is named rather than reported as invalid UTF-8.
+    /// </summary>
+    public static IReadOnlyList<ImportRecord> Parse(IHostFormat format, ReadOnlyMemory<byte> content, List<string> errors)
+    {
+        var bytes = content.Span;
+        if (bytes.StartsWith(Utf16LittleEndianBom) || bytes.StartsWith(Utf16BigEndianBom))
+            throw CoreException.Invalid("chunk", "(import payload)", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8");
+        if (bytes.StartsWith(Utf8Bom)) content = content[Utf8Bom.Length..];
+        return format.Parse(content.ToArray(), errors);
+    }
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+    private static ReadOnlySpan<byte> Utf16LittleEndianBom => [0xFF, 0xFE];
+    private static ReadOnlySpan<byte> Utf16BigEndianBom => [0xFE, 0xFF];
+
     /// <summary>Splits a list given as "a;b" or "a,b" (CSV cells, hosts tags).</summary>
     public static IReadOnlyList<string> SplitList(string? value) =>
         string.IsNullOrWhiteSpace(value)

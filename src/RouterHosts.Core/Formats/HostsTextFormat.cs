@@ -5,9 +5,9 @@ using RouterHosts.Core.HostsFile;
 namespace RouterHosts.Core.Formats;
 
 /// <summary>
-/// The /etc/hosts format: "ip hostname [aliases...] [# comment]". Reads what the
-/// agent writes back exactly (a leading "[a,b]" in the comment holds the tags) and
-/// skips comment lines, including the agent's own markers.
+/// The /etc/hosts format: "ip hostname [aliases...] [# comment [tags]]". Reads what the
+/// agent writes back exactly, router-hosts' layout and our older one (see
+/// <see cref="HostsFileRenderer.ParseTrailing"/>), and skips comment lines, including the agent's own markers.
 /// </summary>
 public sealed class HostsTextFormat : IHostFormat
 {
@@ -31,25 +31,11 @@ public sealed class HostsTextFormat : IHostFormat
                 errors.Add($"line {lineNumber}: '{fields[0]}' has no hostname after it");
                 continue;
             }
-            var (tags, comment) = hash < 0 ? ([], null) : ParseTrailing(line[(hash + 1)..]);
+            var (tags, comment) = hash < 0 ? ([], null) : HostsFileRenderer.ParseTrailing(line[(hash + 1)..]);
             var record = new ImportRecord(lineNumber, null, new HostDraft(fields[0], fields[1], comment, tags, fields[2..]));
             if (HostFormats.TryValidate(record, errors)) records.Add(record);
         }
         return records;
-    }
-
-    /// <summary>Inverse of <see cref="HostsFileRenderer.TrailingComment"/>.</summary>
-    private static (IReadOnlyList<string> Tags, string? Comment) ParseTrailing(string trailing)
-    {
-        if (trailing.StartsWith(' ')) trailing = trailing[1..];
-        if (trailing.StartsWith('[') && trailing.IndexOf(']') is var close && close > 0)
-        {
-            var tags = HostFormats.SplitList(trailing[1..close]);
-            var rest = trailing[(close + 1)..];
-            if (rest.StartsWith(' ')) rest = rest[1..];
-            return (tags, rest.Length == 0 ? null : rest);
-        }
-        return ([], trailing.Length == 0 ? null : trailing);
     }
 
     public void WriteStart(TextWriter writer)

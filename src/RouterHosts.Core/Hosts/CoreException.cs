@@ -12,6 +12,8 @@ public enum CoreErrorKind
     ResourceExhausted,
     PermissionDenied,
     Unavailable,
+    /// <summary>Stored data is damaged (DATA_LOSS): the database is corrupt.</summary>
+    DataLoss,
 }
 
 public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<string>? details = null)
@@ -31,7 +33,10 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
     public static CoreException NotFound(string id) =>
         new(CoreErrorKind.NotFound, $"host {Quote(id)} not found");
 
-    /// <summary>Quotes a user value for an error message, escaping control characters and line separators so they stay visible.</summary>
+    /// <summary>
+    /// Quotes a user value for an error message, escaping control characters, line separators and
+    /// invisible format characters (a byte-order mark, zero-width spaces) so that they show.
+    /// </summary>
     public static string Quote(string? value)
     {
         if (value is null) return "(none)";
@@ -39,7 +44,8 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
         var sb = new System.Text.StringBuilder("'");
         foreach (var c in shown)
         {
-            if (char.IsControl(c) || c is '\u2028' or '\u2029') sb.Append($"\\u{(int)c:x4}");
+            if (char.IsControl(c) || c is '\u2028' or '\u2029' ||
+                char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format) sb.Append($"\\u{(int)c:x4}");
             else sb.Append(c);
         }
         return sb.Append('\'').ToString();
@@ -53,4 +59,9 @@ public static class CoreReasons
     public const string UnknownEditToken = "unknown-edit-token";
     public const string EditSessionHeld = "edit-session-held";
     public const string EditSessionCommitting = "edit-session-committing";
+    /// <summary>An as-of read before the compaction horizon: the events it needs were folded.</summary>
+    public const string BeforeCompactionHorizon = "before-compaction-horizon";
+    public const string ImportIncomplete = "import-incomplete";
+    public const string NoSpace = "no-space";
+    public const string DatabaseCorrupt = "database-corrupt";
 }

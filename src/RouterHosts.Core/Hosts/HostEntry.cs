@@ -47,7 +47,11 @@ public readonly record struct HostKey
 
 public enum HostEventType { Created, Updated, Deleted, Restored }
 
-/// <summary>One event of a host's log, with the entry as it stood after it.</summary>
+/// <summary>
+/// One event of a host's log, with the entry as it stood after it. A baseline (left by a
+/// compaction) has a <paramref name="Horizon"/> and stands for <paramref name="Folded"/>
+/// events; its <paramref name="Type"/> is that of the last event it folded.
+/// </summary>
 public sealed record HostEvent(
     long EventId,
     string HostId,
@@ -55,4 +59,9 @@ public sealed record HostEvent(
     HostEventType Type,
     HostEntry State,
     DateTimeOffset OccurredAt,
-    string Actor);
+    string Actor,
+    DateTimeOffset? Horizon = null,
+    long Folded = 1)
+{
+    public bool IsBaseline => Horizon is not null;
+}

@@ -30,7 +30,12 @@ public static class HostValidator
             CheckAliases(draft.Aliases ?? [], hostname));
     }
 
-    /// <summary>Parses an IPv4 or IPv6 literal (no CIDR, no zone) and returns its canonical text.</summary>
+    /// <summary>
+    /// Parses an IPv4 or IPv6 literal (no CIDR, no zone) and returns its one canonical text, so that
+    /// equal addresses compare equal wherever they are stored or looked up: IPv6 in RFC 5952 form
+    /// (lowercase, no leading zeros, the longest run of zeros compressed), and an IPv4-mapped IPv6
+    /// address (::ffff:a.b.c.d) as the IPv4 address it stands for.
+    /// </summary>
     public static string CanonicalIp(string? value)
     {
         const string field = "ip_address";
@@ -54,7 +59,7 @@ public static class HostValidator
             // IPAddress.TryParse also takes "[::1]" and "[::1]:80" (dropping the port).
             throw CoreException.Invalid(field, value, "not an IPv4 or IPv6 address");
         }
-        return address.ToString();
+        return (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
     }
 
     public static string CheckHostname(string field, string? value)
@@ -73,6 +78,11 @@ public static class HostValidator
             if (label[0] == '-' || label[^1] == '-')
                 throw CoreException.Invalid(field, value, $"label '{label}' starts or ends with '-'");
         }
+        // RFC 1123 §2.1: the highest-level label is never all digits, so that a name cannot be
+        // taken for a dotted-decimal address. Resolvers also read "10.1" and "0x0a" (inet_aton forms) as addresses.
+        if (value[(value.LastIndexOf('.') + 1)..].All(char.IsAsciiDigit) || IPAddress.TryParse(value, out _))
+            throw CoreException.Invalid(field, value,
+                "a name whose last label is all digits, or that reads as an IP address, is not a hostname (RFC 1123 §2.1)");
         return value;
     }
 
@@ -110,7 +120,6 @@ public static class HostValidator
         foreach (var alias in aliases)
         {
             CheckHostname("alias", alias);
-            if (IPAddress.TryParse(alias, out _)) throw CoreException.Invalid("alias", alias, "an alias may not be an IP address");
             if (string.Equals(alias, hostname, StringComparison.OrdinalIgnoreCase))
                 throw CoreException.Invalid("alias", alias, "an alias may not repeat the entry's hostname");
             if (!seen.Add(alias)) throw CoreException.Invalid("alias", alias, "duplicate alias");

@@ -7,6 +7,18 @@ public static class Ulid
 {
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+    /// <summary>26 Crockford base32 digits (any case), the first at most '7' so the value fits 128 bits.</summary>
+    public static bool IsValid(string? text) =>
+        text is { Length: 26 } && text[0] is >= '0' and <= '7' && text.All(c => Alphabet.Contains(char.ToUpperInvariant(c)));
+
+    /// <summary>The id itself, or INVALID_ARGUMENT naming it when it is not a ULID (the ids of hosts and snapshots).</summary>
+    public static string Require(string field, string? text)
+    {
+        if (string.IsNullOrEmpty(text)) throw CoreException.Invalid(field, text, "an id is required");
+        if (!IsValid(text)) throw CoreException.Invalid(field, text, "not a ULID (26 characters of Crockford base32)");
+        return text;
+    }
+
     public static string New(DateTimeOffset now)
     {
         Span<byte> bytes = stackalloc byte[16];

@@ -27,12 +27,41 @@ public static class AtomicFile
         catch (FileNotFoundException) { return null; }
     }
 
-    public static void Replace(string path, byte[] content)
-    {
-        // A symlinked hosts file keeps its link: the file it points to is the one replaced.
-        var full = new FileInfo(path).LinkTarget is null
+    /// <summary>The file a write replaces: a symlinked hosts file keeps its link, the file it points to is the one replaced.</summary>
+    private static string TargetPath(string path) =>
+        new FileInfo(path).LinkTarget is null
             ? Path.GetFullPath(path)
             : File.ResolveLinkTarget(path, returnFinalTarget: true)!.FullName;
+
+    /// <summary>The temp file names <see cref="Replace"/> uses for <paramref name="target"/>: ".NAME.routerhosts-GUID.tmp" beside it.</summary>
+    private static System.Text.RegularExpressions.Regex TempNamePattern(string target) =>
+        new($@"^\.{System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(target))}\.routerhosts-[0-9a-f]{{32}}\.tmp$");
+
+    /// <summary>
+    /// Deletes the temp files a write to <paramref name="path"/> left behind when the process
+    /// died between creating and renaming them (kill -9, power loss). Only names this class makes
+    /// for this very file, and only regular files, are touched. Returns the paths it removed.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveLeftoverTempFiles(string path)
+    {
+        var target = TargetPath(path);
+        var directory = Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(directory)) return [];
+        var ours = TempNamePattern(target);
+        var removed = new List<string>();
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles($".{Path.GetFileName(target)}.routerhosts-*.tmp",
+                     new EnumerationOptions { AttributesToSkip = 0, MatchCasing = MatchCasing.CaseSensitive }))
+        {
+            if (!ours.IsMatch(file.Name) || file.LinkTarget is not null) continue;
+            file.Delete();
+            removed.Add(file.FullName);
+        }
+        return removed;
+    }
+
+    public static void Replace(string path, byte[] content)
+    {
+        var full = TargetPath(path);
         var directory = Path.GetDirectoryName(full)!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.routerhosts-{Guid.NewGuid():N}.tmp");
         try

@@ -32,11 +32,17 @@ public sealed class HostsFileSync : IDisposable
     private TimeSpan _nextRetry = FirstRetry;
     private HostsFileState _state;
 
-    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log)
+    /// <param name="takeOver">
+    /// File mode only: a file holding lines the agent did not write is refused
+    /// (<see cref="ForeignHostsFileException"/>) unless this is set; then its loopback lines are kept and the rest dropped.
+    /// </param>
+    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log, bool takeOver = false)
     {
         _hooks = hooks;
         _log = log;
         _state = new HostsFileState(System.IO.Path.GetFullPath(path), mode, false, 0, null, null);
+        RemoveLeftoverTempFiles();
+        if (mode == HostsFileMode.File) _kept = KeptLines(_state.Path, takeOver);
         Lines.Load(store.StreamAll(), store.LastChangeId());
         _retryTimer = new Timer(_ =>
         {
@@ -45,6 +51,35 @@ public sealed class HostsFileSync : IDisposable
     }
 
     public HostsFileState State => Volatile.Read(ref _state);
+
+    /// <summary>File mode: the loopback lines written above the block, kept from the file the agent took over.</summary>
+    private readonly IReadOnlyList<string> _kept = [];
+
+    private IReadOnlyList<string> KeptLines(string path, bool takeOver)
+    {
+        var content = HostsFileRenderer.InspectFileMode(AtomicFile.TryRead(path));
+        if (content.Foreign.Count == 0) return content.Kept;
+        if (!takeOver) throw new ForeignHostsFileException(path, content.Foreign);
+        var loopback = content.Foreign.Where(HostsFileRenderer.IsLoopbackLine).ToList();
+        _log.LogWarning("taking over {Path}: keeping {Kept} loopback line(s), dropping {Dropped} line(s) RouterHosts did not write: {Lines}",
+            path, content.Kept.Count + loopback.Count, content.Foreign.Count - loopback.Count,
+            string.Join(" | ", content.Foreign.Where(l => !HostsFileRenderer.IsLoopbackLine(l)).Take(20)));
+        return [.. content.Kept, .. loopback];
+    }
+
+    /// <summary>A write cut short (kill -9, power loss) leaves its temp file beside the hosts file; on a router that is /etc.</summary>
+    private void RemoveLeftoverTempFiles()
+    {
+        try
+        {
+            foreach (var removed in AtomicFile.RemoveLeftoverTempFiles(_state.Path))
+                _log.LogWarning("removed {Temp}, left behind by an earlier write of the hosts file that did not finish", removed);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("could not remove leftover temp files beside {Path}: {Error}", _state.Path, e.Message);
+        }
+    }
 
     /// <summary>The rendered lines; the writer applies every committed change to them.</summary>
     public RenderedLines Lines { get; } = new();
@@ -71,7 +106,7 @@ public sealed class HostsFileSync : IDisposable
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
-            var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block);
+            var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
             var wrote = AtomicFile.WriteIfChanged(state.Path, content);
             var now = DateTimeOffset.UtcNow;
             _state = state with
@@ -88,6 +123,9 @@ public sealed class HostsFileSync : IDisposable
         {
             // The temp file's name is random; mask it so that the same failure reads the same on each retry.
             var error = TempFileName.Replace(e.Message, ".routerhosts-*.tmp");
+            if (IsNoSpace(e))
+                error = $"no space left on device: the hosts file {state.Path} cannot be written ({error}); " +
+                        "the changes are committed and the file catches up by itself once there is room";
             var firstFailure = state.Current || state.LastError != error;
             _state = state with { Current = false, LastError = error };
             _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",
@@ -98,6 +136,11 @@ public sealed class HostsFileSync : IDisposable
         }
         return _state;
     }
+
+    private const int ENOSPC = 28, EDQUOT = 122;
+
+    /// <summary>On Unix an IOException carries the errno as its HResult.</summary>
+    private static bool IsNoSpace(Exception e) => e is IOException { HResult: ENOSPC or EDQUOT };
 
     private bool _disposed;
 

@@ -30,6 +30,19 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     IReadOnlyList<HostEvent> History(string id);
 
+    /// <summary>
+    /// Folds, for each selected host with at least two events at or before <paramref name="horizon"/>,
+    /// those events into one baseline event (the last of them, keeping its event id, version, type
+    /// and state, marked with the horizon), all in one transaction. Selection: the one host
+    /// <paramref name="hostId"/>; else every host with more than <paramref name="overThreshold"/>
+    /// events; else every host. <paramref name="dryRun"/> reports the same and changes nothing.
+    /// Returns the hosts folded in id order (the one named host even when nothing was folded).
+    /// </summary>
+    IReadOnlyList<CompactedHost> Compact(string? hostId, long? overThreshold, DateTimeOffset horizon, bool dryRun);
+
+    /// <summary>The latest compaction horizon of the host, or of any host when <paramref name="hostId"/> is null; null when none.</summary>
+    DateTimeOffset? CompactionHorizon(string? hostId);
+
     /// <summary>The host as it stood at <paramref name="asOf"/>, from its events.</summary>
     HostEntry? GetAsOf(string id, DateTimeOffset asOf);
 
@@ -47,9 +60,18 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     /// <summary>A round trip to the database, for health checks.</summary>
     void Ping();
+
+    /// <summary>
+    /// Why the store cannot work as it should right now, as a sentence for health checks: no space
+    /// left for writes (until a write succeeds again or space is back), or a corrupt database. Null when fine.
+    /// </summary>
+    string? Problem();
 }
 
 /// <summary>An event about to be appended: the host's state after it.</summary>
 public sealed record PendingEvent(HostEventType Type, HostEntry State);
+
+/// <summary>One host a compaction folded: its event counts before and after, and its current version.</summary>
+public sealed record CompactedHost(string HostId, long EventsBefore, long EventsAfter, long Version);
 
 public sealed record SnapshotInfo(string Id, string Name, string Trigger, DateTimeOffset CreatedAt, int EntryCount);

@@ -25,11 +25,30 @@ public sealed class SqliteHostStoreComplianceTests : HostStoreComplianceTests
     [Fact]
     public void Migration_runs_once_and_records_its_version()
     {
-        Assert.Equal([1L], SchemaVersions());
+        Assert.Equal([1L, 2L], SchemaVersions());
         Reopen();
         Reopen();
-        Assert.Equal([1L], SchemaVersions());
+        Assert.Equal([1L, 2L], SchemaVersions());
         Assert.Equal("sqlite", Store.BackendName);
+    }
+
+    [Fact]
+    public void A_version_1_database_gains_the_compaction_columns_and_keeps_its_events()
+    {
+        Hosts.Commit(Store, Hosts.T0, set => set.Add(new Core.Hosts.HostDraft("10.0.0.1", "a"), "01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+        CloseStore();
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "ALTER TABLE events DROP COLUMN horizon; ALTER TABLE events DROP COLUMN folded; DELETE FROM schema_version WHERE version = 2";
+            command.ExecuteNonQuery();
+        }
+        Reopen();
+        Assert.Equal([1L, 2L], SchemaVersions());
+        var only = Assert.Single(Store.History("01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+        Assert.False(only.IsBaseline);
+        Assert.Equal(1, only.Folded);
     }
 
     [Fact]
