@@ -12,8 +12,12 @@ public sealed class TestDatabase : IDisposable
 {
     public const string UrlVariable = "ROUTERHOSTS_TEST_POSTGRES_URL";
 
-    public TestDatabase()
+    private readonly string? _serverUrl;
+
+    /// <param name="serverUrl">The server's URL; by default the one ROUTERHOSTS_TEST_POSTGRES_URL names.</param>
+    public TestDatabase(string? serverUrl = null)
     {
+        _serverUrl = serverUrl;
         Name = "rh_test_" + Guid.NewGuid().ToString("N");
         using var admin = new NpgsqlConnection(ServerSettings().ConnectionString);
         admin.Open();
@@ -28,7 +32,7 @@ public sealed class TestDatabase : IDisposable
     {
         get
         {
-            var server = ServerUrl();
+            var server = _serverUrl ?? ServerUrl();
             var q = server.IndexOf('?');
             var query = q >= 0 ? server[q..] : "";
             var path = q >= 0 ? server[..q] : server;
@@ -48,7 +52,7 @@ public sealed class TestDatabase : IDisposable
                 $"{UrlVariable} is not set: these tests need a PostgreSQL server. Start the throwaway one with " +
                 $"`tests/postgres/throwaway.sh start` and export the variable it prints.");
 
-    private static NpgsqlConnectionStringBuilder ServerSettings() => PostgresUrl.Parse(ServerUrl());
+    private NpgsqlConnectionStringBuilder ServerSettings() => PostgresUrl.Parse(_serverUrl ?? ServerUrl());
 
     /// <summary>Runs SQL in this database (for tests that look at or change the schema directly).</summary>
     public object? Scalar(string sql)

@@ -6,6 +6,8 @@
 #   tests/postgres/throwaway.sh start   # starts it; prints ROUTERHOSTS_TEST_POSTGRES_URL=...
 #   tests/postgres/throwaway.sh env     # prints the variable again (for eval / $GITHUB_ENV-like use)
 #   tests/postgres/throwaway.sh stop    # stops it and removes the directory
+#   tests/postgres/throwaway.sh halt    # fault tests: stops the server at once (-m immediate), keeping its data
+#   tests/postgres/throwaway.sh resume  # starts the halted server again
 #
 # The state file (default /tmp/routerhosts-throwaway-postgres.state, or $ROUTERHOSTS_TEST_POSTGRES_STATE)
 # remembers the directory between the calls.
@@ -25,6 +27,17 @@ url_for() { # the socket directory percent-encoded as the URL's host, as libpq r
     echo "postgres://$RUN_AS@$encoded:$PORT/postgres?sslmode=disable"
 }
 
+server_start() {
+    # Unix socket only, in our own directory; enough connections for several agents' pools and the tests.
+    as_user "$BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -c unix_socket_directories='$1' -c port=$PORT -c max_connections=200" start >/dev/null
+}
+
+running_dir() {
+    [ -f "$STATE" ] || { echo "throwaway.sh: not running (run start first)" >&2; exit 1; }
+    cat "$STATE"
+}
+
 start() {
     if [ -f "$STATE" ] && [ -d "$(cat "$STATE")" ]; then
         echo "throwaway.sh: already running in $(cat "$STATE") (stop it first)" >&2
@@ -40,10 +53,7 @@ start() {
     [ "$(id -u)" -eq 0 ] && chown "$RUN_AS" "$dir"
     as_user "$BIN/initdb" -D "$dir/data" -U "$RUN_AS" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
-    # Unix socket only, in our own directory; enough connections for several agents' pools and the tests.
-    as_user "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c port=$PORT -c max_connections=200" start >/dev/null \
-        || { cat "$dir/server.log" >&2; rm -rf "$dir"; exit 1; }
+    server_start "$dir" || { cat "$dir/server.log" >&2; rm -rf "$dir"; exit 1; }
     echo "$dir" >"$STATE"
     echo "ROUTERHOSTS_TEST_POSTGRES_URL=$(url_for "$dir")"
 }
@@ -59,8 +69,8 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    env)
-        [ -f "$STATE" ] || { echo "throwaway.sh: not running (run start first)" >&2; exit 1; }
-        echo "ROUTERHOSTS_TEST_POSTGRES_URL=$(url_for "$(cat "$STATE")")" ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    env) echo "ROUTERHOSTS_TEST_POSTGRES_URL=$(url_for "$(running_dir)")" ;;
+    halt) as_user "$BIN/pg_ctl" -D "$(running_dir)/data" -m immediate -w stop >/dev/null ;;
+    resume) dir=$(running_dir); server_start "$dir" || { cat "$dir/server.log" >&2; exit 1; } ;;
+    *) echo "usage: $0 start|stop|env|halt|resume" >&2; exit 2 ;;
 esac
