@@ -72,4 +72,32 @@ public sealed class SharedPostgresTests : IDisposable
         await using var second = await StartAgentAsync(); // ready means its file is rendered
         Assert.Contains("before-second-started", File.ReadAllText(second.HostsFilePath));
     }
+
+    [Fact]
+    public async Task Two_agents_writing_one_host_at_once_one_wins_the_other_is_aborted_and_nothing_is_lost()
+    {
+        await using var first = await StartAgentAsync();
+        await using var second = await StartAgentAsync();
+        using var toFirst = first.Connect();
+        using var toSecond = second.Connect();
+        var host = await toFirst.AddHostAsync(Host("10.62.0.1", "contended"));
+
+        async Task<RouterHostsErrorCode?> Update(RouterHostsClient client, string comment)
+        {
+            try
+            {
+                await client.UpdateHostAsync(host.Id, new RouterHostUpdate { Comment = comment }, host.Version);
+                return null;
+            }
+            catch (RouterHostsException e) { return e.Code; }
+        }
+        var results = await Task.WhenAll(Update(toFirst, "by-first"), Update(toSecond, "by-second"));
+
+        Assert.Single(results, r => r is null);
+        Assert.Single(results, r => r == RouterHostsErrorCode.Aborted);
+        var history = await toSecond.GetHostHistoryAsync(host.Id).ToListAsync();
+        Assert.Equal(2, history.Count);
+        var winner = results[0] is null ? "by-first" : "by-second";
+        Assert.Equal(winner, (await toFirst.GetHostAsync(host.Id)).Comment);
+    }
 }
