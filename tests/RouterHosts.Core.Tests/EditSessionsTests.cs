@@ -40,7 +40,7 @@ public sealed class EditSessionsTests : IDisposable
     public void Only_one_session_is_live_and_a_second_start_names_the_holder()
     {
         var (token, info) = _sessions.Start("alice@laptop");
-        Assert.False(string.IsNullOrEmpty(token));
+        Assert.False(string.IsNullOrEmpty(token.Token));
         Assert.Equal("alice@laptop", info.Holder);
         Assert.Equal(_clock.GetUtcNow() + TimeSpan.FromMinutes(15), info.ExpiresAt);
 
@@ -58,11 +58,11 @@ public sealed class EditSessionsTests : IDisposable
     public void Unknown_and_missing_tokens_are_refused()
     {
         Assert.Equal("unknown edit token",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StageOne("nope", Add("10.0.0.1", "a"))).Message);
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StageOne(new EditAccess("nope", "alice"), Add("10.0.0.1", "a"))).Message);
         var (token, _) = _sessions.Start("alice");
         Assert.Equal("unknown edit token",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(token + "x")).Message);
-        Refused(CoreErrorKind.InvalidArgument, () => _sessions.StagedCommands(""));
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(token with { Token = token.Token + "x" })).Message);
+        Refused(CoreErrorKind.InvalidArgument, () => _sessions.StagedCommands(new EditAccess("", "alice")));
         _sessions.End(token);
         Assert.Equal("unknown edit token",
             Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StagedCommands(token)).Message);

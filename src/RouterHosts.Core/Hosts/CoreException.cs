@@ -53,4 +53,7 @@ public static class CoreReasons
     public const string UnknownEditToken = "unknown-edit-token";
     public const string EditSessionHeld = "edit-session-held";
     public const string EditSessionCommitting = "edit-session-committing";
+    /// <summary>The session was ended without its token (by its holder elsewhere, or by an admin).</summary>
+    public const string EditSessionEnded = "edit-session-ended";
+    public const string NoEditSession = "no-edit-session";
 }
