@@ -83,7 +83,7 @@ internal static class ErrorMapping
     /// </summary>
     public static bool IsEditSessionGone(RouterHostsErrorCode code, string message, string? reason = null) =>
         code == RouterHostsErrorCode.FailedPrecondition
-        && (reason is "edit-session-expired" or "unknown-edit-token"
+        && (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended"
             || (reason is null && (message.Contains("edit session expired", StringComparison.OrdinalIgnoreCase)
                                    || message.Contains("unknown edit token", StringComparison.OrdinalIgnoreCase))));
 
@@ -123,7 +123,7 @@ internal static class ErrorMapping
     {
         switch (reason)
         {
-            case "edit-session-expired" or "unknown-edit-token": return ErrorIds.EditExpired;
+            case "edit-session-expired" or "unknown-edit-token" or "edit-session-ended": return ErrorIds.EditExpired;
             case "no-edit-session": return ErrorIds.NoEditSession;
             case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
         }
@@ -154,7 +154,9 @@ internal static class ErrorMapping
             "this connection no longer stages into it. Run Start-RouterHostsEdit to begin a new one.",
         ErrorIds.NoEditSession => "Run Start-RouterHostsEdit first.",
         ErrorIds.EditInProgress =>
-            "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it).",
+            "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it). " +
+            "If you hold it from another session, Start-RouterHostsEdit -Resume takes it up and Undo-RouterHostsEdit -Force discards it; " +
+            "an admin can end anyone's with Undo-RouterHostsEdit -Force.",
         ErrorIds.EditConflict =>
             "Nothing was applied and the session is still open: change the staged entries so they no longer conflict and run Complete-RouterHostsEdit again, " +
             "or discard them with Undo-RouterHostsEdit.",
