@@ -103,6 +103,8 @@ public sealed class HostsEngine(
     public async Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, EditAccess? edit,
         Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
+        // The token is the whole call's: one that is not the caller's (or not live) refuses the call, not each item.
+        if (edit is not null) sessions.View(edit);
         var index = 0;
         var batch = new List<HostDraft>(BulkBatchSize);
         long lastChangeId = 0;
