@@ -58,7 +58,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
             }
             if (live is not null)
                 throw new CoreException(CoreErrorKind.FailedPrecondition, live.Owner == owner
-                    ? $"you already hold the open edit session (since {live.StartedAt:u}, {live.Commands.Count} staged change(s)); resume it or discard it"
+                    ? $"an edit session is already open, held by {live.Holder} (you) since {live.StartedAt:u} with {live.Commands.Count} staged change(s); resume it or discard it"
                     : $"an edit session is already open, held by {live.Holder} until {live.ExpiresAt:u} unless used")
                 { Reason = CoreReasons.EditSessionHeld };
             var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
