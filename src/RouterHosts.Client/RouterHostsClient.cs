@@ -409,13 +409,16 @@ public sealed class RouterHostsClient : IDisposable
 
     // ---- edit sessions ----
 
-    /// <summary>Opens the agent's edit session and attaches it to this client.</summary>
-    public Task<RouterHostsEdit> StartEditAsync(CancellationToken ct = default) => Call(async options =>
+    /// <summary>
+    /// Opens the agent's edit session and attaches it to this client. With <paramref name="resume"/>,
+    /// attaches the session this identity already holds (started from another process) instead.
+    /// </summary>
+    public Task<RouterHostsEdit> StartEditAsync(bool resume = false, CancellationToken ct = default) => Call(async options =>
     {
         if (EditToken is not null)
             throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
                 "this connection already holds an edit session; complete or undo it first") { Reason = "edit-session-held" };
-        var r = await _grpc.StartEditAsync(new StartEditRequest(), options).ConfigureAwait(false);
+        var r = await _grpc.StartEditAsync(new StartEditRequest { Resume = resume }, options).ConfigureAwait(false);
         Volatile.Write(ref _editToken, r.EditToken);
         return ToEdit(r.Session, isMine: true);
     }, ct);
@@ -441,13 +444,17 @@ public sealed class RouterHostsClient : IDisposable
         }
     }, ct);
 
-    /// <summary>Discards the attached session's staged changes; returns how many there were.</summary>
-    public Task<int> UndoEditAsync(CancellationToken ct = default) => Call(async options =>
+    /// <summary>
+    /// Discards the attached session's staged changes; returns how many there were. With
+    /// <paramref name="force"/>, ends the agent's live session without its token: this identity's
+    /// own (held by another process), or, for an admin, anyone's.
+    /// </summary>
+    public Task<int> UndoEditAsync(bool force = false, CancellationToken ct = default) => Call(async options =>
     {
-        var token = RequireEditToken();
+        var token = force ? EditToken ?? "" : RequireEditToken();
         try
         {
-            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token }, options).ConfigureAwait(false);
+            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token, Force = force }, options).ConfigureAwait(false);
             return r.DiscardedChanges;
         }
         finally { Volatile.Write(ref _editToken, null); }
@@ -577,7 +584,7 @@ public sealed class RouterHostsClient : IDisposable
         var code = (RouterHostsErrorCode)(int)e.StatusCode;
         var reason = e.Trailers.GetValue(ErrorDetails.ReasonTrailerKey);
         // The agent no longer knows our session: drop the token so later calls are not staged into nothing.
-        if (reason is "edit-session-expired" or "unknown-edit-token") DetachEdit();
+        if (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended") DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         // We refused the agent's certificate (wrong -ServerName, or not from our CA): the advice is about the server, not our certificate.

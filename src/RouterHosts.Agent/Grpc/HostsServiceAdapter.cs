@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using RouterHosts.Core;
 using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Sessions;
 using RouterHosts.Protocol.V1;
 using static RouterHosts.Agent.Grpc.ProtoConvert;
 using HostEntry = RouterHosts.Core.Hosts.HostEntry;
@@ -15,23 +16,27 @@ namespace RouterHosts.Agent.Grpc;
 /// router_hosts.v1 on top of the core: translates messages and nothing more.
 /// Errors are mapped by <see cref="CallGuard"/>; the caller's identity comes from it too.
 /// </summary>
-public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : HostsService.HostsServiceBase
+public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log) : HostsService.HostsServiceBase
 {
     private static string Actor(ServerCallContext context) => CallGuard.CallerOf(context).Actor;
+
+    /// <summary>The edit token as the caller presents it (null when none is given): the session checks it is theirs.</summary>
+    private static EditAccess? Edit(string? token, ServerCallContext context) =>
+        string.IsNullOrEmpty(token) ? null : new EditAccess(token, CallGuard.CallerOf(context).Identity);
 
     // ---- hosts ----
 
     public override async Task<AddHostResponse> AddHost(AddHostRequest request, ServerCallContext context)
     {
         var draft = ToDraft(request.IpAddress, request.Hostname, request.HasComment ? request.Comment : null, request.Tags, request.Aliases);
-        var (entry, outcome) = await engine.AddAsync(Actor(context), draft, NullIfEmpty(request.EditToken), context.CancellationToken);
+        var (entry, outcome) = await engine.AddAsync(Actor(context), draft, Edit(request.EditToken, context), context.CancellationToken);
         return new AddHostResponse { Id = entry.Id, Entry = ToProto(entry), Outcome = ToProto(outcome) };
     }
 
     public override Task<GetHostResponse> GetHost(GetHostRequest request, ServerCallContext context) =>
         Task.FromResult(new GetHostResponse
         {
-            Entry = ToProto(engine.Get(request.Id, NullIfEmpty(request.EditToken), ToTime(request.AsOf))),
+            Entry = ToProto(engine.Get(request.Id, Edit(request.EditToken, context), ToTime(request.AsOf))),
         });
 
     public override async Task<UpdateHostResponse> UpdateHost(UpdateHostRequest request, ServerCallContext context)
@@ -43,14 +48,14 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             request.Tags?.Values.ToList(),
             request.Aliases?.Values.ToList());
         var (entry, outcome) = await engine.UpdateAsync(Actor(context), request.Id, patch,
-            request.HasExpectedVersion ? request.ExpectedVersion : null, NullIfEmpty(request.EditToken), context.CancellationToken);
+            request.HasExpectedVersion ? request.ExpectedVersion : null, Edit(request.EditToken, context), context.CancellationToken);
         return new UpdateHostResponse { Entry = ToProto(entry), Outcome = ToProto(outcome) };
     }
 
     public override async Task<DeleteHostResponse> DeleteHost(DeleteHostRequest request, ServerCallContext context)
     {
         var (_, outcome) = await engine.DeleteAsync(Actor(context), request.Id,
-            request.HasExpectedVersion ? request.ExpectedVersion : null, NullIfEmpty(request.EditToken), context.CancellationToken);
+            request.HasExpectedVersion ? request.ExpectedVersion : null, Edit(request.EditToken, context), context.CancellationToken);
         return new DeleteHostResponse { Success = true, Outcome = ToProto(outcome) };
     }
 
@@ -63,14 +68,14 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             request.HasTag ? request.Tag : null,
             request.HasOffset ? request.Offset : 0,
             request.HasLimit && request.Limit > 0 ? request.Limit : null);
-        foreach (var entry in engine.List(query, NullIfEmpty(request.EditToken), ToTime(request.AsOf)))
+        foreach (var entry in engine.List(query, Edit(request.EditToken, context), ToTime(request.AsOf)))
             await responseStream.WriteAsync(new ListHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
     }
 
     public override async Task SearchHosts(SearchHostsRequest request, IServerStreamWriter<SearchHostsResponse> responseStream, ServerCallContext context)
     {
         if (string.IsNullOrEmpty(request.Query)) throw CoreException.Invalid("query", request.Query, "a search text is required");
-        foreach (var entry in engine.List(new HostQuery(Text: request.Query), NullIfEmpty(request.EditToken)))
+        foreach (var entry in engine.List(new HostQuery(Text: request.Query), Edit(request.EditToken, context)))
             await responseStream.WriteAsync(new SearchHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
     }
 
@@ -98,7 +103,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var ct = context.CancellationToken;
         var items = Channel.CreateBounded<HostDraft>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
-        string? token = null;
+        EditAccess? token = null;
         var reader = Task.Run(async () =>
         {
             try
@@ -106,7 +111,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 var first = true;
                 await foreach (var r in requestStream.ReadAllAsync(ct))
                 {
-                    if (first) { token = NullIfEmpty(r.EditToken); first = false; }
+                    if (first) { token = Edit(r.EditToken, context); first = false; }
                     await items.Writer.WriteAsync(ToDraft(r.IpAddress, r.Hostname, r.HasComment ? r.Comment : null, r.Tags, r.Aliases), ct);
                 }
                 items.Writer.Complete();
@@ -196,7 +201,8 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var ct = context.CancellationToken;
         var payload = new MemoryStream();
-        string? format = null, conflictMode = null, token = null;
+        string? format = null, conflictMode = null;
+        EditAccess? token = null;
         bool? skipInvalid = null;
         var complete = false;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
@@ -204,7 +210,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             if (chunk.HasSkipInvalid) skipInvalid ??= chunk.SkipInvalid;
             if (chunk.HasFormat) format ??= chunk.Format;
             if (chunk.HasConflictMode) conflictMode ??= chunk.ConflictMode;
-            token ??= NullIfEmpty(chunk.EditToken);
+            token ??= Edit(chunk.EditToken, context);
             if (payload.Length + chunk.Chunk.Length > HostsEngine.MaxImportBytes)
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"import payload over {HostsEngine.MaxImportBytes / (1024 * 1024)} MiB; split the file");
@@ -361,25 +367,40 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
 
     public override Task<StartEditResponse> StartEdit(StartEditRequest request, ServerCallContext context)
     {
-        var (token, info) = engine.Sessions.Start(Actor(context));
-        return Task.FromResult(new StartEditResponse { EditToken = token, Session = ToProto(info) });
+        var caller = CallGuard.CallerOf(context);
+        var (access, info) = engine.Sessions.Start(caller.Identity, caller.Actor, request.Resume);
+        return Task.FromResult(new StartEditResponse { EditToken = access.Token, Session = ToProto(info) });
     }
 
     public override async Task<FinishEditResponse> FinishEdit(FinishEditRequest request, ServerCallContext context)
     {
-        var r = await engine.FinishEditAsync(Actor(context), request.EditToken, context.CancellationToken);
+        var r = await engine.FinishEditAsync(Actor(context), RequiredEdit(request.EditToken, context), context.CancellationToken);
         return new FinishEditResponse { Added = r.Added, Changed = r.Changed, Removed = r.Removed, SnapshotId = r.SnapshotId, Outcome = ToProto(r.Outcome) };
     }
 
-    public override Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context) =>
-        Task.FromResult(new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(request.EditToken) });
+    public override async Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context)
+    {
+        if (!request.Force)
+            return new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(RequiredEdit(request.EditToken, context)) };
+        // Without the token: the caller's own session, or, for an admin, anyone's (logged and recorded).
+        var caller = CallGuard.CallerOf(context);
+        var ended = await engine.EndEditWithoutTokenAsync(caller.Actor, caller.Identity, mayEndAnothers: caller.Role >= Role.Admin);
+        if (ended.HeldByAnother)
+            log.LogWarning("{Actor} ended the edit session of {Holder} (started {Started:u}); {Count} staged change(s) discarded",
+                caller.Actor, ended.Info.Holder, ended.Info.StartedAt.UtcDateTime, ended.DiscardedChanges);
+        return new CancelEditResponse { Success = true, DiscardedChanges = ended.DiscardedChanges };
+    }
 
     public override Task<GetEditResponse> GetEdit(GetEditRequest request, ServerCallContext context)
     {
-        if (!string.IsNullOrEmpty(request.EditToken)) engine.Sessions.View(request.EditToken); // says "expired" or "unknown" for a stale token
+        if (Edit(request.EditToken, context) is { } edit) engine.Sessions.View(edit); // says "expired", "unknown" or "not yours" for such a token
         var current = engine.Sessions.Current;
         return Task.FromResult(new GetEditResponse { Session = current is null ? null : ToProto(current) });
     }
+
+    /// <summary>FinishEdit and CancelEdit act on a given session: an empty token is the session check's "required".</summary>
+    private static EditAccess RequiredEdit(string token, ServerCallContext context) =>
+        new(token, CallGuard.CallerOf(context).Identity);
 
     // ---- health ----
 
