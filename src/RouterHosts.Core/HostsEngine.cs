@@ -75,14 +75,22 @@ public sealed class HostsEngine(
         return entry ?? throw CoreException.NotFound(id);
     }
 
-    public IReadOnlyList<HostEntry> List(HostQuery query, string? editToken = null, DateTimeOffset? asOf = null)
+    public IReadOnlyList<HostEntry> List(HostQuery query, string? editToken = null, DateTimeOffset? asOf = null) =>
+        Stream(query, editToken, asOf).ToList();
+
+    /// <summary>
+    /// The list, produced as it is read: the live set in pages from the store's one
+    /// consistent view. A staged view and an as-of read are built in memory first.
+    /// The query is checked here, before anything is read.
+    /// </summary>
+    public IEnumerable<HostEntry> Stream(HostQuery query, string? editToken = null, DateTimeOffset? asOf = null)
     {
         if (query.Offset < 0) throw CoreException.Invalid("offset", query.Offset.ToString(), "must not be negative");
         if (query.Limit < 0) throw CoreException.Invalid("limit", query.Limit.ToString(), "must not be negative");
         if (query.IpAddress is { Length: > 0 } ip) query = query with { IpAddress = HostValidator.CanonicalIp(ip) };
         if (asOf is { } time) return query.Apply(store.ListAsOf(time));
         if (!string.IsNullOrEmpty(editToken)) return query.Apply(sessions.StagedEntries(editToken));
-        return store.List(query);
+        return store.Stream(query);
     }
 
     public IReadOnlyList<HostEvent> History(string id)
