@@ -14,7 +14,7 @@
                   deps/ (client library, Google.Protobuf, Grpc.*: loaded into a private
                   AssemblyLoadContext). The root RouterHosts.psd1 then imports it.
       Test      dotnet test RouterHosts.sln (the cmdlet metadata tests check the module
-                just assembled, through ROUTERHOSTS_MODULE_DIR)
+                just assembled, through ROUTERHOSTS_TEST_MODULE_DIR)
       Pester    runs pester/ (Pester 5) in a fresh pwsh against a real agent; fails when
                 a test fails, or when Pester 5 is missing and the task was asked for by name
                 ('All' skips it with a warning instead)
@@ -118,13 +118,13 @@ function Invoke-Assemble {
 function Invoke-Test {
     Write-Step 'xunit: dotnet test RouterHosts.sln'
     if (-not (Test-Path -LiteralPath (Join-Path $ModuleDir 'RouterHosts.psd1'))) { Invoke-Assemble }
-    $previous = $env:ROUTERHOSTS_MODULE_DIR
-    $env:ROUTERHOSTS_MODULE_DIR = $ModuleDir
+    $previous = $env:ROUTERHOSTS_TEST_MODULE_DIR
+    $env:ROUTERHOSTS_TEST_MODULE_DIR = $ModuleDir
     try {
         Invoke-Native dotnet @('test', (Join-Path $Root 'RouterHosts.sln'), '-c', $Configuration, '--nologo')
     }
     finally {
-        $env:ROUTERHOSTS_MODULE_DIR = $previous
+        $env:ROUTERHOSTS_TEST_MODULE_DIR = $previous
     }
 }
 
@@ -137,7 +137,7 @@ function Invoke-PesterTests([bool] $Required) {
     Write-Step 'Pester'
     $pester = Get-Pester5
     if (-not $pester) {
-        $message = 'Pester 5 is not installed (Install-Module Pester -MinimumVersion 5.5.0 -Scope CurrentUser).'
+        $message = 'Pester 5 is not installed: ./test.sh installs it from NuGet (or Install-Module Pester -MinimumVersion 5.5.0 -Scope CurrentUser).'
         if ($Required) { throw $message }
         Write-Warning "$message Skipping the Pester suite."
         return
@@ -152,23 +152,29 @@ param($PesterPath, $TestsPath, $ResultsPath)
 Import-Module $PesterPath -Force
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $TestsPath
-$configuration.Run.Exit = $true
 $configuration.Output.Verbosity = 'Detailed'
 $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputFormat = 'NUnitXml'
 $configuration.TestResult.OutputPath = $ResultsPath
-Invoke-Pester -Configuration $configuration
+$configuration.Run.PassThru = $true
+$configuration.Run.Exit = $false
+$result = Invoke-Pester -Configuration $configuration
+# A block or file whose setup failed counts as a failure too (its tests never ran).
+$failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+"pester-summary: $($result.PassedCount) passed, $failed failed"
+exit ([int]($failed -gt 0 -or $result.PassedCount -eq 0))
 '@
     $scriptFile = Join-Path ([IO.Path]::GetTempPath()) "routerhosts-pester-$([guid]::NewGuid().ToString('N')).ps1"
     Set-Content -LiteralPath $scriptFile -Value $script -Encoding utf8NoBOM
-    $previousAgent = $env:ROUTERHOSTS_AGENT_DLL
-    $env:ROUTERHOSTS_AGENT_DLL = $AgentDll
+    $previousAgent = $env:ROUTERHOSTS_TEST_AGENT_DLL
+    $env:ROUTERHOSTS_TEST_AGENT_DLL = $AgentDll
     try {
-        $pwsh = (Get-Process -Id $PID).Path
+        # Not (Get-Process -Id $PID).Path: for pwsh installed as a .NET tool that is `dotnet`.
+        $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
         Invoke-Native $pwsh @('-NoProfile', '-NonInteractive', '-File', $scriptFile, $pester.Path, (Join-Path $Root 'pester'), $results)
     }
     finally {
-        $env:ROUTERHOSTS_AGENT_DLL = $previousAgent
+        $env:ROUTERHOSTS_TEST_AGENT_DLL = $previousAgent
         Remove-Item -LiteralPath $scriptFile -ErrorAction Ignore
     }
 }

@@ -1,32 +1,85 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need (Debian packages: the python
-# grpcio peer, protoc, systemd-analyze), assembles the module, runs
-# `dotnet test RouterHosts.sln`, and ends with one "N passed, N failed" line.
+# The whole test suite, on a Debian 12 machine that has only the .NET 10 SDK:
+#   1. installs what the tests use: Debian packages (the python grpcio peer, protoc and
+#      the well-known .proto files, systemd-analyze), pwsh 7.6.9 as a .NET tool and
+#      Pester 5.9.1 from its NuGet package, into a cache a second run reuses;
+#   2. in that pwsh, runs ./build.ps1: build, assemble the module, the xunit suites
+#      (dotnet test), then the Pester suite against a real agent;
+#   3. checks the contract against shared/'s reference when shared/ sits beside the clone;
+#   4. ends with one line "N passed, N failed" counting every suite.
+# It exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc systemd)
+cache="${ROUTERHOSTS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/routerhosts-test}"
+pwsh_version=7.6.9
+pester_version=5.9.1
+packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd)
+
+fail_setup() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+# 1. Prerequisites ------------------------------------------------------------------
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >/dev/null \
-    || { echo "could not install ${packages[*]}"; echo "0 passed, 1 failed"; exit 1; }
+    || fail_setup "could not install ${packages[*]}"
 fi
 
-# Without pwsh the module is still assembled, so the metadata tests read the shipped layout.
-if [ -x module/assemble.sh ]; then
-  module/assemble.sh >/tmp/routerhosts-assemble.log 2>&1 \
-    || { cat /tmp/routerhosts-assemble.log; echo "0 passed, 1 failed"; exit 1; }
+pwsh="$cache/pwsh-$pwsh_version/pwsh"
+if [ ! -x "$pwsh" ]; then
+  dotnet tool install PowerShell --version "$pwsh_version" --tool-path "$cache/pwsh-$pwsh_version" >/dev/null \
+    || fail_setup "could not install the PowerShell $pwsh_version .NET tool"
 fi
 
-log=$(mktemp)
-dotnet test RouterHosts.sln --nologo "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+# Pester's NuGet package holds the module in tools/; a folder on PSModulePath makes it importable.
+modules="$cache/modules"
+if [ ! -f "$modules/Pester/$pester_version/Pester.psd1" ]; then
+  download="$cache/pester-download"
+  mkdir -p "$download"
+  cat >"$download/pester.csproj" <<EOF
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework><ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally></PropertyGroup>
+  <ItemGroup><PackageDownload Include="Pester" Version="[$pester_version]" /></ItemGroup>
+</Project>
+EOF
+  dotnet restore "$download/pester.csproj" --packages "$download/packages" >/dev/null \
+    || fail_setup "could not restore the Pester $pester_version NuGet package"
+  rm -rf "$modules/Pester/$pester_version"
+  mkdir -p "$modules/Pester"
+  cp -r "$download/packages/pester/$pester_version/tools" "$modules/Pester/$pester_version"
+fi
+export PSModulePath="$modules${PSModulePath:+:$PSModulePath}"
 
-passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a build failure runs no test
-rm -f "$log"
+# 2. Build, xunit, Pester -------------------------------------------------------------
+xunit_log=$(mktemp) pester_log=$(mktemp)
+trap 'rm -f "$xunit_log" "$pester_log"' EXIT
+"$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Build, Assemble, Test' 2>&1 | tee "$xunit_log"
+xunit_status=${PIPESTATUS[0]}
+"$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Pester' 2>&1 | tee "$pester_log"
+pester_status=${PIPESTATUS[0]}
+
+# 3. The contract against the shared reference ----------------------------------------
+contract_passed=0 contract_failed=0
+if [ -f ../shared/tools/wire_compat.py ]; then
+  if /usr/bin/python3 ../shared/tools/wire_compat.py proto router_hosts/v1/hosts.proto | tail -n 1; then contract_passed=1; else contract_failed=1; fi
+fi
+
+# 4. One summary line ------------------------------------------------------------------
+# dotnet test prints "Passed!  - Failed: 0, Passed: 226, ..." per test assembly; build.ps1's
+# Pester step prints "pester-summary: N passed, N failed".
+count() { grep -Eo "$1" "$2" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'; }
+xunit_passed=$(count 'Passed: +[0-9]+' "$xunit_log")
+xunit_failed=$(count 'Failed: +[0-9]+' "$xunit_log")
+pester_passed=$(count 'pester-summary: [0-9]+' "$pester_log")
+pester_failed=$(count '[0-9]+ failed$' <(grep -E '^pester-summary: ' "$pester_log"))
+# A step that failed without counting a failed test (a build error, a crash) counts as one.
+[ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ] && xunit_failed=1
+[ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ] && pester_failed=1
+
+echo "xunit: $xunit_passed passed, $xunit_failed failed; pester (pwsh $pwsh_version): $pester_passed passed, $pester_failed failed; contract: $contract_passed passed, $contract_failed failed"
+passed=$((xunit_passed + pester_passed + contract_passed))
+failed=$((xunit_failed + pester_failed + contract_failed))
 echo "$passed passed, $failed failed"
-exit "$status"
+[ "$failed" -eq 0 ]

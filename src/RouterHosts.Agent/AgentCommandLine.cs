@@ -19,7 +19,7 @@ public static class AgentCommandLine
                routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT] run for development: a throwaway CA, database and hosts file
                routerhosts-agent pki init|issue-server|issue-client ...      make the CA and certificates (routerhosts-agent pki --help)
                routerhosts-agent --version
-        Environment variables ROUTERHOSTS_section__key override the file; --section:key=value overrides both.
+        Environment variables ROUTERHOSTS_AGENT_section__key override the file; --section:key=value overrides both.
         Signals: SIGHUP reloads TLS files, hooks, access policy and log level; SIGTERM stops gracefully.
         """;
 

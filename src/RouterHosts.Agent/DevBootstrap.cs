@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Transport;
 
@@ -41,7 +40,7 @@ public static class DevBootstrap
 
         var endpoint = listen ?? DefaultListen;
         var hostsPath = Path.Combine(dir, "hosts");
-        if (!File.Exists(hostsPath)) File.WriteAllText(hostsPath, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        if (!File.Exists(hostsPath)) PublishedFile.WriteText(hostsPath, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", PublishedFile.Public);
         var clientJson = Path.Combine(dir, "client.json");
         var host = endpoint.StartsWith('[') ? endpoint[..(endpoint.IndexOf(']') + 1)] : endpoint[..endpoint.LastIndexOf(':')];
         var connectHost = host is "0.0.0.0" or "[::]" ? "localhost" : host;
@@ -50,7 +49,7 @@ public static class DevBootstrap
             UnixSocket: null,
             Certificate: "pki/client.crt", Key: "pki/client.key", Ca: "pki/ca.crt",
             ServerName: "localhost", Pfx: "pki/client.pfx");
-        File.WriteAllText(clientJson, JsonSerializer.Serialize(config, ClientConfigJson.Default.ClientConfigFile));
+        config.Save(clientJson);
 
         return new AgentOptions
         {

@@ -79,30 +79,17 @@ public sealed class CertificateAuthority : IDisposable
                 if (path is not null && File.Exists(path))
                     throw new IOException($"{path} exists; pass --force to replace it");
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(certificatePath))!);
-        File.WriteAllText(certificatePath, certificate.ExportCertificatePem() + "\n");
+        PublishedFile.WriteText(certificatePath, certificate.ExportCertificatePem() + "\n", PublishedFile.Public);
         if (keyPath is null) return;
         var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException("the certificate has no EC private key");
-        WriteSecret(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n");
+        PublishedFile.WriteText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n", PublishedFile.Secret);
     }
 
     /// <summary>Writes a PKCS#12 file (for Windows clients) with mode 0600.</summary>
     public static void WritePfx(X509Certificate2 certificate, string path, string? password, bool overwrite)
     {
         if (!overwrite && File.Exists(path)) throw new IOException($"{path} exists; pass --force to replace it");
-        var bytes = certificate.Export(X509ContentType.Pkcs12, password);
-        WriteSecret(path, bytes);
-    }
-
-    private static void WriteSecret(string path, object content)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        if (content is string text) stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
-        else stream.Write((byte[])content);
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        PublishedFile.Write(path, certificate.Export(X509ContentType.Pkcs12, password), PublishedFile.Secret);
     }
 
     public void Dispose() => Certificate.Dispose();

@@ -63,11 +63,31 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public async Task Unknown_keys_from_overrides_name_the_variable_and_the_argument()
     {
-        var output = await ExpectRefusedAsync(new Dictionary<string, string> { ["ROUTERHOSTS_snapshots__max_snapshot"] = "3" }, "--hooks:on_sucess:0:name=x");
+        var output = await ExpectRefusedAsync(new Dictionary<string, string> { ["ROUTERHOSTS_AGENT_snapshots__max_snapshot"] = "3" }, "--hooks:on_sucess:0:name=x");
         Assert.Contains("snapshots:max_snapshot: unknown key (did you mean 'snapshots:max_snapshots'?", output);
-        Assert.Contains("set by the environment variable ROUTERHOSTS_snapshots__max_snapshot", output);
+        Assert.Contains("set by the environment variable ROUTERHOSTS_AGENT_snapshots__max_snapshot", output);
         Assert.Contains("hooks:on_sucess: unknown key", output);
         Assert.Contains("set on the command line by --hooks:on_sucess", output);
+    }
+
+    [Fact]
+    public async Task Variables_outside_the_agents_prefix_are_ignored_while_a_misspelt_agent_key_is_refused()
+    {
+        // What build.ps1, the client library and a user's shell set: none of them is an agent key.
+        var foreign = new Dictionary<string, string>
+        {
+            ["ROUTERHOSTS_TEST_MODULE_DIR"] = "/nowhere",
+            ["ROUTERHOSTS_CLIENT_CONFIG"] = "/nowhere/client.json",
+            ["ROUTERHOSTS_WHATEVER"] = "x",
+        };
+        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config"), _site.Root, foreign);
+        Assert.True(exit == 0, output);
+        Assert.Contains("configuration is valid", output);
+
+        var misspelt = new Dictionary<string, string>(foreign) { ["ROUTERHOSTS_AGENT_log_levle"] = "Debug" };
+        var refused = await ExpectRefusedAsync(misspelt);
+        Assert.Contains("log_levle: unknown key (did you mean 'log_level'?", refused);
+        Assert.Contains("set by the environment variable ROUTERHOSTS_AGENT_log_levle", refused);
     }
 
     [Fact]
@@ -228,8 +248,8 @@ public sealed class ConfigurationTests : IDisposable
     public async Task Command_line_overrides_environment_overrides_file()
     {
         // The file says Information; the environment says a bad level; the command line fixes it.
-        var environment = new Dictionary<string, string> { ["ROUTERHOSTS_LOG_LEVEL"] = "loud" };
-        Assert.Contains("log_level: 'loud' is not a log level (use Trace, Debug, Information, Warning, Error, Critical, None) (set by the environment variable ROUTERHOSTS_LOG_LEVEL)",
+        var environment = new Dictionary<string, string> { ["ROUTERHOSTS_AGENT_LOG_LEVEL"] = "loud" };
+        Assert.Contains("log_level: 'loud' is not a log level (use Trace, Debug, Information, Warning, Error, Critical, None) (set by the environment variable ROUTERHOSTS_AGENT_LOG_LEVEL)",
             await ExpectRefusedAsync(environment));
         var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config", "--log_level=Debug"), _site.Root, environment);
         Assert.True(exit == 0, output);

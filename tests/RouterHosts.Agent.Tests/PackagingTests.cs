@@ -63,7 +63,7 @@ public sealed class PackagingTests : IDisposable
         foreach (var line in new[]
                  {
                      "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "RestartPreventExitStatus=2",
-                     "ExecReload=/bin/kill -HUP $MAINPID", "User=router-hosts", "Group=router-hosts", "NoNewPrivileges=yes",
+                     "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'", "User=router-hosts", "Group=router-hosts", "NoNewPrivileges=yes",
                      "ProtectSystem=strict", "ReadWritePaths=/var/lib/router-hosts", "ReadWritePaths=-/etc/hosts.d", "PrivateTmp=yes",
                      "ProtectHome=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "CapabilityBoundingSet=", "AmbientCapabilities=",
                      "StateDirectory=router-hosts", "RuntimeDirectory=router-hosts",

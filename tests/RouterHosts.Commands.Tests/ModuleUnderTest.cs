@@ -6,7 +6,7 @@ namespace RouterHosts.Commands.Tests;
 /// <summary>
 /// The module these tests look at, in its assembled layout:
 /// <list type="bullet">
-/// <item>ROUTERHOSTS_MODULE_DIR when set (build.ps1 sets it to what it assembled);</item>
+/// <item>ROUTERHOSTS_TEST_MODULE_DIR when set (build.ps1 sets it to what it assembled);</item>
 /// <item>else module/assemble.sh run with --from on the freshly built RouterHosts.Commands output
 /// into a temporary folder (so the layout script itself is under test);</item>
 /// <item>else (no bash, e.g. Windows without build.ps1) the build output and the source files.</item>
@@ -14,7 +14,7 @@ namespace RouterHosts.Commands.Tests;
 /// </summary>
 public sealed class ModuleUnderTest : IDisposable
 {
-    public const string EnvironmentVariable = "ROUTERHOSTS_MODULE_DIR";
+    public const string EnvironmentVariable = "ROUTERHOSTS_TEST_MODULE_DIR";
 
     private readonly string? _temporary;
 

@@ -89,9 +89,22 @@ public sealed class AgentProcess : IAsyncDisposable
         var actualPort = port ?? FreePort();
         var args = new List<string> { "--dev", "--data-dir", dir, "--listen", $"127.0.0.1:{actualPort}" };
         args.AddRange(extraArgs ?? []);
-        var agent = Launch(args, dir, actualPort, owns, environment);
-        await agent.WaitUntilReadyAsync();
-        return agent;
+        return await ReadyOrDisposedAsync(Launch(args, dir, actualPort, owns, environment));
+    }
+
+    /// <summary>Waits until the agent answers; if it never does, ends it before the error goes up (no process outlives a failed setup).</summary>
+    private static async Task<AgentProcess> ReadyOrDisposedAsync(AgentProcess agent)
+    {
+        try
+        {
+            await agent.WaitUntilReadyAsync();
+            return agent;
+        }
+        catch
+        {
+            await agent.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -114,9 +127,8 @@ public sealed class AgentProcess : IAsyncDisposable
             Transport.CertificateAuthority.WritePem(client, Path.Combine(pki, "client.crt"), Path.Combine(pki, "client.key"), true);
         }
         var port = FreePort();
-        File.WriteAllText(Path.Combine(dir, "client.json"), System.Text.Json.JsonSerializer.Serialize(
-            new Transport.ClientConfigFile($"127.0.0.1:{port}", null, "pki/client.crt", "pki/client.key", "pki/ca.crt", "localhost"),
-            Transport.ClientConfigJson.Default.ClientConfigFile));
+        new Transport.ClientConfigFile($"127.0.0.1:{port}", null, "pki/client.crt", "pki/client.key", "pki/ca.crt", "localhost")
+            .Save(Path.Combine(dir, "client.json"));
         File.WriteAllText(Path.Combine(dir, "hosts"), "127.0.0.1\tlocalhost\n");
         var config = new System.Text.Json.Nodes.JsonObject
         {
@@ -133,8 +145,7 @@ public sealed class AgentProcess : IAsyncDisposable
         File.WriteAllText(configPath, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var agent = Launch(["--config", configPath], dir, port, ownsDirectory: true);
-        if (waitUntilReady) await agent.WaitUntilReadyAsync();
-        return agent;
+        return waitUntilReady ? await ReadyOrDisposedAsync(agent) : agent;
     }
 
     /// <summary>Starts the agent with arbitrary arguments and does not wait (for configuration-error tests).</summary>
@@ -154,7 +165,9 @@ public sealed class AgentProcess : IAsyncDisposable
         info.Environment.Remove("JOURNAL_STREAM");
         info.Environment.Remove("WATCHDOG_USEC");
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
-        return new AgentProcess(Process.Start(info)!, dataDirectory, port, ownsDirectory);
+        var process = Process.Start(info)!;
+        RunningAgents.Track(process);
+        return new AgentProcess(process, dataDirectory, port, ownsDirectory);
     }
 
     public RouterHostsClient Connect(Action<RouterHostsConnectionOptions>? adjust = null)
@@ -164,23 +177,29 @@ public sealed class AgentProcess : IAsyncDisposable
         return RouterHostsClient.Connect(options);
     }
 
+    /// <summary>
+    /// Ready means a successful Readiness call, not a file on disk. client.json is written
+    /// atomically after the certificates it names, so once it exists it can be read whole.
+    /// The deadline is generous: on a loaded 2-core machine a cold start can take many seconds.
+    /// </summary>
     public async Task WaitUntilReadyAsync(TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!File.Exists(ClientConfigPath))
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
+        RouterHostsClient? client = null;
+        try
         {
-            if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode}:\n{Output}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("agent wrote no client.json:\n" + Output);
-            await Task.Delay(50);
+            while (true)
+            {
+                if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode}:\n{Output}");
+                if (client is null && File.Exists(ClientConfigPath)) client = Connect(o => o.CallTimeout = TimeSpan.FromSeconds(5));
+                if (client is not null && (await client.TestAsync()).Ready) return;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"agent did not become ready within {timeout ?? TimeSpan.FromSeconds(90)}:\n{Output}");
+                await Task.Delay(50);
+            }
         }
-        using var client = Connect(o => o.CallTimeout = TimeSpan.FromSeconds(2));
-        while (true)
+        finally
         {
-            if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode}:\n{Output}");
-            var (ready, _) = await client.TestAsync();
-            if (ready) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("agent did not become ready:\n" + Output);
-            await Task.Delay(50);
+            client?.Dispose();
         }
     }
 
@@ -212,6 +231,7 @@ public sealed class AgentProcess : IAsyncDisposable
             try { await WaitForExitAsync(TimeSpan.FromSeconds(15)); }
             catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); }
         }
+        RunningAgents.Forget(_process);
         _process.Dispose();
         if (_ownsDirectory)
         {
@@ -220,4 +240,24 @@ public sealed class AgentProcess : IAsyncDisposable
     }
 
     [DllImport("libc", SetLastError = true)] private static extern int kill(int pid, int signal);
+}
+
+/// <summary>
+/// Every agent this test process started and has not ended: killed when the test process
+/// exits, so that an aborted run or a fixture whose disposal never ran leaves no agent
+/// holding its port.
+/// </summary>
+internal static class RunningAgents
+{
+    private static readonly HashSet<Process> Processes = [];
+
+    static RunningAgents() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        lock (Processes)
+            foreach (var process in Processes)
+                try { if (!process.HasExited) process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+    };
+
+    public static void Track(Process process) { lock (Processes) Processes.Add(process); }
+    public static void Forget(Process process) { lock (Processes) Processes.Remove(process); }
 }

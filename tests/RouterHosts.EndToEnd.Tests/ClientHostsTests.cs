@@ -192,4 +192,24 @@ public sealed class ClientHostsTests(SharedAgent shared) : IClassFixture<SharedA
         Assert.True(long.Parse(changes.Current.ChangeId) > long.Parse(initial.ChangeId));
         cts.Cancel();
     }
+
+    [Fact]
+    public async Task Calls_after_a_finished_watch_on_the_same_connection_get_their_own_answers()
+    {
+        // A one-shot watch ends while its request stream is still open. Kestrel then reuses the
+        // finished HTTP/2 stream for the next call on the connection; a read the watch left pending
+        // took that call's request, and the call failed with UNKNOWN "Exception was thrown by handler".
+        using var client = Client();
+        await client.AddHostAsync(Host("10.5.1.1", "after-watch"));
+        for (var i = 0; i < 100; i++)
+        {
+            // One watch that ends by itself, one that the client leaves after the first set.
+            var set = await client.WatchAsync(follow: false).SingleAsync();
+            Assert.Contains(set.Hosts, h => h.Hostname == "after-watch");
+            Assert.Contains((await client.WatchAsync(follow: true).FirstAsync()).Hosts, h => h.Hostname == "after-watch");
+            var listed = await client.ListHostsAsync(new RouterHostsQuery { HostnamePattern = "after-watch" }).ToListAsync();
+            Assert.Equal("10.5.1.1", Assert.Single(listed).IPAddress);
+            Assert.True((await client.TestAsync()).Ready);
+        }
+    }
 }

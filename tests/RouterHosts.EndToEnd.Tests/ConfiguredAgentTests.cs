@@ -32,7 +32,7 @@ public sealed class ConfiguredAgentTests
             {
                 ["on_success"] = new JsonArray(
                     new JsonObject { ["name"] = "record", ["command"] = $"env | grep ^ROUTER_HOSTS_ | sort > {dir}/hook-env; echo recorded", ["timeout_seconds"] = 5 },
-                    new JsonObject { ["name"] = "hang", ["command"] = $"sleep 60 & echo $! > {dir}/hang-child; wait", ["timeout_seconds"] = 4 }),
+                    new JsonObject { ["name"] = "hang", ["command"] = $"sleep 60 & echo $! > {dir}/hang-child.tmp; mv {dir}/hang-child.tmp {dir}/hang-child; wait", ["timeout_seconds"] = 15 }),
                 ["on_failure"] = new JsonArray(
                     new JsonObject { ["name"] = "alarm", ["command"] = $"echo \"$ROUTER_HOSTS_ERROR\" > {dir}/failure; exit 3", ["timeout_seconds"] = 5 }),
             });
@@ -41,10 +41,13 @@ public sealed class ConfiguredAgentTests
         File.Delete(envFile); // the start-up render already ran the hooks once
         var added = await client.AddHostAsync(Host("10.51.0.1", "hooked"));
 
-        // While "hang" sleeps, the agent keeps answering quickly.
-        var started = DateTime.UtcNow;
+        // While "hang" sleeps, the agent keeps answering: a write made while the hook hangs
+        // returns before the hook is killed (its child is still alive when the write is back).
+        var childFile = Path.Combine(agent.DataDirectory, "hang-child");
+        await WaitUntil(() => File.Exists(childFile));
+        var child = int.Parse((await File.ReadAllTextAsync(childFile)).Trim());
         await client.AddHostAsync(Host("10.51.0.2", "meanwhile"));
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "a write waited for the hanging hook (killed only after 4 s)");
+        Assert.True(IsRunning(child), "the write waited until the hanging hook was killed");
 
         // The second batch: "record" runs again once the first batch's "hang" has been killed.
         await WaitUntil(() => File.Exists(envFile));
@@ -57,8 +60,7 @@ public sealed class ConfiguredAgentTests
         var record = status.LastHookRuns.Single(r => r.Name == "record");
         Assert.Equal((0, "recorded\n"), (record.ExitCode, record.OutputTail));
         // The hung hook's child went with its process group.
-        var child = int.Parse((await File.ReadAllTextAsync(Path.Combine(agent.DataDirectory, "hang-child"))).Trim());
-        await WaitUntil(() => !Directory.Exists($"/proc/{child}") || File.ReadAllText($"/proc/{child}/stat").Split(' ')[2] == "Z");
+        await WaitUntil(() => !IsRunning(child));
         Assert.True((await client.TestAsync()).Ready);
         Assert.Equal("hooked", (await client.GetHostAsync(added.Id)).Hostname);
     }
@@ -150,7 +152,7 @@ public sealed class ConfiguredAgentTests
 
     private static async Task<RouterHostsAgentStatus> WaitFor(RouterHostsClient client, Func<RouterHostsAgentStatus, bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             var status = await client.GetAgentStatusAsync();
@@ -160,9 +162,17 @@ public sealed class ConfiguredAgentTests
         }
     }
 
+    /// <summary>Alive and not a zombie.</summary>
+    private static bool IsRunning(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z"; }
+        catch (IOException) { return false; }
+    }
+
+    // Waits for real conditions: deadlines are generous because a loaded 2-core machine is slow, not wrong.
     private static async Task WaitUntil(Func<bool> condition)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not reached");

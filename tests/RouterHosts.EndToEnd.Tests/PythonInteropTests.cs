@@ -35,6 +35,16 @@ public sealed class PythonClientAgainstAgentTests(SharedAgent shared) : IClassFi
     }
 
     [Fact]
+    public void Calls_after_one_shot_watches_on_the_same_connection_get_their_own_answers()
+    {
+        // A watch handler that returned with a read of its request stream still pending made the
+        // next call on the reused HTTP/2 stream fail: UNKNOWN "Exception was thrown by handler".
+        var r = Run("watch-then-calls");
+        Assert.Equal(150, r.GetProperty("rounds").GetInt32());
+        Assert.Equal("[]", r.GetProperty("failures").GetRawText());
+    }
+
+    [Fact]
     public void Errors_reach_python_with_their_codes_and_utf8_messages()
     {
         var r = Run("errors");

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Configuration.EnvironmentVariables;
 namespace RouterHosts.Agent.Configuration;
 
 /// <summary>
-/// Loads agent.json, then environment variables (ROUTERHOSTS_section__key), then
+/// Loads agent.json, then environment variables (ROUTERHOSTS_AGENT_section__key), then
 /// --section:key=value arguments, each overriding the one before. Before binding,
 /// every key is checked against <see cref="AgentOptions"/>: an unknown key, a value
 /// of the wrong shape or a file writable by group or others stops the agent with a
@@ -17,10 +17,12 @@ namespace RouterHosts.Agent.Configuration;
 /// </summary>
 public static class AgentConfiguration
 {
-    public const string EnvironmentPrefix = "ROUTERHOSTS_";
-
-    /// <summary>Variables with our prefix that belong to other programs (the client library) and are not agent keys.</summary>
-    private static readonly string[] ForeignVariables = ["ROUTERHOSTS_CLIENT_CONFIG"];
+    /// <summary>
+    /// Only variables with this prefix are the agent's. Others, such as the client library's
+    /// ROUTERHOSTS_CLIENT_CONFIG or a test's ROUTERHOSTS_TEST_*, are not read at all; a
+    /// misspelt key under this prefix is refused like one in the file.
+    /// </summary>
+    public const string EnvironmentPrefix = "ROUTERHOSTS_AGENT_";
 
     public static LoadedConfiguration Load(string path, IReadOnlyList<string> overrides)
     {
@@ -35,7 +37,7 @@ public static class AgentConfiguration
         {
             root = new ConfigurationBuilder()
                 .AddJsonFile(full, optional: false, reloadOnChange: false)
-                .Add(new FilteredEnvironmentSource())
+                .AddEnvironmentVariables(EnvironmentPrefix)
                 .AddCommandLine(overrides.ToArray())
                 .Build();
         }
@@ -238,21 +240,6 @@ public static class AgentConfiguration
             tls.Certificate = Resolve(tls.Certificate);
             tls.Key = Resolve(tls.Key);
             tls.Ca = Resolve(tls.Ca);
-        }
-    }
-
-    /// <summary>ROUTERHOSTS_* variables, less the ones that belong to the client library.</summary>
-    private sealed class FilteredEnvironmentSource : IConfigurationSource
-    {
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => new Provider();
-
-        private sealed class Provider() : EnvironmentVariablesConfigurationProvider(EnvironmentPrefix)
-        {
-            public override void Load()
-            {
-                base.Load();
-                foreach (var name in ForeignVariables) Data.Remove(name[EnvironmentPrefix.Length..]);
-            }
         }
     }
 }

@@ -4,7 +4,7 @@ namespace RouterHosts.Agent.Configuration;
 
 /// <summary>
 /// The agent's configuration (one JSON file, default /etc/router-hosts/agent.json;
-/// environment variables ROUTERHOSTS_section__key and --section:key=value override it).
+/// environment variables ROUTERHOSTS_AGENT_section__key and --section:key=value override it).
 /// </summary>
 public sealed class AgentOptions
 {

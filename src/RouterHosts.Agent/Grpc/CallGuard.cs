@@ -54,7 +54,7 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
                 (caller.Role == Role.None ? "no role" : $"the {caller.Role.ToString().ToLowerInvariant()} role")));
         }
         context.UserState[CallerKey] = caller;
-        var endless = Endless.Contains(context.Method[(context.Method.LastIndexOf('/') + 1)..]);
+        var endless = Endless.Contains(Operation(context));
         using var linked = endless ? CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, calls.Stopping) : null;
         var id = calls.Enter(context.Method);
         try
@@ -71,16 +71,27 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         {
             throw Stopping();
         }
-        catch (Exception e) when (e is not RpcException && e is not OperationCanceledException && !context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
-            log.LogError(e, "{Method} failed", context.Method);
-            throw new RpcException(new Status(StatusCode.Internal, "internal error in the agent; see its log"));
+            // The client left or its deadline passed: it no longer reads the status, but the status is still true.
+            throw new RpcException(new Status(StatusCode.Cancelled, $"{Operation(context)} was cancelled: the client left or its deadline passed"));
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            // Nothing leaves as UNKNOWN ("Exception was thrown by handler"): the client learns which
+            // operation failed, the log keeps the cause.
+            if (context.CancellationToken.IsCancellationRequested) log.LogDebug(e, "{Method} failed after its client left", context.Method);
+            else log.LogError(e, "{Method} failed", context.Method);
+            throw new RpcException(new Status(StatusCode.Internal, $"{Operation(context)} failed: internal error in the agent; see its log"));
         }
         finally
         {
             calls.Exit(id);
         }
     }
+
+    /// <summary>The method's name without its service ("ExportHosts"), for messages.</summary>
+    private static string Operation(ServerCallContext context) => context.Method[(context.Method.LastIndexOf('/') + 1)..];
 
     private static RpcException Stopping() =>
         new(new Status(StatusCode.Unavailable, "the agent is stopping; reconnect when it is back"));

@@ -201,7 +201,31 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         if (!await requestStream.MoveNext(ct)) return;
         var follow = requestStream.Current.Follow;
         // Later requests only carry the sink's status; read and drop them so the stream keeps flowing.
-        _ = Task.Run(async () => { try { while (await requestStream.MoveNext(ct)) { } } catch (Exception) { } }, ct);
+        // The drain must end before this handler does: Kestrel reuses a finished HTTP/2 stream for
+        // the next call on the connection, and a read left pending would take that call's request
+        // ("Reading is already in progress", UNKNOWN to the client).
+        using var draining = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var drain = DrainAsync(requestStream, draining.Token);
+        try
+        {
+            await SendSetsAsync(responseStream, follow, ct);
+        }
+        finally
+        {
+            await draining.CancelAsync();
+            await drain;
+        }
+    }
+
+    private static async Task DrainAsync<T>(IAsyncStreamReader<T> requests, CancellationToken ct)
+    {
+        try { while (await requests.MoveNext(ct)) { } }
+        catch (Exception e) when (e is OperationCanceledException or RpcException or IOException or InvalidOperationException) { }
+    }
+
+    /// <summary>The full set, then (with <paramref name="follow"/>) the full set again after each change.</summary>
+    private async Task SendSetsAsync(IServerStreamWriter<WatchHostsResponse> responseStream, bool follow, CancellationToken ct)
+    {
         var seen = -1L;
         while (!ct.IsCancellationRequested)
         {

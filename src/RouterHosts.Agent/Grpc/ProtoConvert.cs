@@ -53,7 +53,16 @@ internal static class ProtoConvert
     public static HostDraft ToDraft(string ip, string hostname, string? comment, IEnumerable<string> tags, IEnumerable<string> aliases) =>
         new(ip, hostname, comment, tags.ToList(), aliases.ToList());
 
-    public static DateTimeOffset? ToTime(Timestamp? t) => t is null ? null : t.ToDateTimeOffset();
+    /// <summary>A client's as_of; one outside what a Timestamp may hold (year 1 to 9999, nanos below 1e9) is the client's error.</summary>
+    public static DateTimeOffset? ToTime(Timestamp? t)
+    {
+        if (t is null) return null;
+        try { return t.ToDateTimeOffset(); }
+        catch (InvalidOperationException)
+        {
+            throw CoreException.Invalid("as_of", $"{t.Seconds}s {t.Nanos}ns", "not a valid timestamp (years 0001 to 9999, nanos 0 to 999999999)");
+        }
+    }
 
     public static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -171,10 +171,10 @@ public static partial class PkiCommand
         using var client = ca.IssueClient(name, role);
         CertificateAuthority.WritePem(client, files[0], files[1], overwrite: true);
         CertificateAuthority.WritePfx(client, files[2], password: null, overwrite: true);
-        File.Copy(Path.Combine(dir, "ca.crt"), files[3], overwrite: true);
+        PublishedFile.Write(files[3], File.ReadAllBytes(Path.Combine(dir, "ca.crt")), PublishedFile.Public);
         var config = new ClientConfigFile(Endpoint: endpoint, UnixSocket: null, Certificate: "client.crt", Key: "client.key", Ca: "ca.crt",
             ServerName: serverName, Pfx: "client.pfx");
-        File.WriteAllText(files[4], JsonSerializer.Serialize(config, ClientConfigJson.Default.ClientConfigFile) + "\n");
+        config.Save(files[4]);
         output.WriteLine($"issued the client certificate {files[0]} for {client.Subject} " +
                          $"({(role is null ? "no role recorded: the access policy decides, admin when there is none" : $"role {role}")}), " +
                          $"serial {client.SerialNumber}, valid until {client.NotAfter.ToUniversalTime():yyyy-MM-dd}");

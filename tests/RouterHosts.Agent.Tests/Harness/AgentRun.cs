@@ -35,7 +35,10 @@ public sealed class AgentRun : IAsyncDisposable
         }
     }
 
-    public const string AgentUnderTestVariable = "ROUTERHOSTS_AGENT_UNDER_TEST";
+    public const string AgentUnderTestVariable = "ROUTERHOSTS_TEST_AGENT_BINARY";
+
+    /// <summary>The agent's own environment prefix (AgentConfiguration.EnvironmentPrefix; the tests see the agent only as a process).</summary>
+    private const string AgentEnvironmentPrefix = "ROUTERHOSTS_AGENT_";
 
     public int Pid => _process.Id;
     public string Output { get { lock (_output) return _output.ToString(); } }
@@ -55,7 +58,7 @@ public sealed class AgentRun : IAsyncDisposable
     public static AgentRun Start(IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null,
         string? viaShell = null)
     {
-        // ROUTERHOSTS_AGENT_UNDER_TEST=/path/to/routerhosts-agent runs the suite against a published
+        // ROUTERHOSTS_TEST_AGENT_BINARY=/path/to/routerhosts-agent runs the suite against a published
         // agent (self-contained, ReadyToRun, NativeAOT) instead of the build next to the tests.
         var binary = Environment.GetEnvironmentVariable(AgentUnderTestVariable);
         var command = new List<string>();
@@ -78,12 +81,16 @@ public sealed class AgentRun : IAsyncDisposable
             info.ArgumentList.Add("sh");
             foreach (var a in command) info.ArgumentList.Add(a);
         }
-        foreach (var name in new[] { "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID", "ROUTERHOSTS_CLIENT_CONFIG" })
+        foreach (var name in new[] { "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID" })
             info.Environment.Remove(name);
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("ROUTERHOSTS_", StringComparison.Ordinal)).ToList())
+        // Only the agent's own settings are kept out of its way; foreign ROUTERHOSTS_* variables
+        // (the client's, the test runner's) reach it as they would on a user's machine.
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith(AgentEnvironmentPrefix, StringComparison.OrdinalIgnoreCase)).ToList())
             info.Environment.Remove(name);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
-        return new AgentRun(Process.Start(info)!);
+        var process = Process.Start(info)!;
+        EndToEnd.Tests.RunningAgents.Track(process);
+        return new AgentRun(process);
     }
 
     /// <summary>Runs the agent to completion (configuration errors, pki commands).</summary>
@@ -146,6 +153,7 @@ public sealed class AgentRun : IAsyncDisposable
             try { await WaitForExitAsync(TimeSpan.FromSeconds(15)); }
             catch (TimeoutException) { _process.Kill(entireProcessTree: true); }
         }
+        EndToEnd.Tests.RunningAgents.Forget(_process);
         _process.Dispose();
     }
 

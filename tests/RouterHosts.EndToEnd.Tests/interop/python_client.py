@@ -63,6 +63,22 @@ if scenario == "all-call-kinds":
     # health
     health = stub.Health(pb.HealthRequest())
     out["health"] = {"healthy": health.healthy, "backend": health.database.backend, "count": health.host_count}
+elif scenario == "watch-then-calls":
+    # One-shot watches, each followed by other calls on the same channel (HTTP/2 connection):
+    # every call must get its own answer, none UNKNOWN.
+    stub = rpc.HostsServiceStub(channel())
+    failures = []
+    for i in range(150):
+        try:
+            watch = list(stub.WatchHosts(iter([pb.WatchHostsRequest(follow=False)])))
+            exported = b"".join(r.chunk for r in stub.ExportHosts(pb.ExportHostsRequest(format="csv")))
+            listed = list(stub.ListHosts(pb.ListHostsRequest()))
+            if watch[-1].complete.count != len(listed) or not exported.startswith(b"id,"):
+                failures.append({"round": i, "code": "MISMATCH", "details": ""})
+        except grpc.RpcError as e:
+            failures.append(dict(status(e), round=i))
+    out["rounds"] = 150
+    out["failures"] = failures
 elif scenario == "errors":
     stub = rpc.HostsServiceStub(channel())
     errors = {}
