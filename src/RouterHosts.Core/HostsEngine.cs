@@ -87,7 +87,15 @@ public sealed class HostsEngine(
         return entry ?? throw CoreException.NotFound(id);
     }
 
-    public IReadOnlyList<HostEntry> List(HostQuery query, EditAccess? edit = null, DateTimeOffset? asOf = null)
+    public IReadOnlyList<HostEntry> List(HostQuery query, EditAccess? edit = null, DateTimeOffset? asOf = null) =>
+        Stream(query, edit, asOf).ToList();
+
+    /// <summary>
+    /// The list, produced as it is read: the live set in pages from the store's one
+    /// consistent view. A staged view and an as-of read are built in memory first.
+    /// The query is checked here, before anything is read.
+    /// </summary>
+    public IEnumerable<HostEntry> Stream(HostQuery query, EditAccess? edit = null, DateTimeOffset? asOf = null)
     {
         if (query.Offset < 0) throw CoreException.Invalid("offset", query.Offset.ToString(), "must not be negative");
         if (query.Limit < 0) throw CoreException.Invalid("limit", query.Limit.ToString(), "must not be negative");
@@ -98,7 +106,7 @@ public sealed class HostsEngine(
             return query.Apply(store.ListAsOf(time));
         }
         if (edit is not null) return query.Apply(sessions.StagedEntries(edit));
-        return store.List(query);
+        return store.Stream(query);
     }
 
     /// <summary>An as-of read needs every event up to its time; before a compaction horizon some were folded.</summary>
