@@ -126,25 +126,9 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
         IServerStreamWriter<BulkAddHostsResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var items = Channel.CreateBounded<HostDraft>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
-        EditAccess? token = null;
-        var reader = Task.Run(async () =>
-        {
-            try
-            {
-                var first = true;
-                await foreach (var r in requestStream.ReadAllAsync(ct))
-                {
-                    if (first) { token = Edit(r.EditToken, context); first = false; }
-                    await items.Writer.WriteAsync(ToDraft(r.IpAddress, r.Hostname, r.HasComment ? r.Comment : null, r.Tags, r.Aliases), ct);
-                }
-                items.Writer.Complete();
-            }
-            catch (Exception e) { items.Writer.Complete(e); }
-        }, ct);
-        // The token arrives with the first item; wait for it before choosing staged or direct.
-        await items.Reader.WaitToReadAsync(ct);
-        await engine.BulkAddAsync(Actor(context), items.Reader, token, async result =>
+        var bulk = await BulkRequests<HostDraft>.StartAsync(requestStream, context, r => r.EditToken,
+            r => ToDraft(r.IpAddress, r.Hostname, r.HasComment ? r.Comment : null, r.Tags, r.Aliases));
+        await engine.BulkAddAsync(Actor(context), bulk.Items, bulk.Token, async result =>
         {
             var response = new BulkAddHostsResponse { Index = result.Index };
             if (result.Entry is not null)
@@ -161,43 +145,28 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
             await responseStream.WriteAsync(response, ct);
         }, ct);
-        await reader;
+        await bulk.Reading;
     }
 
     public override async Task BulkChangeHosts(IAsyncStreamReader<BulkChangeHostsRequest> requestStream,
         IServerStreamWriter<BulkChangeHostsResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var items = Channel.CreateBounded<Core.Writes.HostCommand>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
         var removals = new List<bool>();
-        EditAccess? token = null;
-        var reader = Task.Run(async () =>
+        var bulk = await BulkRequests<Core.Writes.HostCommand>.StartAsync(requestStream, context, r => r.EditToken, r =>
         {
-            try
-            {
-                var first = true;
-                await foreach (var r in requestStream.ReadAllAsync(ct))
-                {
-                    if (first) { token = Edit(r.EditToken, context); first = false; }
-                    var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
-                    Core.Writes.HostCommand command = r.Remove
-                        ? new Core.Writes.DeleteHostCommand(r.Id, expected)
-                        : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
-                            r.HasIpAddress ? r.IpAddress : null,
-                            r.HasHostname ? r.Hostname : null,
-                            r.HasComment ? r.Comment : null,
-                            r.Tags?.Values.ToList(),
-                            r.Aliases?.Values.ToList()), expected);
-                    lock (removals) removals.Add(r.Remove);
-                    await items.Writer.WriteAsync(command, ct);
-                }
-                items.Writer.Complete();
-            }
-            catch (Exception e) { items.Writer.Complete(e); }
-        }, ct);
-        // The token arrives with the first item; wait for it before choosing staged or direct.
-        await items.Reader.WaitToReadAsync(ct);
-        await engine.BulkChangeAsync(Actor(context), items.Reader, token, async result =>
+            var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
+            lock (removals) removals.Add(r.Remove);
+            return r.Remove
+                ? new Core.Writes.DeleteHostCommand(r.Id, expected)
+                : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
+                    r.HasIpAddress ? r.IpAddress : null,
+                    r.HasHostname ? r.Hostname : null,
+                    r.HasComment ? r.Comment : null,
+                    r.Tags?.Values.ToList(),
+                    r.Aliases?.Values.ToList()), expected);
+        });
+        await engine.BulkChangeAsync(Actor(context), bulk.Items, bulk.Token, async result =>
         {
             var response = new BulkChangeHostsResponse { Index = result.Index };
             bool removed;
@@ -215,7 +184,42 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
             await responseStream.WriteAsync(response, ct);
         }, ct);
-        await reader;
+        await bulk.Reading;
+    }
+
+    /// <summary>
+    /// A bulk call's requests, read into a bounded channel as the engine takes them. The edit
+    /// token comes with the first request, so the call waits for it before it chooses to stage
+    /// or to write.
+    /// </summary>
+    private sealed class BulkRequests<TItem>
+    {
+        public required ChannelReader<TItem> Items { get; init; }
+        public required Task Reading { get; init; }
+        public required EditAccess? Token { get; init; }
+
+        public static async Task<BulkRequests<TItem>> StartAsync<TRequest>(IAsyncStreamReader<TRequest> requests, ServerCallContext context,
+            Func<TRequest, string> tokenOf, Func<TRequest, TItem> toItem)
+        {
+            var ct = context.CancellationToken;
+            var items = Channel.CreateBounded<TItem>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
+            var first = new TaskCompletionSource<EditAccess?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reading = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var r in requests.ReadAllAsync(ct))
+                    {
+                        first.TrySetResult(Edit(tokenOf(r), context));
+                        await items.Writer.WriteAsync(toItem(r), ct);
+                    }
+                    items.Writer.Complete();
+                }
+                catch (Exception e) { items.Writer.Complete(e); }
+                finally { first.TrySetResult(null); }
+            }, ct);
+            return new BulkRequests<TItem> { Items = items.Reader, Reading = reading, Token = await first.Task };
+        }
     }
 
     // ---- import / export ----
