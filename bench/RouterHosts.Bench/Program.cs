@@ -7,6 +7,8 @@ using RouterHosts.Core.HostsFile;
 using RouterHosts.EndToEnd.Tests;
 
 // Usage: dotnet run -c Release --project bench/RouterHosts.Bench [-- --hosts N --adds N]
+//        dotnet run -c Release --project bench/RouterHosts.Bench -- --list [--hosts 1000 --runs 300]
+if (args.Contains("--list")) return await ListBench.RunAsync(ArgValue("--hosts", 1000), ArgValue("--runs", 300));
 var hostCount = ArgValue("--hosts", 100_000);
 var addCount = ArgValue("--adds", 2_000);
 var rows = new List<(string Name, string Value, string Goal)>();

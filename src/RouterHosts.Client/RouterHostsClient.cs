@@ -203,78 +203,68 @@ public sealed class RouterHostsClient : IDisposable
     /// <see cref="BulkFlushEvery"/>), and one result per input comes back in order, a
     /// failed item carrying its own error while the others go through.
     /// </summary>
-    public async IAsyncEnumerable<RouterHostsBulkResult> BulkAddAsync(IAsyncEnumerable<RouterHostInput> inputs,
-        [EnumeratorCancellation] CancellationToken ct = default)
+    public IAsyncEnumerable<RouterHostsBulkResult> BulkAddAsync(IAsyncEnumerable<RouterHostInput> inputs, CancellationToken ct = default) =>
+        BulkAsync(_grpc.BulkAddHosts, inputs, (input, token) =>
+        {
+            var request = new BulkAddHostsRequest { IpAddress = input.IPAddress ?? "", Hostname = input.Hostname ?? "", EditToken = token };
+            if (input.Comment is not null) request.Comment = input.Comment;
+            request.Tags.AddRange(input.Tags);
+            request.Aliases.AddRange(input.Aliases);
+            return request;
+        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage), ct);
+
+    /// <summary>
+    /// Changes or removes many hosts over one stream, as <see cref="BulkAddAsync"/> adds
+    /// them: one result per item, in order, a failed item carrying its own error.
+    /// </summary>
+    public IAsyncEnumerable<RouterHostsBulkResult> BulkChangeAsync(IAsyncEnumerable<RouterHostChange> changes, CancellationToken ct = default) =>
+        BulkAsync(_grpc.BulkChangeHosts, changes, (change, token) =>
+        {
+            var request = new BulkChangeHostsRequest { Id = change.Id, Remove = change.IsRemoval, EditToken = token };
+            if (change.ExpectedVersion is not null) request.ExpectedVersion = change.ExpectedVersion;
+            if (change.Update is { } update)
+            {
+                if (update.IPAddress is not null) request.IpAddress = update.IPAddress;
+                if (update.Hostname is not null) request.Hostname = update.Hostname;
+                if (update.Comment is not null) request.Comment = update.Comment;
+                if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
+                if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
+            }
+            return request;
+        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage), ct);
+
+    /// <summary>
+    /// One bulk stream: inputs are written as they come (flushed every <see cref="BulkFlushEvery"/>,
+    /// the edit token on the first), and one result per input comes back in order.
+    /// </summary>
+    private async IAsyncEnumerable<RouterHostsBulkResult> BulkAsync<TInput, TRequest, TResponse>(
+        Func<CallOptions, AsyncDuplexStreamingCall<TRequest, TResponse>> open, IAsyncEnumerable<TInput> inputs, Func<TInput, string, TRequest> toRequest,
+        Func<TResponse, RouterHostsBulkResult> toResult, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var call = Invoke(() => _grpc.BulkAddHosts(StreamOptions(ct)));
+        using var call = Invoke(() => open(StreamOptions(ct)));
         var token = EditToken ?? "";
         var writer = Task.Run(async () =>
         {
             var count = 0;
             await foreach (var input in inputs.WithCancellation(ct).ConfigureAwait(false))
             {
-                var request = new BulkAddHostsRequest
-                {
-                    IpAddress = input.IPAddress ?? "", Hostname = input.Hostname ?? "", EditToken = count == 0 ? token : "",
-                };
-                if (input.Comment is not null) request.Comment = input.Comment;
-                request.Tags.AddRange(input.Tags);
-                request.Aliases.AddRange(input.Aliases);
+                var request = toRequest(input, count == 0 ? token : "");
                 call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
                 await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
             }
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         }, ct);
 
-        var results = Read(call.ResponseStream, r => new RouterHostsBulkResult
-        {
-            Index = r.Index,
-            Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
-            Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
-        }, ct);
-        await foreach (var result in results.ConfigureAwait(false)) yield return result;
+        await foreach (var result in Read(call.ResponseStream, toResult, ct).ConfigureAwait(false)) yield return result;
         await Guard(writer).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Changes or removes many hosts over one stream, as <see cref="BulkAddAsync"/> adds
-    /// them: one result per item, in order, a failed item carrying its own error.
-    /// </summary>
-    public async IAsyncEnumerable<RouterHostsBulkResult> BulkChangeAsync(IAsyncEnumerable<RouterHostChange> changes,
-        [EnumeratorCancellation] CancellationToken ct = default)
+    private RouterHostsBulkResult Result(int index, HostEntry? entry, WriteOutcome? outcome, int errorCode, string errorMessage) => new()
     {
-        using var call = Invoke(() => _grpc.BulkChangeHosts(StreamOptions(ct)));
-        var token = EditToken ?? "";
-        var writer = Task.Run(async () =>
-        {
-            var count = 0;
-            await foreach (var change in changes.WithCancellation(ct).ConfigureAwait(false))
-            {
-                var request = new BulkChangeHostsRequest { Id = change.Id, Remove = change.IsRemoval, EditToken = count == 0 ? token : "" };
-                if (change.ExpectedVersion is not null) request.ExpectedVersion = change.ExpectedVersion;
-                if (change.Update is { } update)
-                {
-                    if (update.IPAddress is not null) request.IpAddress = update.IPAddress;
-                    if (update.Hostname is not null) request.Hostname = update.Hostname;
-                    if (update.Comment is not null) request.Comment = update.Comment;
-                    if (update.Tags is not null) request.Tags = new TagsUpdate { Values = { update.Tags } };
-                    if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
-                }
-                call.RequestStream.WriteOptions = ++count % BulkFlushEvery == 0 ? null : new WriteOptions(WriteFlags.BufferHint);
-                await call.RequestStream.WriteAsync(request, ct).ConfigureAwait(false);
-            }
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-        }, ct);
-
-        var results = Read(call.ResponseStream, r => new RouterHostsBulkResult
-        {
-            Index = r.Index,
-            Host = r.Entry is null ? null : ToHost(r.Entry, r.Outcome?.Staged ?? false),
-            Error = r.ErrorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)r.ErrorCode, r.ErrorMessage),
-        }, ct);
-        await foreach (var result in results.ConfigureAwait(false)) yield return result;
-        await Guard(writer).ConfigureAwait(false);
-    }
+        Index = index,
+        Host = entry is null ? null : ToHost(entry, outcome?.Staged ?? false),
+        Error = errorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)errorCode, errorMessage),
+    };
 
     // ---- import / export ----
 
@@ -409,13 +399,16 @@ public sealed class RouterHostsClient : IDisposable
 
     // ---- edit sessions ----
 
-    /// <summary>Opens the agent's edit session and attaches it to this client.</summary>
-    public Task<RouterHostsEdit> StartEditAsync(CancellationToken ct = default) => Call(async options =>
+    /// <summary>
+    /// Opens the agent's edit session and attaches it to this client. With <paramref name="resume"/>,
+    /// attaches the session this identity already holds (started from another process) instead.
+    /// </summary>
+    public Task<RouterHostsEdit> StartEditAsync(bool resume = false, CancellationToken ct = default) => Call(async options =>
     {
         if (EditToken is not null)
             throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
                 "this connection already holds an edit session; complete or undo it first") { Reason = "edit-session-held" };
-        var r = await _grpc.StartEditAsync(new StartEditRequest(), options).ConfigureAwait(false);
+        var r = await _grpc.StartEditAsync(new StartEditRequest { Resume = resume }, options).ConfigureAwait(false);
         Volatile.Write(ref _editToken, r.EditToken);
         return ToEdit(r.Session, isMine: true);
     }, ct);
@@ -441,13 +434,17 @@ public sealed class RouterHostsClient : IDisposable
         }
     }, ct);
 
-    /// <summary>Discards the attached session's staged changes; returns how many there were.</summary>
-    public Task<int> UndoEditAsync(CancellationToken ct = default) => Call(async options =>
+    /// <summary>
+    /// Discards the attached session's staged changes; returns how many there were. With
+    /// <paramref name="force"/>, ends the agent's live session without its token: this identity's
+    /// own (held by another process), or, for an admin, anyone's.
+    /// </summary>
+    public Task<int> UndoEditAsync(bool force = false, CancellationToken ct = default) => Call(async options =>
     {
-        var token = RequireEditToken();
+        var token = force ? EditToken ?? "" : RequireEditToken();
         try
         {
-            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token }, options).ConfigureAwait(false);
+            var r = await _grpc.CancelEditAsync(new CancelEditRequest { EditToken = token, Force = force }, options).ConfigureAwait(false);
             return r.DiscardedChanges;
         }
         finally { Volatile.Write(ref _editToken, null); }
@@ -577,7 +574,7 @@ public sealed class RouterHostsClient : IDisposable
         var code = (RouterHostsErrorCode)(int)e.StatusCode;
         var reason = e.Trailers.GetValue(ErrorDetails.ReasonTrailerKey);
         // The agent no longer knows our session: drop the token so later calls are not staged into nothing.
-        if (reason is "edit-session-expired" or "unknown-edit-token") DetachEdit();
+        if (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended") DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         // We refused the agent's certificate (wrong -ServerName, or not from our CA): the advice is about the server, not our certificate.

@@ -56,38 +56,46 @@ public sealed class HostsEngine(
 
     // ---- single-host writes ----
 
-    public Task<(HostEntry Entry, WriteOutcome? Outcome)> AddAsync(string actor, HostDraft draft, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, NewAdd(draft), editToken, ct);
+    public Task<(HostEntry Entry, WriteOutcome? Outcome)> AddAsync(string actor, HostDraft draft, EditAccess? edit, CancellationToken ct) =>
+        RunAsync(actor, NewAdd(draft), edit, ct);
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> UpdateAsync(
-        string actor, string id, HostPatch patch, string? expectedVersion, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, new UpdateHostCommand(Ulid.Require("id", id), patch, expectedVersion), editToken, ct);
+        string actor, string id, HostPatch patch, string? expectedVersion, EditAccess? edit, CancellationToken ct) =>
+        RunAsync(actor, new UpdateHostCommand(Ulid.Require("id", id), patch, expectedVersion), edit, ct);
 
     public Task<(HostEntry Entry, WriteOutcome? Outcome)> DeleteAsync(
-        string actor, string id, string? expectedVersion, string? editToken, CancellationToken ct) =>
-        RunAsync(actor, new DeleteHostCommand(Ulid.Require("id", id), expectedVersion), editToken, ct);
+        string actor, string id, string? expectedVersion, EditAccess? edit, CancellationToken ct) =>
+        RunAsync(actor, new DeleteHostCommand(Ulid.Require("id", id), expectedVersion), edit, ct);
 
     /// <summary>Commits a command now, or stages it when an edit token is given (outcome null).</summary>
-    private async Task<(HostEntry, WriteOutcome?)> RunAsync(string actor, HostCommand command, string? editToken, CancellationToken ct)
+    private async Task<(HostEntry, WriteOutcome?)> RunAsync(string actor, HostCommand command, EditAccess? edit, CancellationToken ct)
     {
-        if (!string.IsNullOrEmpty(editToken)) return (sessions.StageOne(editToken, command), null);
+        if (edit is not null) return (sessions.StageOne(edit, command), null);
         var (entry, outcome) = await writer.WriteAsync(actor, command.ApplyTo, ct);
         return (entry, outcome);
     }
 
     // ---- reads ----
 
-    public HostEntry Get(string id, string? editToken = null, DateTimeOffset? asOf = null)
+    public HostEntry Get(string id, EditAccess? edit = null, DateTimeOffset? asOf = null)
     {
         Ulid.Require("id", id);
         if (asOf is { } at) RefuseBeforeHorizon(at, id);
         var entry = asOf is { } time ? store.GetAsOf(id, time)
-            : !string.IsNullOrEmpty(editToken) ? sessions.View(editToken).Get(id)
+            : edit is not null ? sessions.View(edit).Get(id)
             : store.Get(id);
         return entry ?? throw CoreException.NotFound(id);
     }
 
-    public IReadOnlyList<HostEntry> List(HostQuery query, string? editToken = null, DateTimeOffset? asOf = null)
+    public IReadOnlyList<HostEntry> List(HostQuery query, EditAccess? edit = null, DateTimeOffset? asOf = null) =>
+        Stream(query, edit, asOf).ToList();
+
+    /// <summary>
+    /// The list, produced as it is read: the live set in pages from the store's one
+    /// consistent view. A staged view and an as-of read are built in memory first.
+    /// The query is checked here, before anything is read.
+    /// </summary>
+    public IEnumerable<HostEntry> Stream(HostQuery query, EditAccess? edit = null, DateTimeOffset? asOf = null)
     {
         if (query.Offset < 0) throw CoreException.Invalid("offset", query.Offset.ToString(), "must not be negative");
         if (query.Limit < 0) throw CoreException.Invalid("limit", query.Limit.ToString(), "must not be negative");
@@ -97,8 +105,8 @@ public sealed class HostsEngine(
             RefuseBeforeHorizon(time, hostId: null);
             return query.Apply(store.ListAsOf(time));
         }
-        if (!string.IsNullOrEmpty(editToken)) return query.Apply(sessions.StagedEntries(editToken));
-        return store.List(query);
+        if (edit is not null) return query.Apply(sessions.StagedEntries(edit));
+        return store.Stream(query);
     }
 
     /// <summary>An as-of read needs every event up to its time; before a compaction horizon some were folded.</summary>
@@ -146,21 +154,23 @@ public sealed class HostsEngine(
     /// hosts file is regenerated about once a second while batches commit and once
     /// at the end; the call ends once the file holds every batch.
     /// </summary>
-    public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, string? editToken,
+    public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, EditAccess? edit,
         Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
-        BulkAsync(actor, items, editToken, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
+        BulkAsync(actor, items, edit, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
 
     /// <summary>
     /// Changes or removes hosts (update and delete commands) in batches, each item on its
     /// own merits, exactly as <see cref="BulkAddAsync"/> adds them.
     /// </summary>
-    public Task BulkChangeAsync(string actor, ChannelReader<HostCommand> items, string? editToken,
+    public Task BulkChangeAsync(string actor, ChannelReader<HostCommand> items, EditAccess? edit,
         Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
-        BulkAsync(actor, items, editToken, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
+        BulkAsync(actor, items, edit, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
 
-    private async Task BulkAsync<T>(string actor, ChannelReader<T> items, string? editToken, Func<T, HostCommand> toCommand,
+    private async Task BulkAsync<T>(string actor, ChannelReader<T> items, EditAccess? edit, Func<T, HostCommand> toCommand,
         Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct)
     {
+        // The token is the whole call's: one that is not the caller's (or not live) refuses the call, not each item.
+        if (edit is not null) sessions.View(edit);
         var index = 0;
         var batch = new List<T>(BulkBatchSize);
         long lastChangeId = 0;
@@ -170,11 +180,11 @@ public sealed class HostsEngine(
             var results = new List<BulkItemResult>(batch.Count);
             WriteOutcome? outcome = null;
             var first = index;
-            if (!string.IsNullOrEmpty(editToken))
+            if (edit is not null)
             {
                 foreach (var item in batch)
                 {
-                    try { results.Add(new(index, sessions.StageOne(editToken, toCommand(item)), null, null)); }
+                    try { results.Add(new(index, sessions.StageOne(edit, toCommand(item)), null, null)); }
                     catch (CoreException e) { results.Add(new(index, null, e, null)); }
                     index++;
                 }
@@ -260,7 +270,7 @@ public sealed class HostsEngine(
     /// still in one transaction; conflicts are handled as without it.
     /// </summary>
     public async Task<ImportResult> ImportAsync(string actor, byte[] payload, string? format, ConflictMode mode,
-        string? editToken, Func<ImportProgress, Task>? onProgress, CancellationToken ct, bool skipInvalid = false)
+        EditAccess? edit, Func<ImportProgress, Task>? onProgress, CancellationToken ct, bool skipInvalid = false)
     {
         if (payload.Length > MaxImportBytes)
             throw new CoreException(CoreErrorKind.ResourceExhausted, $"import payload over {MaxImportBytes / (1024 * 1024)} MiB");
@@ -280,10 +290,10 @@ public sealed class HostsEngine(
             for (var done = ImportProgressEvery; done < records.Count; done += ImportProgressEvery)
                 await onProgress(new ImportProgress(done, 0, 0, 0, 0));
         }
-        if (!string.IsNullOrEmpty(editToken))
+        if (edit is not null)
         {
-            var (staged, stagedPlan) = PlanImport(records, mode, sessions.View(editToken));
-            sessions.Stage(editToken, staged);
+            var (staged, stagedPlan) = PlanImport(records, mode, sessions.View(edit));
+            sessions.Stage(edit, staged);
             return new ImportResult(records.Count, stagedPlan.Created, stagedPlan.Updated, stagedPlan.Skipped, null, true, failedLines);
         }
         // Planned and applied inside the writer, so nothing can change between the two.
@@ -475,9 +485,9 @@ public sealed class HostsEngine(
     /// conflict with what changed meanwhile aborts the whole commit, lists every
     /// conflict, and leaves the session open.
     /// </summary>
-    public async Task<EditCommitResult> FinishEditAsync(string actor, string token, CancellationToken ct)
+    public async Task<EditCommitResult> FinishEditAsync(string actor, EditAccess edit, CancellationToken ct)
     {
-        var commands = sessions.BeginCommit(token);
+        var commands = sessions.BeginCommit(edit);
         var snapshot = new SnapshotHolder();
         int added = 0, changed = 0, removed = 0;
         WriteOutcome outcome;
@@ -501,10 +511,10 @@ public sealed class HostsEngine(
         }
         catch
         {
-            sessions.AbortCommit(token);
+            sessions.AbortCommit(edit);
             throw;
         }
-        sessions.EndCommit(token);
+        sessions.EndCommit(edit);
         return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
     }
 
@@ -519,5 +529,23 @@ public sealed class HostsEngine(
         };
         if (verb is null || id is null) return command.Describe();
         return set.Get(id, includeDeleted: true) is { } host ? $"{verb} {host.Hostname} ({id})" : command.Describe();
+    }
+
+    /// <summary>The trigger of the snapshot that records an edit session ended by an admin.</summary>
+    public const string EditEndedTrigger = "edit-ended";
+
+    /// <summary>
+    /// Ends the live edit session without its token: <paramref name="owner"/>'s own, or, when
+    /// <paramref name="mayEndAnothers"/> (an admin), anyone's. Ending another's is recorded as a
+    /// snapshot (trigger <see cref="EditEndedTrigger"/>, its name saying who ended whose), so it can be seen later.
+    /// </summary>
+    public async Task<EndedEditSession> EndEditWithoutTokenAsync(string actor, string owner, bool mayEndAnothers)
+    {
+        var ended = sessions.EndWithoutToken(owner, actor, mayEndAnothers);
+        if (ended.HeldByAnother)
+            await writer.CreateSnapshotAsync(
+                $"edit session of {ended.Info.Holder} ended by {actor}; {ended.DiscardedChanges} staged change(s) discarded",
+                EditEndedTrigger, CancellationToken.None);
+        return ended;
     }
 }

@@ -118,7 +118,7 @@ public class RouterHostsException(RouterHostsErrorCode code, string message, IRe
 
     /// <summary>
     /// A stable reason where one code covers several cases: "edit-session-expired",
-    /// "unknown-edit-token", "edit-session-held", "edit-session-committing", "no-edit-session",
+    /// "unknown-edit-token", "edit-session-ended", "edit-session-held", "edit-session-committing", "no-edit-session",
     /// and (from the client) "server-certificate-refused"; null otherwise.
     /// </summary>
     public string? Reason { get; init; }

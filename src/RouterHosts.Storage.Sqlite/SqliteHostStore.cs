@@ -121,8 +121,9 @@ public sealed class SqliteHostStore : IHostStore
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        // cache_size: 16 MiB of pages, so bulk transactions at 100,000 hosts do not thrash the indexes.
-        Pragma(connection, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -16384");
+        // cache_size: 2 MiB of pages. Pooled connections only read (lists stream pages in key order,
+        // which the OS page cache serves), and one is held per open stream; the writer sets its own.
+        Pragma(connection, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -2048");
         return connection;
     }
 
@@ -174,52 +175,87 @@ public sealed class SqliteHostStore : IHostStore
 
     // ---- lists (pooled connections) ----
 
-    public IReadOnlyList<HostEntry> List(HostQuery query)
+    public IReadOnlyList<HostEntry> List(HostQuery query) => Stream(query).ToList();
+
+    public IEnumerable<HostEntry> StreamAll() => Stream(HostQuery.All);
+
+    /// <summary>Rows per page of a stream: what one stream holds in memory at most.</summary>
+    public const int StreamPageSize = 256;
+
+    /// <summary>
+    /// Pages by keyset on the list order (ip_sort, hostname_lc, id), each page a short
+    /// indexed range read, all inside one read transaction held for the stream: WAL gives
+    /// it one consistent view while writers go on, at the cost that the WAL cannot be
+    /// checkpointed past it until the stream ends. The query's offset is applied on the first page only.
+    /// </summary>
+    public IEnumerable<HostEntry> Stream(HostQuery query)
     {
-        return Guard(() =>
+        // A cursor cannot yield from inside a try with a catch: each step is guarded instead.
+        using var connection = Guard(() => Open());
+        using var snapshot = Guard(() => connection.BeginTransaction(deferred: true));
+        using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
+        var where = Filters(query, command);
+        const string select = $"SELECT {HostColumns}, ip_sort, hostname_lc FROM hosts WHERE ";
+        const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
+        command.CommandText = select + where + order;
+        var afterIp = command.Parameters.AddWithValue("$after_ip", DBNull.Value);
+        var afterName = command.Parameters.AddWithValue("$after_name", DBNull.Value);
+        var afterId = command.Parameters.AddWithValue("$after_id", DBNull.Value);
+        var limit = command.Parameters.AddWithValue("$limit", 0);
+        var offset = command.Parameters.AddWithValue("$offset", query.Offset);
+        var remaining = query.Limit ?? long.MaxValue;
+        var page = new List<HostEntry>(StreamPageSize);
+        while (remaining > 0)
         {
-            using var connection = Open();
-            using var command = connection.CreateCommand();
-            var where = new List<string> { "deleted = 0" };
-            if (query.Text is { Length: > 0 } text)
+            limit.Value = Math.Min(StreamPageSize, remaining);
+            page.Clear();
+            using (var reader = Guard(() => command.ExecuteReader()))
             {
-                // search_text joins the fields with '\n', which no field holds (the validator
-                // refuses control characters): a needle with '\n' would only match across fields.
-                where.Add(text.Contains('\n') ? "0" : "instr(search_text, $text) > 0");
-                command.Parameters.AddWithValue("$text", HostQuery.Fold(text));
+                while (Guard(() => reader.Read()))
+                {
+                    page.Add(ReadHost(reader));
+                    afterIp.Value = reader.GetFieldValue<byte[]>(10);
+                    afterName.Value = reader.GetString(11);
+                }
             }
-            if (query.HostnamePattern is { Length: > 0 } pattern)
-            {
-                // GLOB on the lowercased names; the pattern's own [ and ] are escaped as classes.
-                where.Add("(hostname_lc GLOB $glob OR EXISTS (SELECT 1 FROM json_each(hosts.aliases) WHERE lower(value) GLOB $glob))");
-                command.Parameters.AddWithValue("$glob", pattern.ToLowerInvariant().Replace("[", "[[]"));
-            }
-            if (query.IpAddress is { Length: > 0 } ip)
-            {
-                where.Add("ip_address = $ip");
-                command.Parameters.AddWithValue("$ip", ip);
-            }
-            if (query.Tag is { Length: > 0 } tag)
-            {
-                where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
-                command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
-            }
-            command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
-                                  "ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
-            command.Parameters.AddWithValue("$limit", query.Limit ?? -1);
-            command.Parameters.AddWithValue("$offset", query.Offset);
-            return ReadAll(command);
-        });
+            foreach (var entry in page) yield return entry;
+            remaining -= page.Count;
+            if (page.Count < StreamPageSize) yield break;
+            afterId.Value = page[^1].Id;
+            offset.Value = 0;
+            command.CommandText = select + where + " AND (ip_sort, hostname_lc, id) > ($after_ip, $after_name, $after_id)" + order;
+        }
     }
 
-    public IEnumerable<HostEntry> StreamAll()
+    /// <summary>The query's criteria as SQL over the projection, parameters added to <paramref name="command"/>.</summary>
+    private static string Filters(HostQuery query, SqliteCommand command)
     {
-        using var connection = Guard(() => Open());
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {HostColumns} FROM hosts WHERE deleted = 0 ORDER BY ip_sort, hostname_lc, id";
-        using var reader = Guard(() => command.ExecuteReader());
-        // A cursor cannot yield from inside a try with a catch: each step is guarded instead.
-        while (Guard(() => reader.Read())) yield return ReadHost(reader);
+        var where = new List<string> { "deleted = 0" };
+        if (query.Text is { Length: > 0 } text)
+        {
+            // search_text joins the fields with '\n', which no field holds (the validator
+            // refuses control characters): a needle with '\n' would only match across fields.
+            where.Add(text.Contains('\n') ? "0" : "instr(search_text, $text) > 0");
+            command.Parameters.AddWithValue("$text", HostQuery.Fold(text));
+        }
+        if (query.HostnamePattern is { Length: > 0 } pattern)
+        {
+            // GLOB on the lowercased names; the pattern's own [ and ] are escaped as classes.
+            where.Add("(hostname_lc GLOB $glob OR EXISTS (SELECT 1 FROM json_each(hosts.aliases) WHERE lower(value) GLOB $glob))");
+            command.Parameters.AddWithValue("$glob", pattern.ToLowerInvariant().Replace("[", "[[]"));
+        }
+        if (query.IpAddress is { Length: > 0 } ip)
+        {
+            where.Add("ip_address = $ip");
+            command.Parameters.AddWithValue("$ip", ip);
+        }
+        if (query.Tag is { Length: > 0 } tag)
+        {
+            where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
+            command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
+        }
+        return string.Join(" AND ", where);
     }
 
     public int CountLive() => Convert.ToInt32(ScalarOnPool("SELECT COUNT(*) FROM hosts WHERE deleted = 0"));

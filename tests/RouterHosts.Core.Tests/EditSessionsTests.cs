@@ -40,7 +40,7 @@ public sealed class EditSessionsTests : IDisposable
     public void Only_one_session_is_live_and_a_second_start_names_the_holder()
     {
         var (token, info) = _sessions.Start("alice@laptop");
-        Assert.False(string.IsNullOrEmpty(token));
+        Assert.False(string.IsNullOrEmpty(token.Token));
         Assert.Equal("alice@laptop", info.Holder);
         Assert.Equal(_clock.GetUtcNow() + TimeSpan.FromMinutes(15), info.ExpiresAt);
 
@@ -58,11 +58,11 @@ public sealed class EditSessionsTests : IDisposable
     public void Unknown_and_missing_tokens_are_refused()
     {
         Assert.Equal("unknown edit token",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StageOne("nope", Add("10.0.0.1", "a"))).Message);
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StageOne(new EditAccess("nope", "alice"), Add("10.0.0.1", "a"))).Message);
         var (token, _) = _sessions.Start("alice");
         Assert.Equal("unknown edit token",
-            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(token + "x")).Message);
-        Refused(CoreErrorKind.InvalidArgument, () => _sessions.StagedCommands(""));
+            Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(token with { Token = token.Token + "x" })).Message);
+        Refused(CoreErrorKind.InvalidArgument, () => _sessions.StagedCommands(new EditAccess("", "alice")));
         _sessions.End(token);
         Assert.Equal("unknown edit token",
             Refused(CoreErrorKind.FailedPrecondition, () => _sessions.StagedCommands(token)).Message);
@@ -157,5 +157,53 @@ public sealed class EditSessionsTests : IDisposable
         var direct = Committed("10.0.0.9", "direct");
         Assert.Equal(direct.Id, _sessions.View(token).FindLive(new HostKey("10.0.0.9", "direct"))!.Id);
         Refused(CoreErrorKind.AlreadyExists, () => _sessions.StageOne(token, Add("10.0.0.9", "direct")));
+    }
+
+    [Fact]
+    public void Only_the_owner_uses_the_session_whatever_token_another_holds()
+    {
+        var (alice, _) = _sessions.Start("CN=alice");
+        var bob = alice with { Owner = "CN=bob" };
+        Refused(CoreErrorKind.PermissionDenied, () => _sessions.StageOne(bob, Add("10.0.0.1", "a")));
+        Refused(CoreErrorKind.PermissionDenied, () => _sessions.View(bob with { Token = "guessed" }));
+        Refused(CoreErrorKind.PermissionDenied, () => _sessions.BeginCommit(bob));
+        Refused(CoreErrorKind.PermissionDenied, () => _sessions.End(bob));
+        Refused(CoreErrorKind.PermissionDenied, () => _sessions.EndWithoutToken("CN=bob", "CN=bob", mayEndAnothers: false));
+        Assert.Empty(_sessions.StagedCommands(alice));
+    }
+
+    [Fact]
+    public void The_owner_resumes_or_ends_its_session_without_the_token_and_an_admin_ends_anyones()
+    {
+        var (first, _) = _sessions.Start("CN=alice");
+        _sessions.StageOne(first, Add("10.0.0.1", "a"));
+        Refused(CoreErrorKind.FailedPrecondition, () => _sessions.Start("CN=bob", resume: true));
+        var (resumed, info) = _sessions.Start("CN=alice", resume: true);
+        Assert.Equal(first, resumed);
+        Assert.Equal(1, info.StagedChanges);
+
+        var ended = _sessions.EndWithoutToken("CN=ada", "CN=ada", mayEndAnothers: true);
+        Assert.True(ended.HeldByAnother);
+        Assert.Equal(1, ended.DiscardedChanges);
+        var told = Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(first));
+        Assert.Equal(CoreReasons.EditSessionEnded, told.Reason);
+        Assert.Contains("ended by CN=ada", told.Message);
+    }
+
+    [Fact]
+    public void A_staged_update_or_delete_carries_the_version_it_was_staged_against()
+    {
+        var host = Committed("10.0.0.1", "pinned");
+        var other = Committed("10.0.0.2", "pinned-too");
+        var (token, _) = _sessions.Start("alice");
+        _sessions.StageOne(token, new UpdateHostCommand(host.Id, new HostPatch(Comment: "one"), null));
+        _sessions.StageOne(token, new UpdateHostCommand(host.Id, new HostPatch(Comment: "two"), null));
+        _sessions.StageOne(token, new DeleteHostCommand(other.Id, null));
+        Assert.Equal(["1", "2", "1"], _sessions.StagedCommands(token).Select(c => c switch
+        {
+            UpdateHostCommand u => u.ExpectedVersion,
+            DeleteHostCommand d => d.ExpectedVersion,
+            _ => null,
+        }));
     }
 }

@@ -73,10 +73,10 @@ public sealed class EngineHarness : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    public Task<ImportResult> ImportAsync(string text, string format = "hosts", ConflictMode mode = ConflictMode.Skip, string? token = null) =>
+    public Task<ImportResult> ImportAsync(string text, string format = "hosts", ConflictMode mode = ConflictMode.Skip, EditAccess? token = null) =>
         Engine.ImportAsync("test", Encoding.UTF8.GetBytes(text), format, mode, token, null, CancellationToken.None);
 
-    public async Task<List<BulkItemResult>> BulkAddAsync(IEnumerable<HostDraft> drafts, string? token = null)
+    public async Task<List<BulkItemResult>> BulkAddAsync(IEnumerable<HostDraft> drafts, EditAccess? token = null)
     {
         var channel = Channel.CreateUnbounded<HostDraft>();
         foreach (var d in drafts) channel.Writer.TryWrite(d);

@@ -114,32 +114,45 @@ public sealed class HookRunnerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_timed_out_hook_whose_child_left_its_process_group_does_not_wedge_the_runner()
+    public async Task A_timed_out_hook_whose_child_left_its_process_group_is_ended_with_it_and_does_not_wedge_the_runner()
     {
         var pidFile = _temp.File("escaped.pid");
         var after = _temp.File("after");
         // The child starts its own session, out of reach of the group kill, and keeps the output pipe open.
         await using var runner = new HookRunner(new HookSet(
             [Hook("escape", $"setsid sleep 30 & echo $! > {Q(pidFile)}; sleep 30", timeoutSeconds: 1)], []), NullLogger.Instance);
-        try
-        {
-            runner.Trigger(Success(1));
-            await Wait.UntilAsync(() => runner.CompletedBatches >= 1, "the timed-out hook to be given up on", seconds: 15);
-            Assert.True(Assert.Single(runner.LastRuns).TimedOut);
+        runner.Trigger(Success(1));
+        await Wait.UntilAsync(() => runner.CompletedBatches >= 1, "the timed-out hook to be given up on", seconds: 15);
+        Assert.True(Assert.Single(runner.LastRuns).TimedOut);
+        var escaped = int.Parse(File.ReadAllText(pidFile).Trim());
+        Assert.False(IsRunning(escaped), $"the escaped child {escaped} outlived its hook");
 
-            // And the runner still runs the next batch.
-            runner.Reconfigure(new HookSet([Hook("next", $"touch {Q(after)}")], []));
-            runner.Trigger(Success(2));
-            await Wait.UntilAsync(() => runner.CompletedBatches >= 2, "the next batch");
-            Assert.True(File.Exists(after));
-        }
-        finally
-        {
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
-            {
-                try { System.Diagnostics.Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
-            }
-        }
+        // And the runner still runs the next batch.
+        runner.Reconfigure(new HookSet([Hook("next", $"touch {Q(after)}")], []));
+        runner.Trigger(Success(2));
+        await Wait.UntilAsync(() => runner.CompletedBatches >= 2, "the next batch");
+        Assert.True(File.Exists(after));
+    }
+
+    [Theory]
+    [InlineData("setsid sh -c 'exec sleep 3000' & echo $! > {0}; echo started")]
+    [InlineData("setsid sh -c 'exec sleep 3000' >/dev/null 2>&1 & echo $! > {0}; echo started")]
+    [InlineData("setsid sh -c 'sleep 3000 >/dev/null 2>&1 & echo $! > {0}'; echo started")] // double fork: an orphan
+    public async Task A_hooks_result_is_the_shells_exit_and_a_daemon_it_left_is_ended_and_reaped(string command)
+    {
+        var pidFile = _temp.File("daemon.pid");
+        await using var runner = new HookRunner(new HookSet(
+            [Hook("daemon", string.Format(command, Q(pidFile)), timeoutSeconds: 60)], []), NullLogger.Instance);
+        runner.Trigger(Success(1));
+        await Wait.UntilAsync(() => runner.CompletedBatches >= 1, "the hook", seconds: 30);
+
+        var run = Assert.Single(runner.LastRuns);
+        Assert.Equal((0, false), (run.ExitCode, run.TimedOut));
+        Assert.True(run.Duration < TimeSpan.FromSeconds(20), $"took {run.Duration}: waited for the daemon, not the shell");
+        var daemon = int.Parse(File.ReadAllText(pidFile).Trim());
+        Assert.False(IsRunning(daemon), $"daemon {daemon} outlived its hook");
+        // Reaped too: the agent is the subreaper of a hook's orphans, so no zombie is left.
+        await Wait.UntilAsync(() => !Directory.Exists($"/proc/{daemon}"), $"daemon {daemon} to be reaped", seconds: 10);
     }
 
     [Fact]

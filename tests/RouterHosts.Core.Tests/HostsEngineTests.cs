@@ -238,7 +238,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Null(results[0].Error);
         Assert.Equal(CoreErrorKind.AlreadyExists, results[1].Error!.Kind);
         Assert.Equal(0, _h.Store.CountLive());
-        Assert.Single(Engine.List(HostQuery.All, editToken: token));
+        Assert.Single(Engine.List(HostQuery.All, edit: token));
     }
 
     // ---------------------------------------------------------------- import

@@ -10,8 +10,14 @@ namespace RouterHosts.Agent.Grpc;
 
 public enum Role { None = 0, Reader = 1, Writer = 2, Admin = 3 }
 
-/// <summary>Who is calling: the actor recorded in events, and the role they hold.</summary>
-public sealed record Caller(string Actor, Role Role);
+/// <summary>
+/// Who is calling: the actor recorded in events, and the role they hold. <see cref="Identity"/>
+/// is who owns what they start (an edit session): the certificate subject, or the uid on the Unix socket.
+/// </summary>
+public sealed record Caller(string Actor, Role Role)
+{
+    public string Identity { get; init; } = Actor;
+}
 
 /// <summary>
 /// Who may do what. The policy is the <c>access</c> section; when it is empty there
@@ -22,7 +28,7 @@ public sealed record Caller(string Actor, Role Role);
 /// <item>a TLS client gets the role configured for its certificate subject (compared
 /// attribute by attribute, in any order, ignoring case; a configured "CN=name" alone
 /// matches any subject with that CN), else the role recorded in its certificate at
-/// issue (its OU: reader, writer or admin), else none;</item>
+/// issue (its OU: reader, writer or admin; when it records several, the least of them), else none;</item>
 /// <item>a Unix socket peer (known by SO_PEERCRED) gets the role configured for its
 /// uid, else the highest role configured for one of its groups (primary or
 /// supplementary), else admin when it is root or the agent's own user, else none.</item>
@@ -105,20 +111,22 @@ public sealed class AccessPolicy
         if (cn.Count == 1 && rules.Certificates.FirstOrDefault(r => r.CommonNameOnly && r.CommonName == cn[0]) is { } byName)
             return new Caller(subject, byName.Role);
         var recorded = attributes.Where(a => a.Oid == OrganizationalUnitOid).Select(a => ParseRole(a.Value)).OfType<Role>().ToList();
-        if (recorded.Count == 1) return new Caller(subject, recorded[0]);
+        // Several roles recorded (say reader and admin) is ambiguous: the least of them holds.
+        if (recorded.Count > 0) return new Caller(subject, recorded.Min());
         return new Caller(subject, rules.Open ? Role.Admin : Role.None);
     }
 
-    public Caller ForUnixPeer(uint uid, uint gid, IReadOnlyCollection<uint>? supplementaryGroups = null)
+    public Caller ForUnixPeer(uint uid, uint gid, IReadOnlyCollection<uint>? supplementaryGroups = null) =>
+        new Caller($"unix:uid={uid},gid={gid}", UnixPeerRole(uid, gid, supplementaryGroups)) { Identity = $"unix:uid={uid}" };
+
+    private Role UnixPeerRole(uint uid, uint gid, IReadOnlyCollection<uint>? supplementaryGroups)
     {
         var rules = Volatile.Read(ref _rules);
-        var actor = $"unix:uid={uid},gid={gid}";
-        if (rules.Uids.TryGetValue(uid, out var byUid)) return new Caller(actor, byUid);
+        if (rules.Uids.TryGetValue(uid, out var byUid)) return byUid;
         var groups = new HashSet<uint>(supplementaryGroups ?? []) { gid };
         var byGroup = groups.Select(g => rules.Gids.TryGetValue(g, out var r) ? r : Role.None).DefaultIfEmpty(Role.None).Max();
-        if (byGroup != Role.None) return new Caller(actor, byGroup);
-        if (uid == 0 || uid == Posix.EffectiveUid || rules.Open) return new Caller(actor, Role.Admin);
-        return new Caller(actor, Role.None);
+        if (byGroup != Role.None) return byGroup;
+        return uid == 0 || uid == Posix.EffectiveUid || rules.Open ? Role.Admin : Role.None;
     }
 
     // ---- compiling the options ----

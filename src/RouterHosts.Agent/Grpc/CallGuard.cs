@@ -65,6 +65,9 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         }
         catch (CoreException e)
         {
+            // Refusals past the role check (another identity's edit session) are logged like role denials.
+            if (e.Kind == CoreErrorKind.PermissionDenied)
+                log.LogWarning("denied {Method} to {Actor}: {Reason}", context.Method, caller.Actor, e.Message);
             throw ToRpc(e);
         }
         catch (OperationCanceledException) when (endless && calls.Stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)

@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using RouterHosts.Core;
 using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Sessions;
 using RouterHosts.Protocol.V1;
 using static RouterHosts.Agent.Grpc.ProtoConvert;
 using HostEntry = RouterHosts.Core.Hosts.HostEntry;
@@ -15,23 +16,27 @@ namespace RouterHosts.Agent.Grpc;
 /// router_hosts.v1 on top of the core: translates messages and nothing more.
 /// Errors are mapped by <see cref="CallGuard"/>; the caller's identity comes from it too.
 /// </summary>
-public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : HostsService.HostsServiceBase
+public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log) : HostsService.HostsServiceBase
 {
     private static string Actor(ServerCallContext context) => CallGuard.CallerOf(context).Actor;
+
+    /// <summary>The edit token as the caller presents it (null when none is given): the session checks it is theirs.</summary>
+    private static EditAccess? Edit(string? token, ServerCallContext context) =>
+        string.IsNullOrEmpty(token) ? null : new EditAccess(token, CallGuard.CallerOf(context).Identity);
 
     // ---- hosts ----
 
     public override async Task<AddHostResponse> AddHost(AddHostRequest request, ServerCallContext context)
     {
         var draft = ToDraft(request.IpAddress, request.Hostname, request.HasComment ? request.Comment : null, request.Tags, request.Aliases);
-        var (entry, outcome) = await engine.AddAsync(Actor(context), draft, NullIfEmpty(request.EditToken), context.CancellationToken);
+        var (entry, outcome) = await engine.AddAsync(Actor(context), draft, Edit(request.EditToken, context), context.CancellationToken);
         return new AddHostResponse { Id = entry.Id, Entry = ToProto(entry), Outcome = ToProto(outcome) };
     }
 
     public override Task<GetHostResponse> GetHost(GetHostRequest request, ServerCallContext context) =>
         Task.FromResult(new GetHostResponse
         {
-            Entry = ToProto(engine.Get(request.Id, NullIfEmpty(request.EditToken), ToTime(request.AsOf))),
+            Entry = ToProto(engine.Get(request.Id, Edit(request.EditToken, context), ToTime(request.AsOf))),
         });
 
     public override async Task<UpdateHostResponse> UpdateHost(UpdateHostRequest request, ServerCallContext context)
@@ -43,14 +48,14 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             request.Tags?.Values.ToList(),
             request.Aliases?.Values.ToList());
         var (entry, outcome) = await engine.UpdateAsync(Actor(context), request.Id, patch,
-            request.HasExpectedVersion ? request.ExpectedVersion : null, NullIfEmpty(request.EditToken), context.CancellationToken);
+            request.HasExpectedVersion ? request.ExpectedVersion : null, Edit(request.EditToken, context), context.CancellationToken);
         return new UpdateHostResponse { Entry = ToProto(entry), Outcome = ToProto(outcome) };
     }
 
     public override async Task<DeleteHostResponse> DeleteHost(DeleteHostRequest request, ServerCallContext context)
     {
         var (_, outcome) = await engine.DeleteAsync(Actor(context), request.Id,
-            request.HasExpectedVersion ? request.ExpectedVersion : null, NullIfEmpty(request.EditToken), context.CancellationToken);
+            request.HasExpectedVersion ? request.ExpectedVersion : null, Edit(request.EditToken, context), context.CancellationToken);
         return new DeleteHostResponse { Success = true, Outcome = ToProto(outcome) };
     }
 
@@ -63,20 +68,44 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             request.HasTag ? request.Tag : null,
             request.HasOffset ? request.Offset : 0,
             request.HasLimit && request.Limit > 0 ? request.Limit : null);
-        foreach (var entry in engine.List(query, NullIfEmpty(request.EditToken), ToTime(request.AsOf)))
-            await responseStream.WriteAsync(new ListHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
+        await WriteAllAsync(responseStream, engine.Stream(query, Edit(request.EditToken, context), ToTime(request.AsOf)),
+            entry => new ListHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
     }
 
     public override async Task SearchHosts(SearchHostsRequest request, IServerStreamWriter<SearchHostsResponse> responseStream, ServerCallContext context)
     {
         if (string.IsNullOrEmpty(request.Query)) throw CoreException.Invalid("query", request.Query, "a search text is required");
-        foreach (var entry in engine.List(new HostQuery(Text: request.Query), NullIfEmpty(request.EditToken)))
-            await responseStream.WriteAsync(new SearchHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
+        await WriteAllAsync(responseStream, engine.Stream(new HostQuery(Text: request.Query), Edit(request.EditToken, context)),
+            entry => new SearchHostsResponse { Entry = ToProto(entry) }, context.CancellationToken);
+    }
+
+    /// <summary>Messages between flushes of a server stream: about 30 KiB of host entries.</summary>
+    internal const int MessagesPerFlush = 128;
+
+    /// <summary>
+    /// Writes a reply stream as it is enumerated. Messages go out buffered and are flushed
+    /// every <see cref="MessagesPerFlush"/>: a flush per message was most of a list's cost.
+    /// A flush waits while the client is not reading (HTTP/2 flow control and Kestrel's
+    /// response buffer), so a stalled stream holds one flush's worth of messages and one
+    /// page of rows, and reads nothing more from the database.
+    /// </summary>
+    private static async Task WriteAllAsync<TSource, TMessage>(IServerStreamWriter<TMessage> stream, IEnumerable<TSource> items,
+        Func<TSource, TMessage> toMessage, CancellationToken ct)
+    {
+        var buffered = new WriteOptions(WriteFlags.BufferHint);
+        var count = 0;
+        foreach (var item in items)
+        {
+            ct.ThrowIfCancellationRequested();
+            stream.WriteOptions = ++count % MessagesPerFlush == 0 ? null : buffered;
+            await stream.WriteAsync(toMessage(item), ct);
+        }
+        stream.WriteOptions = null; // the end of the call flushes the rest with the trailers
     }
 
     public override async Task GetHostHistory(GetHostHistoryRequest request, IServerStreamWriter<GetHostHistoryResponse> responseStream, ServerCallContext context)
     {
-        foreach (var e in engine.History(request.Id))
+        await WriteAllAsync(responseStream, engine.History(request.Id), e =>
         {
             var response = new GetHostHistoryResponse
             {
@@ -89,33 +118,17 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
                 response.Horizon = Timestamp.FromDateTimeOffset(horizon);
                 response.Deleted = e.Type == HostEventType.Deleted;
             }
-            await responseStream.WriteAsync(response, context.CancellationToken);
-        }
+            return response;
+        }, context.CancellationToken);
     }
 
     public override async Task BulkAddHosts(IAsyncStreamReader<BulkAddHostsRequest> requestStream,
         IServerStreamWriter<BulkAddHostsResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var items = Channel.CreateBounded<HostDraft>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
-        string? token = null;
-        var reader = Task.Run(async () =>
-        {
-            try
-            {
-                var first = true;
-                await foreach (var r in requestStream.ReadAllAsync(ct))
-                {
-                    if (first) { token = NullIfEmpty(r.EditToken); first = false; }
-                    await items.Writer.WriteAsync(ToDraft(r.IpAddress, r.Hostname, r.HasComment ? r.Comment : null, r.Tags, r.Aliases), ct);
-                }
-                items.Writer.Complete();
-            }
-            catch (Exception e) { items.Writer.Complete(e); }
-        }, ct);
-        // The token arrives with the first item; wait for it before choosing staged or direct.
-        await items.Reader.WaitToReadAsync(ct);
-        await engine.BulkAddAsync(Actor(context), items.Reader, token, async result =>
+        var bulk = await BulkRequests<HostDraft>.StartAsync(requestStream, context, r => r.EditToken,
+            r => ToDraft(r.IpAddress, r.Hostname, r.HasComment ? r.Comment : null, r.Tags, r.Aliases));
+        await engine.BulkAddAsync(Actor(context), bulk.Items, bulk.Token, async result =>
         {
             var response = new BulkAddHostsResponse { Index = result.Index };
             if (result.Entry is not null)
@@ -132,43 +145,28 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
             await responseStream.WriteAsync(response, ct);
         }, ct);
-        await reader;
+        await bulk.Reading;
     }
 
     public override async Task BulkChangeHosts(IAsyncStreamReader<BulkChangeHostsRequest> requestStream,
         IServerStreamWriter<BulkChangeHostsResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var items = Channel.CreateBounded<Core.Writes.HostCommand>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
         var removals = new List<bool>();
-        string? token = null;
-        var reader = Task.Run(async () =>
+        var bulk = await BulkRequests<Core.Writes.HostCommand>.StartAsync(requestStream, context, r => r.EditToken, r =>
         {
-            try
-            {
-                var first = true;
-                await foreach (var r in requestStream.ReadAllAsync(ct))
-                {
-                    if (first) { token = NullIfEmpty(r.EditToken); first = false; }
-                    var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
-                    Core.Writes.HostCommand command = r.Remove
-                        ? new Core.Writes.DeleteHostCommand(r.Id, expected)
-                        : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
-                            r.HasIpAddress ? r.IpAddress : null,
-                            r.HasHostname ? r.Hostname : null,
-                            r.HasComment ? r.Comment : null,
-                            r.Tags?.Values.ToList(),
-                            r.Aliases?.Values.ToList()), expected);
-                    lock (removals) removals.Add(r.Remove);
-                    await items.Writer.WriteAsync(command, ct);
-                }
-                items.Writer.Complete();
-            }
-            catch (Exception e) { items.Writer.Complete(e); }
-        }, ct);
-        // The token arrives with the first item; wait for it before choosing staged or direct.
-        await items.Reader.WaitToReadAsync(ct);
-        await engine.BulkChangeAsync(Actor(context), items.Reader, token, async result =>
+            var expected = r.HasExpectedVersion ? r.ExpectedVersion : null;
+            lock (removals) removals.Add(r.Remove);
+            return r.Remove
+                ? new Core.Writes.DeleteHostCommand(r.Id, expected)
+                : new Core.Writes.UpdateHostCommand(r.Id, new HostPatch(
+                    r.HasIpAddress ? r.IpAddress : null,
+                    r.HasHostname ? r.Hostname : null,
+                    r.HasComment ? r.Comment : null,
+                    r.Tags?.Values.ToList(),
+                    r.Aliases?.Values.ToList()), expected);
+        });
+        await engine.BulkChangeAsync(Actor(context), bulk.Items, bulk.Token, async result =>
         {
             var response = new BulkChangeHostsResponse { Index = result.Index };
             bool removed;
@@ -186,7 +184,42 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
             await responseStream.WriteAsync(response, ct);
         }, ct);
-        await reader;
+        await bulk.Reading;
+    }
+
+    /// <summary>
+    /// A bulk call's requests, read into a bounded channel as the engine takes them. The edit
+    /// token comes with the first request, so the call waits for it before it chooses to stage
+    /// or to write.
+    /// </summary>
+    private sealed class BulkRequests<TItem>
+    {
+        public required ChannelReader<TItem> Items { get; init; }
+        public required Task Reading { get; init; }
+        public required EditAccess? Token { get; init; }
+
+        public static async Task<BulkRequests<TItem>> StartAsync<TRequest>(IAsyncStreamReader<TRequest> requests, ServerCallContext context,
+            Func<TRequest, string> tokenOf, Func<TRequest, TItem> toItem)
+        {
+            var ct = context.CancellationToken;
+            var items = Channel.CreateBounded<TItem>(new BoundedChannelOptions(4 * HostsEngine.BulkBatchSize) { SingleReader = true, SingleWriter = true });
+            var first = new TaskCompletionSource<EditAccess?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reading = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var r in requests.ReadAllAsync(ct))
+                    {
+                        first.TrySetResult(Edit(tokenOf(r), context));
+                        await items.Writer.WriteAsync(toItem(r), ct);
+                    }
+                    items.Writer.Complete();
+                }
+                catch (Exception e) { items.Writer.Complete(e); }
+                finally { first.TrySetResult(null); }
+            }, ct);
+            return new BulkRequests<TItem> { Items = items.Reader, Reading = reading, Token = await first.Task };
+        }
     }
 
     // ---- import / export ----
@@ -196,7 +229,8 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var ct = context.CancellationToken;
         var payload = new MemoryStream();
-        string? format = null, conflictMode = null, token = null;
+        string? format = null, conflictMode = null;
+        EditAccess? token = null;
         bool? skipInvalid = null;
         var complete = false;
         await foreach (var chunk in requestStream.ReadAllAsync(ct))
@@ -204,7 +238,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
             if (chunk.HasSkipInvalid) skipInvalid ??= chunk.SkipInvalid;
             if (chunk.HasFormat) format ??= chunk.Format;
             if (chunk.HasConflictMode) conflictMode ??= chunk.ConflictMode;
-            token ??= NullIfEmpty(chunk.EditToken);
+            token ??= Edit(chunk.EditToken, context);
             if (payload.Length + chunk.Chunk.Length > HostsEngine.MaxImportBytes)
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"import payload over {HostsEngine.MaxImportBytes / (1024 * 1024)} MiB; split the file");
@@ -282,11 +316,11 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
         {
             var changeId = engine.Store.LastChangeId();
             var count = 0;
-            foreach (var entry in engine.Store.StreamAll())
+            await WriteAllAsync(responseStream, engine.Store.StreamAll(), entry =>
             {
-                await responseStream.WriteAsync(new WatchHostsResponse { Entry = ToProto(entry) }, ct);
                 count++;
-            }
+                return new WatchHostsResponse { Entry = ToProto(entry) };
+            }, ct);
             await responseStream.WriteAsync(new WatchHostsResponse
             {
                 Complete = new SnapshotComplete
@@ -319,8 +353,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
     {
         var (info, entries) = engine.GetSnapshot(request.SnapshotId);
         await responseStream.WriteAsync(new GetSnapshotResponse { Snapshot = ToProto(info) }, context.CancellationToken);
-        foreach (var entry in entries)
-            await responseStream.WriteAsync(new GetSnapshotResponse { Entry = ToProto(entry) }, context.CancellationToken);
+        await WriteAllAsync(responseStream, entries, entry => new GetSnapshotResponse { Entry = ToProto(entry) }, context.CancellationToken);
     }
 
     public override async Task<RollbackToSnapshotResponse> RollbackToSnapshot(RollbackToSnapshotRequest request, ServerCallContext context)
@@ -361,25 +394,40 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent) : H
 
     public override Task<StartEditResponse> StartEdit(StartEditRequest request, ServerCallContext context)
     {
-        var (token, info) = engine.Sessions.Start(Actor(context));
-        return Task.FromResult(new StartEditResponse { EditToken = token, Session = ToProto(info) });
+        var caller = CallGuard.CallerOf(context);
+        var (access, info) = engine.Sessions.Start(caller.Identity, caller.Actor, request.Resume);
+        return Task.FromResult(new StartEditResponse { EditToken = access.Token, Session = ToProto(info) });
     }
 
     public override async Task<FinishEditResponse> FinishEdit(FinishEditRequest request, ServerCallContext context)
     {
-        var r = await engine.FinishEditAsync(Actor(context), request.EditToken, context.CancellationToken);
+        var r = await engine.FinishEditAsync(Actor(context), RequiredEdit(request.EditToken, context), context.CancellationToken);
         return new FinishEditResponse { Added = r.Added, Changed = r.Changed, Removed = r.Removed, SnapshotId = r.SnapshotId, Outcome = ToProto(r.Outcome) };
     }
 
-    public override Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context) =>
-        Task.FromResult(new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(request.EditToken) });
+    public override async Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context)
+    {
+        if (!request.Force)
+            return new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(RequiredEdit(request.EditToken, context)) };
+        // Without the token: the caller's own session, or, for an admin, anyone's (logged and recorded).
+        var caller = CallGuard.CallerOf(context);
+        var ended = await engine.EndEditWithoutTokenAsync(caller.Actor, caller.Identity, mayEndAnothers: caller.Role >= Role.Admin);
+        if (ended.HeldByAnother)
+            log.LogWarning("{Actor} ended the edit session of {Holder} (started {Started:u}); {Count} staged change(s) discarded",
+                caller.Actor, ended.Info.Holder, ended.Info.StartedAt.UtcDateTime, ended.DiscardedChanges);
+        return new CancelEditResponse { Success = true, DiscardedChanges = ended.DiscardedChanges };
+    }
 
     public override Task<GetEditResponse> GetEdit(GetEditRequest request, ServerCallContext context)
     {
-        if (!string.IsNullOrEmpty(request.EditToken)) engine.Sessions.View(request.EditToken); // says "expired" or "unknown" for a stale token
+        if (Edit(request.EditToken, context) is { } edit) engine.Sessions.View(edit); // says "expired", "unknown" or "not yours" for such a token
         var current = engine.Sessions.Current;
         return Task.FromResult(new GetEditResponse { Session = current is null ? null : ToProto(current) });
     }
+
+    /// <summary>FinishEdit and CancelEdit act on a given session: an empty token is the session check's "required".</summary>
+    private static EditAccess RequiredEdit(string token, ServerCallContext context) =>
+        new(token, CallGuard.CallerOf(context).Identity);
 
     // ---- health ----
 

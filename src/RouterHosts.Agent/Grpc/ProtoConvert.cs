@@ -63,6 +63,4 @@ internal static class ProtoConvert
             throw CoreException.Invalid(field, $"{t.Seconds}s {t.Nanos}ns", "not a valid timestamp (years 0001 to 9999, nanos 0 to 999999999)");
         }
     }
-
-    public static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

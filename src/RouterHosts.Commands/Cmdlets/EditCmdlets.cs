@@ -6,7 +6,8 @@ namespace RouterHosts.Commands;
 /// <summary>
 /// Start-RouterHostsEdit: opens the agent's edit session and attaches it to the
 /// connection; until Complete or Undo, every change made through that connection is
-/// staged, and reads through it show the staged state.
+/// staged, and reads through it show the staged state. -Resume attaches the session
+/// this identity already holds (say, one a closed pwsh started) instead.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "RouterHostsEdit", SupportsShouldProcess = true)]
 [OutputType(typeof(RouterHostsEdit))]
@@ -15,13 +16,16 @@ public sealed class StartRouterHostsEditCommand : RouterHostsAgentCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
+
     protected override void EndProcessing()
     {
-        if (!ShouldProcess(ActiveConnection.Target, "Start an edit session")) return;
+        if (!ShouldProcess(ActiveConnection.Target, Resume ? "Resume your edit session" : "Start an edit session")) return;
         try
         {
-            var edit = Wait(Client.StartEditAsync(StopToken));
-            WriteVerbose($"Started an edit session on {ActiveConnection.Target}; it expires after {edit.IdleTimeout} idle.");
+            var edit = Wait(Client.StartEditAsync(Resume, StopToken));
+            WriteVerbose($"{(Resume ? "Resumed" : "Started")} an edit session on {ActiveConnection.Target}; it expires after {edit.IdleTimeout} idle.");
             if (PassThru) WriteObject(edit);
         }
         catch (RouterHostsException e)
@@ -60,7 +64,11 @@ public sealed class CompleteRouterHostsEditCommand : RouterHostsAgentCmdlet
     }
 }
 
-/// <summary>Undo-RouterHostsEdit: discards the connection's staged changes and ends the session.</summary>
+/// <summary>
+/// Undo-RouterHostsEdit: discards the connection's staged changes and ends the session.
+/// -Force ends the agent's live session without this connection holding it: your own
+/// (started elsewhere), or, for an admin, anyone's (the agent logs and records that).
+/// </summary>
 [Cmdlet(VerbsCommon.Undo, "RouterHostsEdit", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(int))]
 public sealed class UndoRouterHostsEditCommand : RouterHostsAgentCmdlet
@@ -68,14 +76,30 @@ public sealed class UndoRouterHostsEditCommand : RouterHostsAgentCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void EndProcessing()
     {
-        RequireEdit();
-        var staged = StagedChanges();
-        if (!ShouldProcess(ActiveConnection.Target, $"Discard {staged} staged change(s) and end the edit session")) return;
+        string action;
+        if (Force)
+        {
+            RouterHostsEdit? live;
+            try { live = EditInfo(); }
+            catch (RouterHostsException) { live = null; } // the undo that follows reports the failure properly
+            action = live is null
+                ? "End the open edit session"
+                : $"End the edit session held by {live.Holder}, discarding its {live.StagedChanges} staged change(s)";
+        }
+        else
+        {
+            RequireEdit();
+            action = $"Discard {StagedChanges()} staged change(s) and end the edit session";
+        }
+        if (!ShouldProcess(ActiveConnection.Target, action)) return;
         try
         {
-            var discarded = Wait(Client.UndoEditAsync(StopToken));
+            var discarded = Wait(Client.UndoEditAsync(Force, StopToken));
             WriteVerbose($"Discarded {discarded} staged change(s).");
             if (PassThru) WriteObject(discarded);
         }

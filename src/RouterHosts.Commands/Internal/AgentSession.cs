@@ -47,7 +47,7 @@ internal sealed class AgentSession : IDisposable
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            Client.UndoEditAsync(timeout.Token).GetAwaiter().GetResult();
+            Client.UndoEditAsync(ct: timeout.Token).GetAwaiter().GetResult();
         }
         catch (Exception)
         {

@@ -88,7 +88,7 @@ internal static class ErrorMapping
     /// </summary>
     public static bool IsEditSessionGone(RouterHostsErrorCode code, string message, string? reason = null) =>
         code == RouterHostsErrorCode.FailedPrecondition
-        && (reason is "edit-session-expired" or "unknown-edit-token"
+        && (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended"
             || (reason is null && (message.Contains("edit session expired", StringComparison.OrdinalIgnoreCase)
                                    || message.Contains("unknown edit token", StringComparison.OrdinalIgnoreCase))));
 
@@ -129,7 +129,7 @@ internal static class ErrorMapping
     {
         switch (reason)
         {
-            case "edit-session-expired" or "unknown-edit-token": return ErrorIds.EditExpired;
+            case "edit-session-expired" or "unknown-edit-token" or "edit-session-ended": return ErrorIds.EditExpired;
             case "no-edit-session": return ErrorIds.NoEditSession;
             case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
             case "before-compaction-horizon": return ErrorIds.BeforeCompactionHorizon;
@@ -171,7 +171,9 @@ internal static class ErrorMapping
             "The agent's database is damaged: stop the agent and restore the database from a backup, or start on a new one and re-import an export " +
             "(see the README, 'When the disk is full or the database is damaged').",
         (ErrorIds.EditInProgress, _) =>
-            "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it).",
+            "Complete-RouterHostsEdit or Undo-RouterHostsEdit the open session first (Get-RouterHostsEdit shows who holds it). " +
+            "If you hold it from another session, Start-RouterHostsEdit -Resume takes it up and Undo-RouterHostsEdit -Force discards it; " +
+            "an admin can end anyone's with Undo-RouterHostsEdit -Force.",
         (ErrorIds.EditConflict, _) =>
             "Nothing was applied and the session is still open: change the staged entries so they no longer conflict and run Complete-RouterHostsEdit again, " +
             "or discard them with Undo-RouterHostsEdit.",

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -22,13 +21,17 @@ public sealed record HookRunResult(
 /// <summary>
 /// Runs the configured hooks off the request path, one batch at a time. Triggers
 /// that arrive while a batch runs are coalesced: only the latest is run next.
-/// Each command runs as /bin/sh -c in its own process group (via setsid) so that
-/// a timeout kills everything it started.
+/// Each command runs as /bin/sh -c in its own process group (via setsid). Its result
+/// is the shell's exit; then whatever it started is ended (see <see cref="HookProcesses"/>),
+/// and at a timeout the shell with it. Output is read in fixed chunks, of which only
+/// the last <see cref="OutputTailBytes"/> bytes are kept.
 /// </summary>
 public sealed class HookRunner : IAsyncDisposable
 {
     public const int OutputTailBytes = 4096;
+    private const int ReadChunkBytes = 16 * 1024;
     private static readonly TimeSpan KilledOutputWait = TimeSpan.FromSeconds(2);
+    private static long s_runCount;
 
     private readonly ILogger _log;
     private readonly object _gate = new();
@@ -44,6 +47,7 @@ public sealed class HookRunner : IAsyncDisposable
     {
         _hooks = hooks;
         _log = log;
+        HookProcesses.BecomeSubreaper();
         _loop = Task.Run(RunLoopAsync);
     }
 
@@ -103,18 +107,20 @@ public sealed class HookRunner : IAsyncDisposable
         info.Environment["ROUTER_HOSTS_ERROR"] = trigger.Error ?? "";
         info.Environment["ROUTER_HOSTS_HOSTS_FILE"] = trigger.HostsFile;
         info.Environment["ROUTER_HOSTS_CHANGE_ID"] = trigger.ChangeId.ToString();
+        var marker = $"{Environment.ProcessId}.{Interlocked.Increment(ref s_runCount)}";
+        info.Environment[HookProcesses.RunMarkerVariable] = marker;
 
         int exitCode;
         var timedOut = false;
         try
         {
             using var process = new Process { StartInfo = info };
-            process.OutputDataReceived += (_, e) => tail.Add(e.Data);
-            process.ErrorDataReceived += (_, e) => tail.Add(e.Data);
             process.Start();
             process.StandardInput.Close();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            // Read the raw bytes ourselves, in fixed chunks: no line is ever assembled, and
+            // WaitForExitAsync then waits for the shell alone, not for the pipes' end.
+            var output = Task.WhenAll(
+                PumpAsync(process.StandardOutput.BaseStream, tail), PumpAsync(process.StandardError.BaseStream, tail));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
             timeout.CancelAfter(hook.Timeout);
             try
@@ -125,18 +131,23 @@ public sealed class HookRunner : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 timedOut = !stop.IsCancellationRequested;
-                KillProcessGroup(process.Id);
-                // A descendant that left the group (setsid, daemonised) may hold the output pipes open,
-                // and WaitForExitAsync also waits for their end: bound that wait, the shell itself is dead.
-                using var drain = new CancellationTokenSource(KilledOutputWait);
-                try { await process.WaitForExitAsync(drain.Token); }
-                catch (OperationCanceledException) { tail.Add("(output still held open by a process outside the hook's group)"); }
                 exitCode = -1;
             }
+            // The shell's exit is the hook's result; nothing it started outlives it.
+            var leftovers = await HookProcesses.EndAllAsync(process.Id, marker);
+            if (leftovers > 0 && !timedOut)
+                _log.LogInformation("hook {Hook} ({Event}): ended {Count} process(es) it left running", hook.Name, eventName, leftovers);
+            using var drain = new CancellationTokenSource(KilledOutputWait);
+            try
+            {
+                if (timedOut || stop.IsCancellationRequested) await process.WaitForExitAsync(drain.Token);
+                await output.WaitAsync(drain.Token);
+            }
+            catch (OperationCanceledException) { tail.Note("(output still held open by a process outside the hook's reach)"); }
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            tail.Add(e.Message);
+            tail.Note(e.Message);
             exitCode = -1;
         }
 
@@ -150,13 +161,16 @@ public sealed class HookRunner : IAsyncDisposable
         return result;
     }
 
-    private static void KillProcessGroup(int leaderPid)
+    private static async Task PumpAsync(Stream stream, OutputTail tail)
     {
-        // setsid made the shell a session and process-group leader, so -pid names its whole group.
-        if (kill(-leaderPid, 9) != 0) kill(leaderPid, 9);
+        var buffer = new byte[ReadChunkBytes];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer)) > 0) tail.Add(buffer.AsSpan(0, read));
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException) { }
     }
-
-    [DllImport("libc", SetLastError = true)] private static extern int kill(int pid, int signal);
 
     public async ValueTask DisposeAsync()
     {
@@ -165,21 +179,42 @@ public sealed class HookRunner : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>Keeps the last <c>capacity</c> characters of a process's output.</summary>
+    /// <summary>Keeps the last <c>capacity</c> bytes of a process's output (both streams, in arrival order).</summary>
     private sealed class OutputTail(int capacity)
     {
-        private readonly StringBuilder _text = new();
+        private readonly byte[] _bytes = new byte[capacity];
+        private int _length;
 
-        public void Add(string? line)
+        public void Add(ReadOnlySpan<byte> data)
         {
-            if (line is null) return;
-            lock (_text)
+            lock (_bytes)
             {
-                _text.Append(line).Append('\n');
-                if (_text.Length > capacity) _text.Remove(0, _text.Length - capacity);
+                if (data.Length >= capacity)
+                {
+                    data[^capacity..].CopyTo(_bytes);
+                    _length = capacity;
+                    return;
+                }
+                var keep = Math.Min(_length, capacity - data.Length);
+                _bytes.AsSpan(_length - keep, keep).CopyTo(_bytes);
+                data.CopyTo(_bytes.AsSpan(keep));
+                _length = keep + data.Length;
             }
         }
 
-        public override string ToString() { lock (_text) return _text.ToString(); }
+        public void Note(string text) => Add(Encoding.UTF8.GetBytes(text + "\n"));
+
+        public int Length { get { lock (_bytes) return _length; } }
+
+        public override string ToString()
+        {
+            lock (_bytes)
+            {
+                // The cut may fall inside a UTF-8 sequence: drop its continuation bytes.
+                var start = 0;
+                while (start < _length && (_bytes[start] & 0xC0) == 0x80) start++;
+                return Encoding.UTF8.GetString(_bytes, start, _length - start);
+            }
+        }
     }
 }

@@ -64,4 +64,7 @@ public static class CoreReasons
     public const string ImportIncomplete = "import-incomplete";
     public const string NoSpace = "no-space";
     public const string DatabaseCorrupt = "database-corrupt";
+    /// <summary>The session was ended without its token (by its holder elsewhere, or by an admin).</summary>
+    public const string EditSessionEnded = "edit-session-ended";
+    public const string NoEditSession = "no-edit-session";
 }

@@ -17,7 +17,14 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     IReadOnlyList<HostEntry> List(HostQuery query);
 
-    /// <summary>Every live entry in <see cref="HostQuery.Order"/>, read from a cursor.</summary>
+    /// <summary>
+    /// What <see cref="List"/> answers, produced as it is enumerated: in pages from the
+    /// database (bounded memory per stream), all from one consistent view of it.
+    /// Writes are not blocked while a stream is open.
+    /// </summary>
+    IEnumerable<HostEntry> Stream(HostQuery query);
+
+    /// <summary>Every live entry in <see cref="HostQuery.Order"/>: <see cref="Stream"/> of <see cref="HostQuery.All"/>.</summary>
     IEnumerable<HostEntry> StreamAll();
 
     int CountLive();
