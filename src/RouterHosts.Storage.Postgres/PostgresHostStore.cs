@@ -109,6 +109,13 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
 
     public IReadOnlyList<HostEntry> List(HostQuery query)
     {
+        var (sql, parameters) = ListQuery(query);
+        return Query(sql, ReadHost, parameters);
+    }
+
+    /// <summary>The SELECT that answers <paramref name="query"/>, in <see cref="HostQuery.Order"/>.</summary>
+    private static (string Sql, (string, object?)[] Parameters) ListQuery(HostQuery query)
+    {
         var where = new List<string> { "NOT deleted" };
         var parameters = new List<(string, object?)>();
         if (query.Text is { Length: > 0 } text)
@@ -135,18 +142,25 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
         }
         parameters.Add(("limit", query.Limit is { } limit ? (long)limit : null));
         parameters.Add(("offset", (long)query.Offset));
-        return Query($"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
-                     "ORDER BY ip_sort, hostname_lc, id LIMIT @limit OFFSET @offset", ReadHost, parameters.ToArray());
+        return ($"SELECT {HostColumns} FROM hosts WHERE {string.Join(" AND ", where)} " +
+                "ORDER BY ip_sort, hostname_lc, id LIMIT @limit OFFSET @offset", parameters.ToArray());
     }
 
     /// <summary>The wildcard pattern (* and ?) as LIKE on lowercased names; LIKE's own characters escaped.</summary>
     private static string LikePattern(string pattern) =>
         HostQuery.Fold(pattern).Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_").Replace('*', '%').Replace('?', '_');
 
-    public IEnumerable<HostEntry> StreamAll()
+    public IEnumerable<HostEntry> StreamAll() => Stream(HostQuery.All);
+
+    /// <summary>
+    /// One query read row by row from the server (Npgsql holds one row at a time), so memory
+    /// stays bounded; the statement's snapshot is the one consistent view, and MVCC keeps writers going.
+    /// </summary>
+    public IEnumerable<HostEntry> Stream(HostQuery query)
     {
+        var (sql, parameters) = ListQuery(query);
         using var connection = Run(() => _source.OpenConnection());
-        using var command = Command(connection, $"SELECT {HostColumns} FROM hosts WHERE NOT deleted ORDER BY ip_sort, hostname_lc, id");
+        using var command = Command(connection, sql, parameters);
         using var reader = Run(() => command.ExecuteReader());
         while (Run(() => reader.Read())) yield return ReadHost(reader);
     }
