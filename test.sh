@@ -3,8 +3,9 @@
 #   1. installs what the tests use: Debian packages (the python grpcio peer, protoc and
 #      the well-known .proto files, systemd-analyze), pwsh 7.6.9 as a .NET tool and
 #      Pester 5.9.1 from its NuGet package, into a cache a second run reuses;
-#   2. in that pwsh, runs ./build.ps1: build, assemble the module, the xunit suites
-#      (dotnet test), then the Pester suite against a real agent;
+#   2. starts a throwaway PostgreSQL (stopped at exit), then in that pwsh runs
+#      ./build.ps1: build, assemble the module, the xunit suites (dotnet test), then the
+#      Pester suite against a real agent;
 #   3. boots the agent's unit under a real systemd in a systemd-nspawn container
 #      (tests/systemd/run.sh; needs root, as CI is);
 #   4. checks the contract against shared/'s reference when shared/ sits beside the clone;
@@ -18,7 +19,7 @@ pwsh_version=7.6.9
 pester_version=5.9.1
 # systemd-container and debootstrap boot the real-systemd tests (tests/systemd/run.sh).
 packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd
-  systemd-container debootstrap curl)
+  systemd-container debootstrap curl postgresql-15)
 
 fail_setup() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
@@ -56,17 +57,22 @@ EOF
 fi
 export PSModulePath="$modules${PSModulePath:+:$PSModulePath}"
 
+# A throwaway PostgreSQL (Debian's postgresql 15, initdb in a temporary directory, a Unix
+# socket only) for the PostgreSQL store's compliance suite and the several-agents tests.
+export ROUTERHOSTS_TEST_POSTGRES_STATE
+ROUTERHOSTS_TEST_POSTGRES_STATE=$(mktemp -u /tmp/routerhosts-pg-state.XXXXXX)
+pg_line=$(tests/postgres/throwaway.sh start) || fail_setup "could not start a throwaway PostgreSQL"
+export "${pg_line?}"   # ROUTERHOSTS_TEST_POSTGRES_URL=...
+
 # 2. Build, xunit, Pester -------------------------------------------------------------
-xunit_log=$(mktemp) pester_log=$(mktemp)
-trap 'rm -f "$xunit_log" "$pester_log"' EXIT
+xunit_log=$(mktemp) pester_log=$(mktemp) systemd_log=$(mktemp)
+trap 'tests/postgres/throwaway.sh stop; rm -f "$xunit_log" "$pester_log" "$systemd_log"' EXIT
 "$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Build, Assemble, Test' 2>&1 | tee "$xunit_log"
 xunit_status=${PIPESTATUS[0]}
 "$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Pester' 2>&1 | tee "$pester_log"
 pester_status=${PIPESTATUS[0]}
 
 # 3. The unit under a real systemd -------------------------------------------------------
-systemd_log=$(mktemp)
-trap 'rm -f "$xunit_log" "$pester_log" "$systemd_log"' EXIT
 if [ "$(id -u)" -eq 0 ]; then
   bash tests/systemd/run.sh 2>&1 | tee "$systemd_log"
   systemd_status=${PIPESTATUS[0]}

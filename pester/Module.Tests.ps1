@@ -100,7 +100,7 @@ Describe 'The module' {
         }
     }
 
-    It 'declares ConfirmImpact High on Restore and Undo only, Medium on the other cmdlets that change state' {
+    It 'declares ConfirmImpact High on Restore, Undo and compaction only, Medium on the other cmdlets that change state' {
         # ConfirmImpact means something only with SupportsShouldProcess; PowerShell 7.6 reports
         # None for the others, 7.4 Medium, so only the cmdlets that can ask are checked.
         $asking = Get-Command -Module RouterHosts | Where-Object { $_.Parameters.ContainsKey('WhatIf') }
@@ -108,7 +108,7 @@ Describe 'The module' {
         foreach ($command in $asking) {
             $attribute = $command.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
             $attribute.SupportsShouldProcess | Should -BeTrue -Because $command.Name
-            $expected = if ($command.Name -in 'Restore-RouterHostsSnapshot', 'Undo-RouterHostsEdit') { 'High' } else { 'Medium' }
+            $expected = if ($command.Name -in 'Restore-RouterHostsSnapshot', 'Undo-RouterHostsEdit', 'Invoke-RouterHostsCompaction') { 'High' } else { 'Medium' }
             "$($attribute.ConfirmImpact)" | Should -Be $expected -Because $command.Name
         }
     }

@@ -38,7 +38,7 @@ Describe 'Edit session ownership' {
         Start-EditElsewhere $Agent.ClientConfig 'own-resumed'
         { Start-RouterHostsEdit -ErrorAction Stop } | Should -Throw -ErrorId 'RouterHostsEditInProgress,RouterHosts.Commands.StartRouterHostsEditCommand'
 
-        $edit = Start-RouterHostsEdit -Resume
+        $edit = Start-RouterHostsEdit -Resume -PassThru
         $edit.StagedChanges | Should -Be 1
         $edit.IsMine | Should -BeTrue
         $Connection.HasEditSession | Should -BeTrue
