@@ -27,7 +27,12 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, c => continuation(requestStream, c));
+        Guard(context, async c =>
+        {
+            var requests = new EndingRequestStream<TRequest>(requestStream);
+            try { return await continuation(requests, c); }
+            finally { await requests.EndAsync(); }
+        });
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
@@ -35,7 +40,12 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        Guard(context, async c => { await continuation(requestStream, Writer(responseStream, context, c), c); return true; });
+        Guard(context, async c =>
+        {
+            var requests = new EndingRequestStream<TRequest>(requestStream);
+            try { await continuation(requests, Writer(responseStream, context, c), c); return true; }
+            finally { await requests.EndAsync(); }
+        });
 
     /// <summary>For a call ended when the agent stops, writes keep the call's own token (see <see cref="StoppableStreamWriter{T}"/>).</summary>
     private static IServerStreamWriter<T> Writer<T>(IServerStreamWriter<T> stream, ServerCallContext original, ServerCallContext given) =>
@@ -121,4 +131,41 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         CoreErrorKind.DataLoss => StatusCode.DataLoss,
         _ => StatusCode.Internal,
     };
+}
+
+/// <summary>
+/// A call's request stream as its handler reads it. When the call ends, a read still pending
+/// (a background drain, a reader task the handler no longer waits for) is cancelled and
+/// awaited: Kestrel reuses a finished HTTP/2 stream for the next call on the connection, and
+/// a read left pending would take that call's request ("Reading is already in progress",
+/// UNKNOWN "Exception was thrown by handler" to that other client).
+/// </summary>
+internal sealed class EndingRequestStream<T>(IAsyncStreamReader<T> inner) : IAsyncStreamReader<T>
+{
+    private readonly CancellationTokenSource _callEnded = new();
+    private Task<bool>? _pending;
+
+    public T Current => inner.Current;
+
+    public Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        // A read asked for after the call ended must not reach the stream.
+        if (_callEnded.IsCancellationRequested) return Task.FromCanceled<bool>(_callEnded.Token);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _callEnded.Token);
+        var read = inner.MoveNext(linked.Token);
+        Volatile.Write(ref _pending, read);
+        _ = read.ContinueWith(_ => linked.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return read;
+    }
+
+    public async Task EndAsync()
+    {
+        await _callEnded.CancelAsync();
+        if (Volatile.Read(ref _pending) is { } pending)
+        {
+            try { await pending; }
+            catch (Exception e) when (e is OperationCanceledException or RpcException or IOException or InvalidOperationException) { }
+        }
+        // _callEnded is not disposed: a drain may still look at it (it holds no timer).
+    }
 }

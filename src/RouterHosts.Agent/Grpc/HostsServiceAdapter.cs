@@ -285,21 +285,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
         var ct = context.CancellationToken;
         if (!await requestStream.MoveNext(ct)) return;
         var follow = requestStream.Current.Follow;
-        // Later requests only carry the sink's status; read and drop them so the stream keeps flowing.
-        // The drain must end before this handler does: Kestrel reuses a finished HTTP/2 stream for
-        // the next call on the connection, and a read left pending would take that call's request
-        // ("Reading is already in progress", UNKNOWN to the client).
-        using var draining = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var drain = DrainAsync(requestStream, draining.Token);
-        try
-        {
-            await SendSetsAsync(responseStream, follow, ct);
-        }
-        finally
-        {
-            await draining.CancelAsync();
-            await drain;
-        }
+        // Later requests only carry the sink's status; read and drop them so the stream keeps
+        // flowing. CallGuard ends a read still pending when the call ends.
+        _ = DrainAsync(requestStream, ct);
+        await SendSetsAsync(responseStream, follow, ct);
     }
 
     private static async Task DrainAsync<T>(IAsyncStreamReader<T> requests, CancellationToken ct)
