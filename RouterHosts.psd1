@@ -42,6 +42,8 @@
         'Remove-RouterHostsSnapshot'
         'Watch-RouterHost'
         'Invoke-RouterHostsCompaction'
+        'Compare-RouterHost'
+        'Sync-RouterHost'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
