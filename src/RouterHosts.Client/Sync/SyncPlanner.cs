@@ -24,14 +24,16 @@ public sealed class RouterHostsSyncPlan
     public bool IsEmpty => Changes.Count == 0;
     public int Count(RouterHostsSyncAction action) => Changes.Count(c => c.Action == action);
 
+    /// <summary>"would add 1, remove 2 and change 3 host(s); 4 unchanged", or that nothing would change.</summary>
+    public string Summary => IsEmpty
+        ? $"already in sync: {Unchanged} host(s) match; nothing would change"
+        : $"would add {Count(RouterHostsSyncAction.Add)}, remove {Count(RouterHostsSyncAction.Remove)} and change {Count(RouterHostsSyncAction.Update)} host(s); {Unchanged} unchanged";
+
     /// <summary>A summary line, then one "+ / - / ~" line per change (at most <paramref name="maxLines"/>), as Restore-RouterHostsSnapshot -WhatIf writes them.</summary>
     public string Describe(int maxLines = 50)
     {
-        if (IsEmpty) return $"already in sync: {Unchanged} host(s) match; nothing would change";
-        var lines = new List<string>
-        {
-            $"would add {Count(RouterHostsSyncAction.Add)}, remove {Count(RouterHostsSyncAction.Remove)} and change {Count(RouterHostsSyncAction.Update)} host(s); {Unchanged} unchanged",
-        };
+        if (IsEmpty) return Summary;
+        var lines = new List<string> { Summary };
         // Shown as Restore shows its diff: adds, then removals, then changes.
         var shown = Changes.OrderBy(c => c.Action switch { RouterHostsSyncAction.Add => 0, RouterHostsSyncAction.Remove => 1, _ => 2 }).ToList();
         lines.AddRange(shown.Take(maxLines).Select(c => "  " + c));

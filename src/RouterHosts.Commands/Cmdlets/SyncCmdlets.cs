@@ -116,8 +116,7 @@ public abstract class RouterHostsSyncCmdlet : RouterHostsAgentCmdlet
         RouterHostsSyncPlan plan = null!;
         try { plan = SyncPlanner.Plan(_desired, current, Tag, Prune, RowWord); }
         catch (RouterHostsException e) { TerminateSync(e); }
-        WriteVerbose($"Planned {_desired.Count} desired host(s) against {current.Count} current ({Scope}) in {watch.Elapsed.TotalSeconds:0.00} s: " +
-                     plan.Describe(maxLines: 0));
+        WriteVerbose($"Planned {_desired.Count} desired host(s) against {current.Count} current ({Scope}) in {watch.Elapsed.TotalSeconds:0.00} s: {plan.Summary}.");
         return (_desired, plan);
     }
 
