@@ -63,16 +63,19 @@ public sealed class ClientSyncTests : IAsyncLifetime
         Assert.Equal(3, plan.Changes.Count);
 
         await other.UpdateHostAsync(contested.Id, new RouterHostUpdate { Comment = "theirs" });
+        await other.AddHostAsync(Host("10.31.0.3", "NEW01")); // the key the plan would add
         var before = await client.ListHostsAsync().ToListAsync();
         var e = await Assert.ThrowsAsync<RouterHostsException>(() => SyncApply.ApplyAsync(client, plan, null));
 
         Assert.Equal(RouterHostsErrorCode.Aborted, e.Code);
         Assert.Equal(SyncApply.ConflictReason, e.Reason);
-        var conflict = Assert.Single(e.Details);
-        Assert.StartsWith("~ contested01 (10.31.0.1): version mismatch", conflict);
+        Assert.Equal(2, e.Details.Count);
+        Assert.StartsWith("~ contested01 (10.31.0.1): version mismatch", e.Details[0]);
+        Assert.StartsWith("+ new01 (10.31.0.3): host 10.31.0.3 NEW01 already exists", e.Details[1]);
         var after = await client.ListHostsAsync().ToListAsync();
         Assert.Equal(before.Select(h => (h.Id, h.Version)), after.Select(h => (h.Id, h.Version)));
         Assert.Equal("theirs", after[0].Comment);
+        Assert.Contains(after, h => h.Hostname == "doomed01"); // its staged removal was discarded too
         Assert.Null(await client.GetEditAsync()); // the sync's own session was discarded
         Assert.Null(client.EditToken);
     }
