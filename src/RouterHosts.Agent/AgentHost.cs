@@ -131,7 +131,7 @@ public static class AgentHost
         app.MapGrpcService<HostsServiceAdapter>();
 
         // The file must reflect the database before we say we are ready.
-        var file = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+        var file = await services.Writer.RenderAtStartAsync();
         if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
 
         try
@@ -200,12 +200,8 @@ public static class AgentHost
         await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction));
         try
         {
-            var before = services.HostsFile.State;
-            if (!before.Current || before.RenderedChangeId < services.Store.LastChangeId())
-            {
-                var after = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+            if (await services.Writer.RenderBeforeStopAsync() is { } after)
                 log.LogInformation("hosts file brought up to date before stopping ({State})", after.Current ? "current" : after.LastError);
-            }
         }
         catch (Exception e)
         {
