@@ -28,7 +28,9 @@ internal static class DevAgents
     private static readonly List<DevAgent> Started = [];
     private static int _exitHook;
 
-    public static object CurrentRunspace => (object?)System.Management.Automation.Runspaces.Runspace.DefaultRunspace ?? Started;
+    private static readonly object NoRunspace = new();
+
+    public static object CurrentRunspace => (object?)System.Management.Automation.Runspaces.Runspace.DefaultRunspace ?? NoRunspace;
 
     public static void Add(DevAgent agent)
     {
