@@ -76,7 +76,7 @@ public static class AgentHost
         var app = Build(settings, services, tls, policy, calls, notifier, logs, started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
 
         // The file must reflect the database before we say we are ready.
-        var file = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+        var file = await services.Writer.RenderAtStartAsync();
         if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
         try
         {
@@ -237,12 +237,8 @@ public static class AgentHost
     {
         try
         {
-            var before = services.HostsFile.State;
-            if (!before.Current || before.RenderedChangeId < services.Store.LastChangeId())
-            {
-                var after = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+            if (await services.Writer.RenderBeforeStopAsync() is { } after)
                 log.LogInformation("hosts file brought up to date before stopping ({State})", after.Current ? "current" : after.LastError);
-            }
         }
         catch (Exception e)
         {

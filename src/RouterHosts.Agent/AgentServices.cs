@@ -67,6 +67,7 @@ public sealed class AgentServices : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Writer.Dispose();
         await Hooks.DisposeAsync();
         HostsFile.Dispose();
         Store.Dispose();
