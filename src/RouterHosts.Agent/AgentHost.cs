@@ -193,7 +193,7 @@ public static class AgentHost
         if (!await calls.WaitIdleAsync(UnwindTimeout))
             log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
                 calls.Count, string.Join(", ", calls.Methods));
-        if (services.Engine.Sessions.Current is { } session)
+        if (services.Engine.CurrentEdit is { } session)
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await lifetimeStop.CancelAsync();

@@ -300,12 +300,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     /// <summary>The full set, then (with <paramref name="follow"/>) the full set again after each change.</summary>
     private async Task SendSetsAsync(IServerStreamWriter<WatchHostsResponse> responseStream, bool follow, CancellationToken ct)
     {
-        var seen = -1L;
-        while (!ct.IsCancellationRequested)
+        await foreach (var set in engine.WatchAsync(follow, ct))
         {
-            var changeId = engine.Store.LastChangeId();
             var count = 0;
-            await WriteAllAsync(responseStream, engine.Store.StreamAll(), entry =>
+            await WriteAllAsync(responseStream, set.Entries, entry =>
             {
                 count++;
                 return new WatchHostsResponse { Entry = ToProto(entry) };
@@ -314,13 +312,9 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 Complete = new SnapshotComplete
                 {
-                    Count = count, GeneratedAt = Timestamp.FromDateTime(DateTime.UtcNow), ContractVersion = "1", ChangeId = changeId.ToString(),
+                    Count = count, GeneratedAt = Timestamp.FromDateTime(DateTime.UtcNow), ContractVersion = "1", ChangeId = set.ChangeId.ToString(),
                 },
             }, ct);
-            if (!follow) return;
-            seen = changeId;
-            try { await engine.Feed.WaitAfterAsync(seen, ct); }
-            catch (OperationCanceledException) { return; }
         }
     }
 
@@ -384,7 +378,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     public override Task<StartEditResponse> StartEdit(StartEditRequest request, ServerCallContext context)
     {
         var caller = CallGuard.CallerOf(context);
-        var (access, info) = engine.Sessions.Start(caller.Identity, caller.Actor, request.Resume);
+        var (access, info) = engine.StartEdit(caller.Identity, caller.Actor, request.Resume);
         return Task.FromResult(new StartEditResponse { EditToken = access.Token, Session = ToProto(info) });
     }
 
@@ -397,7 +391,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     public override async Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context)
     {
         if (!request.Force)
-            return new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(RequiredEdit(request.EditToken, context)) };
+            return new CancelEditResponse { Success = true, DiscardedChanges = engine.CancelEdit(RequiredEdit(request.EditToken, context)) };
         // Without the token: the caller's own session, or, for an admin, anyone's (logged and recorded).
         var caller = CallGuard.CallerOf(context);
         var ended = await engine.EndEditWithoutTokenAsync(caller.Actor, caller.Identity, mayEndAnothers: caller.Role >= Role.Admin);
@@ -409,8 +403,8 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
 
     public override Task<GetEditResponse> GetEdit(GetEditRequest request, ServerCallContext context)
     {
-        if (Edit(request.EditToken, context) is { } edit) engine.Sessions.View(edit); // says "expired", "unknown" or "not yours" for such a token
-        var current = engine.Sessions.Current;
+        // A token given is checked: "expired", "unknown" or "not yours" for such a token.
+        var current = engine.GetEdit(Edit(request.EditToken, context));
         return Task.FromResult(new GetEditResponse { Session = current is null ? null : ToProto(current) });
     }
 
@@ -475,7 +469,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut, DurationMs = (long)r.Duration.TotalMilliseconds,
             FinishedAt = Timestamp.FromDateTimeOffset(r.FinishedAt), OutputTail = r.OutputTail,
         }));
-        if (engine.Sessions.Current is { } session) response.EditSession = ToProto(session);
+        if (engine.CurrentEdit is { } session) response.EditSession = ToProto(session);
         return Task.FromResult(response);
     }
 }

@@ -97,7 +97,7 @@ public sealed class ConfigurationReloader(
         log.LogInformation("{Policy}", policy.Describe());
         logging.Level = AgentOptionsValidator.ParseLogLevel(options.LogLevel)!.Value;
         services.Writer.SnapshotPolicy = AgentServices.ToSnapshotPolicy(options.Snapshots);
-        services.Engine.Sessions.IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds);
+        services.Engine.EditIdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds);
 
         var needRestart = RestartOnlyKeys(running.Options, options);
         if (needRestart.Count > 0)
