@@ -70,7 +70,7 @@ public static class AgentHost
         {
             services = AgentServices.Create(options, logs);
         }
-        catch (CoreException e) when (e.Reason == CoreReasons.DatabaseCorrupt)
+        catch (CoreException e) when (e.Reason == RouterHostsReasons.DatabaseCorrupt)
         {
             // Restarting cannot help, and serving a damaged database would fail reads and writes one by one.
             await Console.Error.WriteLineAsync($"routerhosts-agent: refusing to start: {e.Message}");

@@ -87,7 +87,7 @@ public sealed partial class HostsEngine(
             throw new CoreException(CoreErrorKind.FailedPrecondition,
                 $"as_of {asOf.UtcDateTime:O} is before the compaction horizon {horizon.UtcDateTime:O}" +
                 (hostId is null ? "" : $" of host {hostId}") + "; the events before it were folded, read at or after the horizon")
-            { Reason = CoreReasons.BeforeCompactionHorizon };
+            { Reason = RouterHostsReasons.BeforeCompactionHorizon };
     }
     // ---- compaction ----
 

@@ -57,7 +57,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Equal("three", baseline.State.Comment);
 
         var refused = await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.Get(web.Id, asOf: beforeCompaction)));
-        Assert.Equal(CoreReasons.BeforeCompactionHorizon, refused.Reason);
+        Assert.Equal(RouterHostsReasons.BeforeCompactionHorizon, refused.Reason);
         Assert.Contains(report.Horizon.UtcDateTime.ToString("O"), refused.Message);
         await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.List(HostQuery.All, asOf: beforeCompaction)));
         // The other host was not named: its own history still answers, at or after the horizon everything does.

@@ -140,6 +140,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
                 response.ErrorMessage = result.Error.Message;
+                response.ErrorReason = result.Error.Reason ?? "";
             }
             // Flush once per committed batch rather than once per item.
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
@@ -175,6 +176,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
                 response.ErrorMessage = result.Error.Message;
+                response.ErrorReason = result.Error.Reason ?? "";
             }
             else
             {
@@ -249,7 +251,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
         if (!complete)
             throw new CoreException(CoreErrorKind.InvalidArgument,
                 $"the import upload was incomplete: the stream ended after {payload.Length} byte(s) without a chunk marked last_chunk; nothing was imported")
-            { Reason = CoreReasons.ImportIncomplete };
+            { Reason = RouterHostsReasons.ImportIncomplete };
         var mode = HostsEngine.ParseConflictMode(conflictMode);
         try
         {
