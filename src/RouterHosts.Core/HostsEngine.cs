@@ -22,13 +22,14 @@ public sealed record HostSet(long ChangeId, IEnumerable<HostEntry> Entries);
 
 /// <summary>
 /// The core's state, read at once: what Health, Readiness and the systemd status are made of.
-/// <paramref name="Unreachable"/>: why a round trip to the database failed (then <paramref name="HostCount"/> is 0);
-/// <paramref name="DatabaseProblem"/>: the store's own complaint (full, corrupt), see <see cref="IHostStore.Problem"/>.
-/// <paramref name="DatabaseLatency"/> covers the round trip and the count.
+/// <paramref name="Unreachable"/>: why a round trip to the database failed; <paramref name="CountFailed"/>:
+/// why the live hosts could not be counted (then <paramref name="HostCount"/> is 0);
+/// <paramref name="StoreProblem"/>: the store's own report of damage or a full disk (see <see cref="IHostStore.Problem"/>).
+/// <paramref name="DatabaseLatency"/> covers those three reads.
 /// </summary>
 public sealed record EngineStatus(
-    string Backend, string? Unreachable, string? DatabaseProblem, TimeSpan DatabaseLatency, int HostCount,
-    HostsFileState HostsFile, HookSet Hooks, IReadOnlyList<HookRunResult> LastHookRuns, long ChangeId, EditSessionInfo? EditSession);
+    string Backend, string? Unreachable, string? CountFailed, string? StoreProblem, TimeSpan DatabaseLatency, int HostCount,
+    long ChangeId, HostsFileState HostsFile, HookSet Hooks, IReadOnlyList<HookRunResult> LastHookRuns, EditSessionInfo? EditSession);
 
 /// <summary>
 /// The agent's operations on hosts, in domain terms: callers use these, not the parts behind
@@ -41,11 +42,6 @@ public sealed partial class HostsEngine(
     IHostStore store, HostWriter writer, EditSessions sessions, HostsFileSync hostsFile, HookRunner hooks,
     ChangeFeed feed, TimeProvider clock)
 {
-    public IHostStore Store => store;
-    public HostsFileSync HostsFile => hostsFile;
-    public HookRunner Hooks => hooks;
-    public ChangeFeed Feed => feed;
-
     // ---- reads ----
 
     public HostEntry Get(string id, EditAccess? edit = null, DateTimeOffset? asOf = null)
@@ -142,24 +138,26 @@ public sealed partial class HostsEngine(
 
     // ---- status ----
 
+    /// <summary>A round trip to the database (the watchdog's check); throws when it does not answer.</summary>
+    public void Ping() => store.Ping();
+
     /// <summary>The facts about the database, the hosts file, the hooks and the edit session, read now (see <see cref="EngineStatus"/>).</summary>
     public EngineStatus ReadStatus()
     {
         var timer = Stopwatch.StartNew();
-        string? unreachable = null;
-        var count = 0;
-        try
+        string? unreachable = null, countFailed = null;
+        var hostCount = 0;
+        try { store.Ping(); }
+        catch (Exception e) { unreachable = e.Message; }
+        if (unreachable is null)
         {
-            store.Ping();
-            count = store.CountLive();
+            try { hostCount = store.CountLive(); }
+            catch (Exception e) { countFailed = e.Message; }
         }
-        catch (Exception e)
-        {
-            unreachable = e.Message;
-        }
+        var problem = store.Problem();
         var latency = timer.Elapsed;
-        return new EngineStatus(store.BackendName, unreachable, store.Problem(), latency, count, hostsFile.State, hooks.Hooks,
-            hooks.LastRuns, feed.ChangeId, sessions.Current);
+        return new EngineStatus(store.BackendName, unreachable, countFailed, problem, latency, hostCount, feed.ChangeId,
+            hostsFile.State, hooks.Hooks, hooks.LastRuns, sessions.Current);
     }
 
     // ---- edit sessions ----

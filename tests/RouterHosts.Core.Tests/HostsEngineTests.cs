@@ -210,7 +210,8 @@ public sealed class HostsEngineTests : IAsyncLifetime
         var status = Engine.ReadStatus();
         Assert.Equal("sqlite", status.Backend);
         Assert.Null(status.Unreachable);
-        Assert.Null(status.DatabaseProblem);
+        Assert.Null(status.StoreProblem);
+        Assert.Null(status.CountFailed);
         Assert.Equal(1, status.HostCount);
         Assert.True(status.HostsFile.Current);
         Assert.Equal(_h.Store.LastChangeId(), status.ChangeId);
