@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using RouterHosts.Core;
 using RouterHosts.Core.Hooks;
@@ -33,21 +32,9 @@ public sealed record AgentHealth(
 {
     public static AgentHealth Read(HostsEngine engine)
     {
-        var timer = Stopwatch.StartNew();
-        string? unreachable = null, countFailed = null;
-        var hostCount = 0;
-        try { engine.Store.Ping(); }
-        catch (Exception e) { unreachable = e.Message; }
-        if (unreachable is null)
-        {
-            try { hostCount = engine.Store.CountLive(); }
-            catch (Exception e) { countFailed = e.Message; }
-        }
-        var problem = engine.Store.Problem();
-        var latency = timer.Elapsed;
-        var file = engine.HostsFile.State;
-        return new AgentHealth(engine.Store.BackendName, unreachable, countFailed, problem, latency, hostCount, engine.Feed.ChangeId, file,
-            HostsFileAccessProblem(file.Path), engine.Hooks.Hooks, engine.Hooks.LastRuns, engine.Sessions.Current);
+        var s = engine.ReadStatus();
+        return new AgentHealth(s.Backend, s.Unreachable, s.CountFailed, s.StoreProblem, s.DatabaseLatency, s.HostCount, s.ChangeId,
+            s.HostsFile, HostsFileAccessProblem(s.HostsFile.Path), s.Hooks, s.LastHookRuns, s.EditSession);
     }
 
     public bool DatabaseConnected => Unreachable is null;

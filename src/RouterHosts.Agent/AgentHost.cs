@@ -121,7 +121,7 @@ public static class AgentHost
         if (!await calls.WaitIdleAsync(UnwindTimeout))
             log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
                 calls.Count, string.Join(", ", calls.Methods));
-        if (services.Engine.Sessions.Current is { } session)
+        if (services.Engine.CurrentEdit is { } session)
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await background.CancelAsync();
@@ -155,7 +155,7 @@ public static class AgentHost
         {
             return AgentServices.Create(startup.Settings, logs);
         }
-        catch (CoreException e) when (e.Reason == CoreReasons.DatabaseCorrupt)
+        catch (CoreException e) when (e.Reason == RouterHostsReasons.DatabaseCorrupt)
         {
             // Restarting cannot help, and serving a damaged database would fail reads and writes one by one.
             throw new StartFailure(AgentCommandLine.ExitDatabaseCorrupt, $"refusing to start: {e.Message}");

@@ -211,7 +211,7 @@ public sealed class RouterHostsClient : IDisposable
             request.Tags.AddRange(input.Tags);
             request.Aliases.AddRange(input.Aliases);
             return request;
-        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage), ct);
+        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage, r.ErrorReason), ct);
 
     /// <summary>
     /// Changes or removes many hosts over one stream, as <see cref="BulkAddAsync"/> adds
@@ -231,7 +231,7 @@ public sealed class RouterHostsClient : IDisposable
                 if (update.Aliases is not null) request.Aliases = new AliasesUpdate { Values = { update.Aliases } };
             }
             return request;
-        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage), ct);
+        }, r => Result(r.Index, r.Entry, r.Outcome, r.ErrorCode, r.ErrorMessage, r.ErrorReason), ct);
 
     /// <summary>
     /// One bulk stream: inputs are written as they come (flushed every <see cref="BulkFlushEvery"/>,
@@ -259,11 +259,12 @@ public sealed class RouterHostsClient : IDisposable
         await Guard(writer).ConfigureAwait(false);
     }
 
-    private RouterHostsBulkResult Result(int index, HostEntry? entry, WriteOutcome? outcome, int errorCode, string errorMessage) => new()
+    private RouterHostsBulkResult Result(int index, HostEntry? entry, WriteOutcome? outcome, int errorCode, string errorMessage, string errorReason) => new()
     {
         Index = index,
         Host = entry is null ? null : ToHost(entry, outcome?.Staged ?? false),
-        Error = errorCode == 0 ? null : new RouterHostsException((RouterHostsErrorCode)errorCode, errorMessage),
+        Error = errorCode == 0 ? null
+            : new RouterHostsException((RouterHostsErrorCode)errorCode, errorMessage) { Reason = errorReason.Length == 0 ? null : errorReason },
     };
 
     // ---- import / export ----
@@ -407,7 +408,7 @@ public sealed class RouterHostsClient : IDisposable
     {
         if (EditToken is not null)
             throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
-                "this connection already holds an edit session; complete or undo it first") { Reason = "edit-session-held" };
+                "this connection already holds an edit session; complete or undo it first") { Reason = RouterHostsReasons.EditSessionHeld };
         var r = await _grpc.StartEditAsync(new StartEditRequest { Resume = resume }, options).ConfigureAwait(false);
         Volatile.Write(ref _editToken, r.EditToken);
         return ToEdit(r.Session, isMine: true);
@@ -458,7 +459,7 @@ public sealed class RouterHostsClient : IDisposable
     }, ct);
 
     private string RequireEditToken() => EditToken ?? throw new RouterHostsException(RouterHostsErrorCode.FailedPrecondition,
-        "this connection holds no edit session; start one with Start-RouterHostsEdit") { Reason = "no-edit-session" };
+        "this connection holds no edit session; start one with Start-RouterHostsEdit") { Reason = RouterHostsReasons.NoEditSession };
 
     // ---- agent ----
 
@@ -574,24 +575,21 @@ public sealed class RouterHostsClient : IDisposable
         var code = (RouterHostsErrorCode)(int)e.StatusCode;
         var reason = e.Trailers.GetValue(ErrorDetails.ReasonTrailerKey);
         // The agent no longer knows our session: drop the token so later calls are not staged into nothing.
-        if (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended") DetachEdit();
+        if (RouterHostsReasons.IsEditSessionGone(reason)) DetachEdit();
         var details = e.Trailers.Where(t => t.Key == ErrorDetails.TrailerKey && t.IsBinary)
             .SelectMany(t => ErrorDetails.Decode(t.ValueBytes)).ToList();
         // We refused the agent's certificate (wrong -ServerName, or not from our CA): the advice is about the server, not our certificate.
         var serverRefused = _tlsFailures.HasFailure;
         if (code is RouterHostsErrorCode.Unavailable or RouterHostsErrorCode.Internal or RouterHostsErrorCode.Unknown
-            && TransportErrors.Explain(e, Target, _tlsFailures, _diagnoseClientCertificate) is { } explained)
+            && TransportErrors.Explain(e, Target, _tlsFailures, _diagnoseClientCertificate) is { } failure)
         {
-            var isTls = explained.StartsWith("TLS", StringComparison.Ordinal);
+            var isTls = failure.Kind == TransportFailureKind.Tls;
             return new RouterHostsException(isTls ? RouterHostsErrorCode.Unauthenticated : RouterHostsErrorCode.Unavailable,
-                explained, details, e) { Reason = isTls && serverRefused ? ServerCertificateRefused : null };
+                failure.Message, details, e) { Reason = isTls && serverRefused ? RouterHostsReasons.ServerCertificateRefused : null };
         }
         var message = string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
         return new RouterHostsException(code, message, details, e) { Reason = reason };
     }
-
-    /// <summary>The <see cref="RouterHostsException.Reason"/> of a call that failed because we refused the agent's certificate.</summary>
-    public const string ServerCertificateRefused = "server-certificate-refused";
 
     public void Dispose() => _channel.Dispose();
 }

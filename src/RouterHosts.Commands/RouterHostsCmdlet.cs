@@ -148,7 +148,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
 
     private protected ErrorRecord ToErrorRecord(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        var kind = ErrorMapping.Classify(e.Code, e.Message, subject, e.Reason);
+        var kind = ErrorMapping.Classify(e.Code, subject, e.Reason);
         var message = ErrorMapping.Describe(e.Message, e.Details);
         var advice = ErrorMapping.Advice(kind.ErrorId, AgentTarget, e.Reason);
         // When the agent cannot be reached or refuses us, the thing that failed is the endpoint.
@@ -166,7 +166,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     /// </summary>
     private protected void Report(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message, e.Reason)) OnEditSessionGone();
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Reason)) OnEditSessionGone();
         var record = ToErrorRecord(e, target, subject);
         if (ErrorMapping.IsTerminating(e.Code)) ThrowTerminatingError(record);
         else WriteError(record);
@@ -175,7 +175,7 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
     /// <summary>A failure that ends the command (the only operation it does, or nothing can proceed).</summary>
     private protected void Terminate(RouterHostsException e, object? target, ErrorSubject subject)
     {
-        if (ErrorMapping.IsEditSessionGone(e.Code, e.Message, e.Reason)) OnEditSessionGone();
+        if (ErrorMapping.IsEditSessionGone(e.Code, e.Reason)) OnEditSessionGone();
         ThrowTerminatingError(ToErrorRecord(e, target, subject));
     }
 

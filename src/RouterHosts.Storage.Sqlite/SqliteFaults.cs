@@ -37,9 +37,9 @@ internal static class SqliteFaults
         new(CoreErrorKind.ResourceExhausted,
             $"no space left on device: the database {databasePath} cannot be written ({detail}); nothing was changed. " +
             "Free space on its filesystem; the agent carries on by itself once there is room")
-        { Reason = CoreReasons.NoSpace };
+        { Reason = RouterHostsReasons.NoSpace };
 
     public static CoreException Corrupt(string databasePath, string detail) =>
         new(CoreErrorKind.DataLoss, $"the database {databasePath} is corrupt ({detail}): {RecoveryAdvice}")
-        { Reason = CoreReasons.DatabaseCorrupt };
+        { Reason = RouterHostsReasons.DatabaseCorrupt };
 }

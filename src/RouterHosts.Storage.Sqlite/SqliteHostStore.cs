@@ -106,7 +106,7 @@ public sealed class SqliteHostStore : IHostStore
         }
         catch (SqliteException e) when (SqliteFaults.Translate(e, DatabasePath) is { } fault)
         {
-            if (fault.Reason == CoreReasons.NoSpace) _noSpace = fault.Message;
+            if (fault.Reason == RouterHostsReasons.NoSpace) _noSpace = fault.Message;
             else _corrupt = fault.Message;
             throw fault;
         }

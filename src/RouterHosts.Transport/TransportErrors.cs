@@ -5,6 +5,12 @@ using Grpc.Core;
 
 namespace RouterHosts.Transport;
 
+/// <summary>What kind of transport failure stopped a call: reaching the agent, or the TLS handshake with it.</summary>
+public enum TransportFailureKind { Connection, Tls }
+
+/// <summary>A transport failure: its kind (for decisions) and a sentence a user can act on (for people).</summary>
+public sealed record TransportFailure(TransportFailureKind Kind, string Message);
+
 /// <summary>
 /// Turns transport failures into sentences a user can act on: whether it is a
 /// connection, TLS or certificate problem, and which.
@@ -17,27 +23,29 @@ public static class TransportErrors
     /// the agent closed the connection right after the handshake (TLS 1.3 reports a refused
     /// client certificate only then, without a reason).
     /// </param>
-    public static string? Explain(RpcException error, string target, TlsFailureLog? tlsFailures, Func<string?>? diagnoseClientCertificate = null)
+    public static TransportFailure? Explain(RpcException error, string target, TlsFailureLog? tlsFailures, Func<string?>? diagnoseClientCertificate = null)
     {
+        static TransportFailure Tls(string message) => new(TransportFailureKind.Tls, message);
+        static TransportFailure Connection(string message) => new(TransportFailureKind.Connection, message);
         if (tlsFailures?.TakeLast() is { } refused)
-            return $"TLS handshake with {target} failed: {refused}";
+            return Tls($"TLS handshake with {target} failed: {refused}");
         var inner = error.Status.DebugException;
         if (inner is null) return null;
         var chain = Flatten(inner).ToList();
         if (chain.OfType<AuthenticationException>().FirstOrDefault() is { } auth)
-            return $"TLS handshake with {target} failed: {Describe(auth, diagnoseClientCertificate)}";
+            return Tls($"TLS handshake with {target} failed: {Describe(auth, diagnoseClientCertificate)}");
         if (chain.OfType<SocketException>().FirstOrDefault() is { } socket)
-            return socket.SocketErrorCode switch
+            return Connection(socket.SocketErrorCode switch
             {
                 SocketError.ConnectionRefused => $"cannot connect to {target}: connection refused (is the agent running and listening there?)",
                 SocketError.AddressNotAvailable or SocketError.HostNotFound => $"cannot resolve or reach {target}",
                 SocketError.TimedOut => $"connecting to {target} timed out",
                 _ => $"cannot connect to {target}: {socket.Message}",
-            };
+            });
         // The connection failed at the HTTP level and our own certificate has a problem the agent checks
         // for: that problem is the cause, however the closing surfaced.
         if (chain.OfType<HttpRequestException>().Any() && diagnoseClientCertificate?.Invoke() is { } ownProblem)
-            return $"TLS handshake with {target} failed: the agent refused the client certificate: {ownProblem}";
+            return Tls($"TLS handshake with {target} failed: the agent refused the client certificate: {ownProblem}");
         // A refused client certificate shows only as the connection closing during or right after the
         // handshake (TLS 1.3); which of these the client sees depends on timing.
         var closedEarly = chain.OfType<HttpIOException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
@@ -50,10 +58,10 @@ public static class TransportErrors
         {
             var reason = diagnoseClientCertificate() ??
                          "no local reason found: check that the agent trusts the CA that issued it and that it has not been revoked by configuration";
-            return $"TLS handshake with {target} failed: the agent refused the client certificate: {reason}";
+            return Tls($"TLS handshake with {target} failed: the agent refused the client certificate: {reason}");
         }
         if (chain.OfType<HttpRequestException>().FirstOrDefault() is { } http)
-            return $"cannot talk to {target}: {http.Message}";
+            return Connection($"cannot talk to {target}: {http.Message}");
         return null;
     }
 

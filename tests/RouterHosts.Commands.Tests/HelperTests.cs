@@ -94,11 +94,11 @@ public sealed class ErrorMappingTests
     [InlineData(RouterHostsErrorCode.Aborted, "version mismatch for host 01X: expected 1, current 2", "Host", "RouterHostsVersionConflict")]
     [InlineData(RouterHostsErrorCode.Aborted, "the edit session conflicts with changes made since it started (1)", "Edit", "RouterHostsEditConflict")]
     [InlineData(RouterHostsErrorCode.Aborted, "import conflicted with a concurrent change; nothing was imported", "Import", "RouterHostsImportConflict")]
-    [InlineData(RouterHostsErrorCode.FailedPrecondition, "edit session expired", "Host", "RouterHostsEditExpired")]
-    [InlineData(RouterHostsErrorCode.FailedPrecondition, "unknown edit token", "Edit", "RouterHostsEditExpired")]
-    [InlineData(RouterHostsErrorCode.FailedPrecondition, "this connection holds no edit session; start one with Start-RouterHostsEdit", "Edit", "RouterHostsNoEditSession")]
-    [InlineData(RouterHostsErrorCode.FailedPrecondition, "an edit session is already open, held by admin until 2025-01-01", "Edit", "RouterHostsEditInProgress")]
-    [InlineData(RouterHostsErrorCode.FailedPrecondition, "this connection already holds an edit session; complete or undo it first", "Edit", "RouterHostsEditInProgress")]
+    [InlineData(RouterHostsErrorCode.FailedPrecondition, "edit session expired", "Host", "RouterHostsEditExpired", "edit-session-expired")]
+    [InlineData(RouterHostsErrorCode.FailedPrecondition, "unknown edit token", "Edit", "RouterHostsEditExpired", "unknown-edit-token")]
+    [InlineData(RouterHostsErrorCode.FailedPrecondition, "this connection holds no edit session; start one with Start-RouterHostsEdit", "Edit", "RouterHostsNoEditSession", "no-edit-session")]
+    [InlineData(RouterHostsErrorCode.FailedPrecondition, "an edit session is already open, held by admin until 2025-01-01", "Edit", "RouterHostsEditInProgress", "edit-session-held")]
+    [InlineData(RouterHostsErrorCode.FailedPrecondition, "this connection already holds an edit session; complete or undo it first", "Edit", "RouterHostsEditInProgress", "edit-session-held")]
     [InlineData(RouterHostsErrorCode.FailedPrecondition, "something else", "Host", "RouterHostsInvalidOperation")]
     [InlineData(RouterHostsErrorCode.Unavailable, "cannot connect to 127.0.0.1:1: connection refused", "Host", "RouterHostsAgentUnreachable")]
     [InlineData(RouterHostsErrorCode.Unauthenticated, "TLS handshake with x failed", "Agent", "RouterHostsAuthenticationFailed")]
@@ -109,9 +109,11 @@ public sealed class ErrorMappingTests
     [InlineData(RouterHostsErrorCode.ResourceExhausted, "an edit session holds at most 10000 staged changes", "Edit", "RouterHostsLimitExceeded")]
     [InlineData(RouterHostsErrorCode.Internal, "internal error in the agent; see its log", "Host", "RouterHostsAgentError")]
     [InlineData(RouterHostsErrorCode.DataLoss, "the database /x.db is corrupt", "Host", "RouterHostsDatabaseCorrupt")]
-    public void Errors_get_stable_ids(RouterHostsErrorCode code, string message, string subject, string expectedId)
+    public void Errors_get_stable_ids(RouterHostsErrorCode code, string message, string subject, string expectedId, string? reason = null)
     {
-        var kind = ErrorMapping.Classify(code, message, Enum.Parse<ErrorSubject>(subject));
+        // The message is what the agent says; only the code, the subject and the reason decide.
+        _ = message;
+        var kind = ErrorMapping.Classify(code, Enum.Parse<ErrorSubject>(subject), reason);
         Assert.Equal(expectedId, kind.ErrorId);
         Assert.Equal(ErrorMapping.CategoryOf(code), kind.Category);
     }
@@ -126,10 +128,10 @@ public sealed class ErrorMappingTests
     public void The_agents_reason_decides_over_the_message(string reason, string expectedId)
     {
         // A reworded message must not change the id when the agent sends its reason.
-        var kind = ErrorMapping.Classify(RouterHostsErrorCode.FailedPrecondition, "reworded in a later version", ErrorSubject.Edit, reason);
+        var kind = ErrorMapping.Classify(RouterHostsErrorCode.FailedPrecondition, ErrorSubject.Edit, reason);
         Assert.Equal(expectedId, kind.ErrorId);
         Assert.Equal(reason is "edit-session-expired" or "unknown-edit-token",
-            ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "reworded", reason));
+            ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, reason));
     }
 
     [Theory]
@@ -147,14 +149,14 @@ public sealed class ErrorMappingTests
     public void Only_failures_that_stop_everything_are_terminating(RouterHostsErrorCode code, bool terminating)
     {
         Assert.Equal(terminating, ErrorMapping.IsTerminating(code));
-        Assert.Equal(terminating, ErrorMapping.Classify(code, "x", ErrorSubject.Host).Terminating);
+        Assert.Equal(terminating, ErrorMapping.Classify(code, ErrorSubject.Host).Terminating);
     }
 
     [Fact]
     public void No_space_is_told_apart_from_other_limits_by_the_agents_reason()
     {
-        Assert.Equal("RouterHostsNoSpace", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, "reworded", ErrorSubject.Host, "no-space").ErrorId);
-        Assert.Equal("RouterHostsLimitExceeded", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, "no space left on device", ErrorSubject.Host).ErrorId);
+        Assert.Equal("RouterHostsNoSpace", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, ErrorSubject.Host, "no-space").ErrorId);
+        Assert.Equal("RouterHostsLimitExceeded", ErrorMapping.Classify(RouterHostsErrorCode.ResourceExhausted, ErrorSubject.Host).ErrorId);
         Assert.NotNull(ErrorMapping.Advice("RouterHostsNoSpace", "x"));
         Assert.NotNull(ErrorMapping.Advice("RouterHostsDatabaseCorrupt", "x"));
     }
@@ -187,10 +189,12 @@ public sealed class ErrorMappingTests
     [Fact]
     public void Only_gone_sessions_count_as_gone()
     {
-        Assert.True(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "edit session expired"));
-        Assert.True(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "unknown edit token"));
-        Assert.False(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "an edit session is already open"));
-        Assert.False(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.InvalidArgument, "edit session expired"));
+        Assert.True(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "edit-session-expired"));
+        Assert.True(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "unknown-edit-token"));
+        Assert.True(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "edit-session-ended"));
+        Assert.False(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, "edit-session-held"));
+        Assert.False(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, null));
+        Assert.False(ErrorMapping.IsEditSessionGone(RouterHostsErrorCode.InvalidArgument, "edit-session-expired"));
     }
 }
 

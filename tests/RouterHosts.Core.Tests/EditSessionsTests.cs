@@ -186,7 +186,7 @@ public sealed class EditSessionsTests : IDisposable
         Assert.True(ended.HeldByAnother);
         Assert.Equal(1, ended.DiscardedChanges);
         var told = Refused(CoreErrorKind.FailedPrecondition, () => _sessions.View(first));
-        Assert.Equal(CoreReasons.EditSessionEnded, told.Reason);
+        Assert.Equal(RouterHostsReasons.EditSessionEnded, told.Reason);
         Assert.Contains("ended by CN=ada", told.Message);
     }
 

@@ -57,7 +57,7 @@ public sealed class HostsEngineTests : IAsyncLifetime
         Assert.Equal("three", baseline.State.Comment);
 
         var refused = await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.Get(web.Id, asOf: beforeCompaction)));
-        Assert.Equal(CoreReasons.BeforeCompactionHorizon, refused.Reason);
+        Assert.Equal(RouterHostsReasons.BeforeCompactionHorizon, refused.Reason);
         Assert.Contains(report.Horizon.UtcDateTime.ToString("O"), refused.Message);
         await Refused(CoreErrorKind.FailedPrecondition, () => Task.FromResult(Engine.List(HostQuery.All, asOf: beforeCompaction)));
         // The other host was not named: its own history still answers, at or after the horizon everything does.
@@ -162,6 +162,60 @@ public sealed class HostsEngineTests : IAsyncLifetime
         await _h.AddAsync("10.0.0.1", "a");
         var changeId = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(_h.Store.LastChangeId(), changeId);
+    }
+
+    [Fact]
+    public async Task Watch_gives_the_full_set_then_the_full_set_after_each_change()
+    {
+        var a = await _h.AddAsync("10.0.0.1", "a");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var sets = Engine.WatchAsync(follow: true, stop.Token).GetAsyncEnumerator(stop.Token);
+
+        Assert.True(await sets.MoveNextAsync());
+        Assert.Equal(_h.Store.LastChangeId(), sets.Current.ChangeId);
+        Assert.Equal([a.Id], sets.Current.Entries.Select(e => e.Id));
+        var next = sets.MoveNextAsync().AsTask();
+        Assert.False(next.IsCompleted);
+        var b = await _h.AddAsync("10.0.0.2", "b");
+        Assert.True(await next.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(_h.Store.LastChangeId(), sets.Current.ChangeId);
+        Assert.Equal([a.Id, b.Id], sets.Current.Entries.Select(e => e.Id));
+
+        // Without follow: the one set, then the end.
+        await using var once = Engine.WatchAsync(follow: false, stop.Token).GetAsyncEnumerator(stop.Token);
+        Assert.True(await once.MoveNextAsync());
+        Assert.Equal(2, once.Current.Entries.Count());
+        Assert.False(await once.MoveNextAsync());
+    }
+
+    [Fact]
+    public async Task Edit_sessions_start_get_and_cancel_through_the_engine()
+    {
+        Assert.Null(Engine.CurrentEdit);
+        var (token, info) = Engine.StartEdit("alice", "alice@example", resume: false);
+        Assert.Equal(info.Holder, Engine.GetEdit(null)!.Holder);
+        await Engine.AddAsync("alice", new HostDraft("10.0.0.1", "a"), token, default);
+        Assert.Equal(1, Engine.GetEdit(token)!.StagedChanges);
+        Assert.Equal(CoreErrorKind.PermissionDenied, Assert.Throws<CoreException>(() => Engine.GetEdit(token with { Owner = "bob" })).Kind);
+        Assert.Equal(1, Engine.CancelEdit(token));
+        Assert.Null(Engine.CurrentEdit);
+        Assert.Empty(_h.Store.StreamAll());
+    }
+
+    [Fact]
+    public async Task The_status_reads_the_database_the_file_and_the_session_at_once()
+    {
+        await _h.AddAsync("10.0.0.1", "a");
+        Engine.StartEdit("alice", "alice", resume: false);
+        var status = Engine.ReadStatus();
+        Assert.Equal("sqlite", status.Backend);
+        Assert.Null(status.Unreachable);
+        Assert.Null(status.StoreProblem);
+        Assert.Null(status.CountFailed);
+        Assert.Equal(1, status.HostCount);
+        Assert.True(status.HostsFile.Current);
+        Assert.Equal(_h.Store.LastChangeId(), status.ChangeId);
+        Assert.Equal("alice", status.EditSession!.Holder);
     }
 
     [Fact]

@@ -140,6 +140,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
                 response.ErrorMessage = result.Error.Message;
+                response.ErrorReason = result.Error.Reason ?? "";
             }
             // Flush once per committed batch rather than once per item.
             responseStream.WriteOptions = result.EndOfBatch ? null : new WriteOptions(WriteFlags.BufferHint);
@@ -175,6 +176,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 response.ErrorCode = (int)CallGuard.StatusOf(result.Error.Kind);
                 response.ErrorMessage = result.Error.Message;
+                response.ErrorReason = result.Error.Reason ?? "";
             }
             else
             {
@@ -249,7 +251,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
         if (!complete)
             throw new CoreException(CoreErrorKind.InvalidArgument,
                 $"the import upload was incomplete: the stream ended after {payload.Length} byte(s) without a chunk marked last_chunk; nothing was imported")
-            { Reason = CoreReasons.ImportIncomplete };
+            { Reason = RouterHostsReasons.ImportIncomplete };
         var mode = HostsEngine.ParseConflictMode(conflictMode);
         try
         {
@@ -300,12 +302,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     /// <summary>The full set, then (with <paramref name="follow"/>) the full set again after each change.</summary>
     private async Task SendSetsAsync(IServerStreamWriter<WatchHostsResponse> responseStream, bool follow, CancellationToken ct)
     {
-        var seen = -1L;
-        while (!ct.IsCancellationRequested)
+        await foreach (var set in engine.WatchAsync(follow, ct))
         {
-            var changeId = engine.Store.LastChangeId();
             var count = 0;
-            await WriteAllAsync(responseStream, engine.Store.StreamAll(), entry =>
+            await WriteAllAsync(responseStream, set.Entries, entry =>
             {
                 count++;
                 return new WatchHostsResponse { Entry = ToProto(entry) };
@@ -314,13 +314,9 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
             {
                 Complete = new SnapshotComplete
                 {
-                    Count = count, GeneratedAt = Timestamp.FromDateTime(DateTime.UtcNow), ContractVersion = "1", ChangeId = changeId.ToString(),
+                    Count = count, GeneratedAt = Timestamp.FromDateTime(DateTime.UtcNow), ContractVersion = "1", ChangeId = set.ChangeId.ToString(),
                 },
             }, ct);
-            if (!follow) return;
-            seen = changeId;
-            try { await engine.Feed.WaitAfterAsync(seen, ct); }
-            catch (OperationCanceledException) { return; }
         }
     }
 
@@ -384,7 +380,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     public override Task<StartEditResponse> StartEdit(StartEditRequest request, ServerCallContext context)
     {
         var caller = CallGuard.CallerOf(context);
-        var (access, info) = engine.Sessions.Start(caller.Identity, caller.Actor, request.Resume);
+        var (access, info) = engine.StartEdit(caller.Identity, caller.Actor, request.Resume);
         return Task.FromResult(new StartEditResponse { EditToken = access.Token, Session = ToProto(info) });
     }
 
@@ -397,7 +393,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     public override async Task<CancelEditResponse> CancelEdit(CancelEditRequest request, ServerCallContext context)
     {
         if (!request.Force)
-            return new CancelEditResponse { Success = true, DiscardedChanges = engine.Sessions.End(RequiredEdit(request.EditToken, context)) };
+            return new CancelEditResponse { Success = true, DiscardedChanges = engine.CancelEdit(RequiredEdit(request.EditToken, context)) };
         // Without the token: the caller's own session, or, for an admin, anyone's (logged and recorded).
         var caller = CallGuard.CallerOf(context);
         var ended = await engine.EndEditWithoutTokenAsync(caller.Actor, caller.Identity, mayEndAnothers: caller.Role >= Role.Admin);
@@ -409,8 +405,8 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
 
     public override Task<GetEditResponse> GetEdit(GetEditRequest request, ServerCallContext context)
     {
-        if (Edit(request.EditToken, context) is { } edit) engine.Sessions.View(edit); // says "expired", "unknown" or "not yours" for such a token
-        var current = engine.Sessions.Current;
+        // A token given is checked: "expired", "unknown" or "not yours" for such a token.
+        var current = engine.GetEdit(Edit(request.EditToken, context));
         return Task.FromResult(new GetEditResponse { Session = current is null ? null : ToProto(current) });
     }
 

@@ -98,7 +98,7 @@ public sealed class ConfigurationReloader(
         log.LogInformation("{Policy}", policy.Describe());
         logging.Level = settings.LogLevel;
         services.Writer.SnapshotPolicy = settings.Snapshots;
-        services.Engine.Sessions.IdleTimeout = settings.EditSessionIdleTimeout;
+        services.Engine.EditIdleTimeout = settings.EditSessionIdleTimeout;
 
         var needRestart = RestartOnlyKeys(running.Options, options);
         if (needRestart.Count > 0)

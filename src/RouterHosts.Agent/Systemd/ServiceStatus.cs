@@ -32,7 +32,7 @@ public sealed class ServiceStatus(AgentNotifier notifier, ILogger log)
 
     public async Task RunStatusLoopAsync(HostsEngine engine, CancellationToken ct)
     {
-        var seen = engine.Feed.ChangeId;
+        var seen = engine.ChangeId;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -41,9 +41,9 @@ public sealed class ServiceStatus(AgentNotifier notifier, ILogger log)
                 wait.CancelAfter(Refresh);
                 try
                 {
-                    seen = await engine.Feed.WaitAfterAsync(seen, wait.Token);
+                    seen = await engine.WaitForChangeAsync(seen, wait.Token);
                     await Task.Delay(Coalesce, ct);
-                    seen = engine.Feed.ChangeId;
+                    seen = engine.ChangeId;
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
                 Update();
@@ -61,7 +61,7 @@ public sealed class ServiceStatus(AgentNotifier notifier, ILogger log)
         do
         {
             string? problem = null;
-            try { Engine?.Store.Ping(); }
+            try { Engine?.Ping(); }
             catch (Exception e) { problem = e.Message; }
             if (problem is null)
             {

@@ -57,8 +57,8 @@ internal static class ErrorIds
 internal readonly record struct ErrorClass(string ErrorId, ErrorCategory Category, bool Terminating);
 
 /// <summary>
-/// Status code (plus, where codes are shared, the subject and the agent's message) →
-/// ErrorCategory and a stable error id. Pure: unit-tested without PowerShell.
+/// Status code (plus, where codes are shared, the subject and the reason, <see cref="RouterHostsReasons"/>) →
+/// ErrorCategory and a stable error id. No decision reads the message text. Pure: unit-tested without PowerShell.
 /// </summary>
 internal static class ErrorMapping
 {
@@ -86,17 +86,11 @@ internal static class ErrorMapping
         or RouterHostsErrorCode.Unauthenticated or RouterHostsErrorCode.PermissionDenied or RouterHostsErrorCode.DeadlineExceeded
         or RouterHostsErrorCode.DataLoss;
 
-    /// <summary>
-    /// True when the agent says the edit session this connection holds is gone (expired, or the agent restarted).
-    /// The agent's reason decides; the message is the fallback for an agent that sends none.
-    /// </summary>
-    public static bool IsEditSessionGone(RouterHostsErrorCode code, string message, string? reason = null) =>
-        code == RouterHostsErrorCode.FailedPrecondition
-        && (reason is "edit-session-expired" or "unknown-edit-token" or "edit-session-ended"
-            || (reason is null && (message.Contains("edit session expired", StringComparison.OrdinalIgnoreCase)
-                                   || message.Contains("unknown edit token", StringComparison.OrdinalIgnoreCase))));
+    /// <summary>True when the agent says the edit session this connection holds is gone (expired, ended, or the agent restarted).</summary>
+    public static bool IsEditSessionGone(RouterHostsErrorCode code, string? reason) =>
+        code == RouterHostsErrorCode.FailedPrecondition && RouterHostsReasons.IsEditSessionGone(reason);
 
-    public static ErrorClass Classify(RouterHostsErrorCode code, string message, ErrorSubject subject, string? reason = null)
+    public static ErrorClass Classify(RouterHostsErrorCode code, ErrorSubject subject, string? reason = null)
     {
         var category = CategoryOf(code);
         var id = code switch
@@ -115,41 +109,33 @@ internal static class ErrorMapping
                 ErrorSubject.Import => ErrorIds.ImportConflict,
                 _ => ErrorIds.VersionConflict,
             },
-            RouterHostsErrorCode.FailedPrecondition => FailedPreconditionId(message, reason),
+            RouterHostsErrorCode.FailedPrecondition => FailedPreconditionId(reason),
             RouterHostsErrorCode.Unavailable => ErrorIds.AgentUnreachable,
             RouterHostsErrorCode.Unauthenticated => ErrorIds.AuthenticationFailed,
             RouterHostsErrorCode.PermissionDenied => ErrorIds.PermissionDenied,
             RouterHostsErrorCode.DeadlineExceeded => ErrorIds.Timeout,
             RouterHostsErrorCode.Cancelled => ErrorIds.Cancelled,
             RouterHostsErrorCode.Unimplemented => ErrorIds.NotImplemented,
-            RouterHostsErrorCode.ResourceExhausted => reason == "no-space" ? ErrorIds.NoSpace : ErrorIds.LimitExceeded,
+            RouterHostsErrorCode.ResourceExhausted => reason == RouterHostsReasons.NoSpace ? ErrorIds.NoSpace : ErrorIds.LimitExceeded,
             RouterHostsErrorCode.DataLoss => ErrorIds.DatabaseCorrupt,
             _ => ErrorIds.AgentError,
         };
         return new ErrorClass(id, category, IsTerminating(code));
     }
 
-    private static string FailedPreconditionId(string message, string? reason)
+    private static string FailedPreconditionId(string? reason) => reason switch
     {
-        switch (reason)
-        {
-            case "edit-session-expired" or "unknown-edit-token" or "edit-session-ended": return ErrorIds.EditExpired;
-            case "no-edit-session": return ErrorIds.NoEditSession;
-            case "edit-session-held" or "edit-session-committing": return ErrorIds.EditInProgress;
-            case "before-compaction-horizon": return ErrorIds.BeforeCompactionHorizon;
-        }
-        if (IsEditSessionGone(RouterHostsErrorCode.FailedPrecondition, message)) return ErrorIds.EditExpired;
-        if (message.Contains("holds no edit session", StringComparison.OrdinalIgnoreCase)) return ErrorIds.NoEditSession;
-        if (message.Contains("edit session is already open", StringComparison.OrdinalIgnoreCase)
-            || message.Contains("already holds an edit session", StringComparison.OrdinalIgnoreCase))
-            return ErrorIds.EditInProgress;
-        return ErrorIds.InvalidOperation;
-    }
+        RouterHostsReasons.EditSessionExpired or RouterHostsReasons.UnknownEditToken or RouterHostsReasons.EditSessionEnded => ErrorIds.EditExpired,
+        RouterHostsReasons.NoEditSession => ErrorIds.NoEditSession,
+        RouterHostsReasons.EditSessionHeld or RouterHostsReasons.EditSessionCommitting => ErrorIds.EditInProgress,
+        RouterHostsReasons.BeforeCompactionHorizon => ErrorIds.BeforeCompactionHorizon,
+        _ => ErrorIds.InvalidOperation,
+    };
 
     /// <summary>What the user can do about an error, or null when the message says it all.</summary>
     public static string? Advice(string errorId, string agentTarget, string? reason = null) => (errorId, reason) switch
     {
-        (ErrorIds.AuthenticationFailed, "server-certificate-refused") =>
+        (ErrorIds.AuthenticationFailed, RouterHostsReasons.ServerCertificateRefused) =>
             $"The agent's certificate was refused: check that -ServerName (or the host in -Endpoint) is a name the agent's certificate carries " +
             $"(the message says which it has), and that -CaPath is the CA that issued the agent's certificate.",
         (ErrorIds.AgentUnreachable, _) =>

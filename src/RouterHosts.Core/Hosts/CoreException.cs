@@ -21,7 +21,7 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
 {
     public CoreErrorKind Kind { get; } = kind;
 
-    /// <summary>A stable, machine-readable reason where one status code covers several cases (see <see cref="CoreReasons"/>).</summary>
+    /// <summary>A stable, machine-readable reason where one status code covers several cases (see <see cref="RouterHostsReasons"/>).</summary>
     public string? Reason { get; init; }
 
     /// <summary>Individual problems (validation errors with line numbers, commit conflicts).</summary>
@@ -50,21 +50,4 @@ public class CoreException(CoreErrorKind kind, string message, IReadOnlyList<str
         }
         return sb.Append('\'').ToString();
     }
-}
-
-/// <summary>Reasons that tell apart the cases one status code covers; they travel in a trailer.</summary>
-public static class CoreReasons
-{
-    public const string EditSessionExpired = "edit-session-expired";
-    public const string UnknownEditToken = "unknown-edit-token";
-    public const string EditSessionHeld = "edit-session-held";
-    public const string EditSessionCommitting = "edit-session-committing";
-    /// <summary>An as-of read before the compaction horizon: the events it needs were folded.</summary>
-    public const string BeforeCompactionHorizon = "before-compaction-horizon";
-    public const string ImportIncomplete = "import-incomplete";
-    public const string NoSpace = "no-space";
-    public const string DatabaseCorrupt = "database-corrupt";
-    /// <summary>The session was ended without its token (by its holder elsewhere, or by an admin).</summary>
-    public const string EditSessionEnded = "edit-session-ended";
-    public const string NoEditSession = "no-edit-session";
 }

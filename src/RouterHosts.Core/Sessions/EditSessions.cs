@@ -25,7 +25,7 @@ public sealed record EndedEditSession(EditSessionInfo Info, bool HeldByAnother, 
 /// A session belongs to the identity that started it: that identity may take it up
 /// again (<see cref="Start"/> with resume) or end it from anywhere; nobody else may use it.
 /// </summary>
-public sealed class EditSessions(IHostStore store, TimeProvider clock)
+public sealed class EditSessions(IHostProjection store, TimeProvider clock)
 {
     public const int MaxStagedChanges = 100_000;
     private const int RememberedEndedTokens = 64;
@@ -52,7 +52,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
                     throw new CoreException(CoreErrorKind.FailedPrecondition, live is null
                         ? "there is no edit session to resume; start one"
                         : $"there is no edit session of yours to resume; the open one is held by {live.Holder}")
-                    { Reason = CoreReasons.NoEditSession };
+                    { Reason = RouterHostsReasons.NoEditSession };
                 live.LastUsed = clock.GetUtcNow();
                 return (new EditAccess(live.Token, owner), live.Info);
             }
@@ -60,7 +60,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
                 throw new CoreException(CoreErrorKind.FailedPrecondition, live.Owner == owner
                     ? $"an edit session is already open, held by {live.Holder} (you) since {live.StartedAt:u} with {live.Commands.Count} staged change(s); resume it or discard it"
                     : $"an edit session is already open, held by {live.Holder} until {live.ExpiresAt:u} unless used")
-                { Reason = CoreReasons.EditSessionHeld };
+                { Reason = RouterHostsReasons.EditSessionHeld };
             var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
                 .TrimEnd('=').Replace('+', '-').Replace('/', '_');
             var now = clock.GetUtcNow();
@@ -84,7 +84,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
             var session = Require(access);
             if (session.Committing)
                 throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed; stage again after it ends")
-                { Reason = CoreReasons.EditSessionCommitting };
+                { Reason = RouterHostsReasons.EditSessionCommitting };
             if (session.Commands.Count + commands.Count > MaxStagedChanges)
                 throw new CoreException(CoreErrorKind.ResourceExhausted,
                     $"an edit session holds at most {MaxStagedChanges} staged changes; commit or cancel first");
@@ -141,7 +141,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
             var session = Require(access);
             if (session.Committing)
                 throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is already being committed")
-                { Reason = CoreReasons.EditSessionCommitting };
+                { Reason = RouterHostsReasons.EditSessionCommitting };
             session.Committing = true;
             return session.Commands.ToList();
         }
@@ -187,7 +187,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
         lock (_gate)
         {
             var live = LiveLocked() ?? throw new CoreException(CoreErrorKind.FailedPrecondition, "there is no open edit session")
-                { Reason = CoreReasons.NoEditSession };
+                { Reason = RouterHostsReasons.NoEditSession };
             var another = live.Owner != owner;
             if (another && !mayEndAnothers)
                 throw new CoreException(CoreErrorKind.PermissionDenied,
@@ -195,7 +195,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
             RefuseWhileCommitting(live);
             var info = live.Info;
             Remember(live.Token, $"the edit session was ended by {actor} at {clock.GetUtcNow():u}; its staged changes were discarded",
-                CoreReasons.EditSessionEnded);
+                RouterHostsReasons.EditSessionEnded);
             _live = null;
             return new EndedEditSession(info, another, info.StagedChanges);
         }
@@ -205,7 +205,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
     {
         if (session.Committing)
             throw new CoreException(CoreErrorKind.FailedPrecondition, "the edit session is being committed and cannot be cancelled now")
-            { Reason = CoreReasons.EditSessionCommitting };
+            { Reason = RouterHostsReasons.EditSessionCommitting };
     }
 
     /// <summary>
@@ -229,7 +229,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
                 $"the edit session is held by {live.Holder}; only the identity that started it can use it");
         if (live is null || !CryptographicOperations.FixedTimeEquals(
                 System.Text.Encoding.UTF8.GetBytes(live.Token), System.Text.Encoding.UTF8.GetBytes(access.Token)))
-            throw new CoreException(CoreErrorKind.FailedPrecondition, "unknown edit token") { Reason = CoreReasons.UnknownEditToken };
+            throw new CoreException(CoreErrorKind.FailedPrecondition, "unknown edit token") { Reason = RouterHostsReasons.UnknownEditToken };
         live.LastUsed = clock.GetUtcNow();
         return live;
     }
@@ -238,7 +238,7 @@ public sealed class EditSessions(IHostStore store, TimeProvider clock)
     {
         if (_live is not null && clock.GetUtcNow() >= _live.ExpiresAt)
         {
-            Remember(_live.Token, "edit session expired", CoreReasons.EditSessionExpired);
+            Remember(_live.Token, "edit session expired", RouterHostsReasons.EditSessionExpired);
             _live = null;
         }
         return _live;

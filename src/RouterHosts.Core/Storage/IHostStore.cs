@@ -3,32 +3,32 @@ using RouterHosts.Core.Hosts;
 namespace RouterHosts.Core.Storage;
 
 /// <summary>
-/// Storage for the event log, the current-state projection and snapshots.
-/// Reads come from the projection (index lookups, never a replay); only history
-/// and as-of reads replay one host's events. <see cref="Append"/> is the only way
-/// to change hosts: the events and the projection change in one transaction.
-/// A backend must pass the compliance suite in RouterHosts.Core.Tests.
-/// Calls are synchronous: the single writer serialises writes anyway, and the
-/// SQLite provider has no real async I/O.
+/// A storage backend: the event log, the current-state projection and snapshots, one
+/// interface per role, plus the health checks. A backend implements this one interface and
+/// must pass the compliance suite (tests/RouterHosts.Storage.Compliance: its test project
+/// derives from HostStoreComplianceTests). Calls are synchronous: the single writer
+/// serialises writes anyway, and the SQLite provider has no real async I/O.
 /// </summary>
-public interface IHostStore : Writes.IHostLookup, IDisposable
+public interface IHostStore : IHostEventLog, IHostProjection, ISnapshotStore, IDisposable
 {
     string BackendName { get; }
 
-    IReadOnlyList<HostEntry> List(HostQuery query);
+    /// <summary>A round trip to the database, for health checks.</summary>
+    void Ping();
 
     /// <summary>
-    /// What <see cref="List"/> answers, produced as it is enumerated: in pages from the
-    /// database (bounded memory per stream), all from one consistent view of it.
-    /// Writes are not blocked while a stream is open.
+    /// Why the store cannot work as it should right now, as a sentence for health checks: no space
+    /// left for writes (until a write succeeds again or space is back), or a corrupt database. Null when fine.
     /// </summary>
-    IEnumerable<HostEntry> Stream(HostQuery query);
+    string? Problem();
+}
 
-    /// <summary>Every live entry in <see cref="HostQuery.Order"/>: <see cref="Stream"/> of <see cref="HostQuery.All"/>.</summary>
-    IEnumerable<HostEntry> StreamAll();
-
-    int CountLive();
-
+/// <summary>
+/// The event log. <see cref="Append"/> is the only way to change hosts: the events and the
+/// projection change in one transaction. Only history and as-of reads replay events.
+/// </summary>
+public interface IHostEventLog
+{
     /// <summary>The id of the last committed event; grows with every change. 0 when empty.</summary>
     long LastChangeId();
 
@@ -59,7 +59,29 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     /// <summary>Every entry live at <paramref name="asOf"/>, from the log.</summary>
     IReadOnlyList<HostEntry> ListAsOf(DateTimeOffset asOf);
+}
 
+/// <summary>The current state, kept by <see cref="IHostEventLog.Append"/>: index lookups, never a replay.</summary>
+public interface IHostProjection : Writes.IHostLookup
+{
+    IReadOnlyList<HostEntry> List(HostQuery query);
+
+    /// <summary>
+    /// What <see cref="List"/> answers, produced as it is enumerated: in pages from the
+    /// database (bounded memory per stream), all from one consistent view of it.
+    /// Writes are not blocked while a stream is open.
+    /// </summary>
+    IEnumerable<HostEntry> Stream(HostQuery query);
+
+    /// <summary>Every live entry in <see cref="HostQuery.Order"/>: <see cref="Stream"/> of <see cref="HostQuery.All"/>.</summary>
+    IEnumerable<HostEntry> StreamAll();
+
+    int CountLive();
+}
+
+/// <summary>Snapshots: full copies of the live set and the rendered block, for rollback.</summary>
+public interface ISnapshotStore
+{
     SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now);
     IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit);
     SnapshotInfo? GetSnapshot(string snapshotId);
@@ -68,15 +90,6 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
 
     /// <summary>Keeps the newest <paramref name="maxCount"/> and none created before <paramref name="olderThan"/>; returns how many went.</summary>
     int PruneSnapshots(int maxCount, DateTimeOffset olderThan);
-
-    /// <summary>A round trip to the database, for health checks.</summary>
-    void Ping();
-
-    /// <summary>
-    /// Why the store cannot work as it should right now, as a sentence for health checks: no space
-    /// left for writes (until a write succeeds again or space is back), or a corrupt database. Null when fine.
-    /// </summary>
-    string? Problem();
 }
 
 /// <summary>An event about to be appended: the host's state after it.</summary>

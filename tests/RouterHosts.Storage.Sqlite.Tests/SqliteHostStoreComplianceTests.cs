@@ -1,8 +1,10 @@
 using Microsoft.Data.Sqlite;
 using RouterHosts.Core.Storage;
 using RouterHosts.Storage.Sqlite;
+using RouterHosts.Core.Tests;
+using RouterHosts.Core.Tests.Storage;
 
-namespace RouterHosts.Core.Tests.Storage;
+namespace RouterHosts.Storage.Sqlite.Tests;
 
 public sealed class SqliteHostStoreComplianceTests : HostStoreComplianceTests
 {

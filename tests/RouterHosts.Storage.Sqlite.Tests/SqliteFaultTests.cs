@@ -1,8 +1,10 @@
 using RouterHosts.Core.Hosts;
 using RouterHosts.Storage.Sqlite;
 using static RouterHosts.Core.Tests.Hosts;
+using RouterHosts.Core.Tests;
+using RouterHosts.Core.Tests.Storage;
 
-namespace RouterHosts.Core.Tests.Storage;
+namespace RouterHosts.Storage.Sqlite.Tests;
 
 /// <summary>The SQLite store on a damaged file: refused at open, named as corrupt (DATA_LOSS) when found later.</summary>
 public sealed class SqliteFaultTests : IDisposable
@@ -39,7 +41,7 @@ public sealed class SqliteFaultTests : IDisposable
         Scribble(path, new FileInfo(path).Length / 2, 8192);
         var e = Assert.Throws<CoreException>(() => new SqliteHostStore(path));
         Assert.Equal(CoreErrorKind.DataLoss, e.Kind);
-        Assert.Equal(CoreReasons.DatabaseCorrupt, e.Reason);
+        Assert.Equal(RouterHostsReasons.DatabaseCorrupt, e.Reason);
         Assert.Contains($"the database {path} is corrupt", e.Message);
         Assert.Contains("restore the database from a backup", e.Message);
     }
