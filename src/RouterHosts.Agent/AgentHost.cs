@@ -98,6 +98,7 @@ public static class AgentHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
+        builder.Services.AddSingleton(services.Drift);
         builder.Services.AddSingleton(new AgentInfo());
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);
@@ -173,6 +174,7 @@ public static class AgentHost
             : Task.CompletedTask;
         var compaction = Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, options.Compaction, TimeProvider.System,
             logs.CreateLogger("RouterHosts.Compaction"), lifetimeStop.Token));
+        var drift = Task.Run(() => services.Drift.RunAsync(lifetimeStop.Token));
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
@@ -197,7 +199,7 @@ public static class AgentHost
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
         await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction));
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction), Quietly(drift));
         try
         {
             var before = services.HostsFile.State;

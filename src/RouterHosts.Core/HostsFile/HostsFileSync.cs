@@ -95,12 +95,28 @@ public sealed class HostsFileSync : IDisposable
         {
             var state = State;
             if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
+            if (Observer is { } observer) await observer.BeforeRenderAsync(ct);
             return Render();
         }
         finally { _gate.Release(); }
     }
 
-    private HostsFileState Render()
+    /// <summary>Drift detection (see <see cref="HostsFileDrift"/>): told before each render and what each render left in the file.</summary>
+    public IHostsFileObserver? Observer { get; set; }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> holding the gate renders hold, so that it never sees the file between a
+    /// render's read and its write. When it returns true the file is rendered before the gate is released,
+    /// and the hooks run even if the bytes did not change (a repair).
+    /// </summary>
+    public async Task<HostsFileState> ExclusiveAsync(Func<Task<bool>> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try { return await action() ? Render(runHooks: true) : State; }
+        finally { _gate.Release(); }
+    }
+
+    private HostsFileState Render(bool runHooks = false)
     {
         var state = State;
         var (block, count, changeId) = Lines.RenderBlock();
@@ -108,6 +124,7 @@ public sealed class HostsFileSync : IDisposable
         {
             var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
             var wrote = AtomicFile.WriteIfChanged(state.Path, content);
+            Observer?.Rendered(content);
             var now = DateTimeOffset.UtcNow;
             _state = state with
             {
@@ -116,7 +133,7 @@ public sealed class HostsFileSync : IDisposable
             };
             _nextRetry = FirstRetry;
             _retryTimer.Change(Timeout.Infinite, Timeout.Infinite);
-            if (wrote || !state.Current)
+            if (wrote || !state.Current || runHooks)
                 _hooks.Trigger(new HookTrigger(true, count, null, state.Path, changeId));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or MalformedHostsFileException)
