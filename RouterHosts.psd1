@@ -42,6 +42,8 @@
         'Remove-RouterHostsSnapshot'
         'Watch-RouterHost'
         'Invoke-RouterHostsCompaction'
+        'Get-RouterHostsDrift'
+        'Repair-RouterHostsFile'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

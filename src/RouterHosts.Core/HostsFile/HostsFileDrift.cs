@@ -14,9 +14,15 @@ public interface IHostsFileObserver
     /// <summary>Before a render replaces the file: a hand edit it would overwrite is noticed (and, to adopt it, committed) here.</summary>
     Task BeforeRenderAsync(CancellationToken ct);
 
+    /// <summary>Just before a render's new file replaces the old: throws <see cref="HostsFileChangedException"/> when someone changed the file since it was looked at.</summary>
+    void BeforeReplace();
+
     /// <summary>A render wrote <paramref name="content"/> (or found it already there).</summary>
     void Rendered(byte[] content);
 }
+
+/// <summary>The file changed while the agent was writing it: the write is dropped and done again after a look at the change.</summary>
+public sealed class HostsFileChangedException() : Exception("the hosts file changed while the agent was writing it");
 
 /// <summary>What the agent does when the file no longer holds what it wrote (config key hosts_file.drift).</summary>
 public enum DriftPolicy { Restore, Adopt, Report }
@@ -80,6 +86,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
     // Guarded by the file's gate.
     private Baseline? _baseline;
     private FileStat? _lastCleanStat;
+    private FileStat? _inspected; // the file as the last look saw it (null: missing, or not looked at)
+    private bool _looked;
     private string? _handled; // the finding last acted on, so that it is not acted on again
     private long _sequence;
 
@@ -265,6 +273,11 @@ public sealed class HostsFileDrift : IHostsFileObserver
         }
     }
 
+    public void BeforeReplace()
+    {
+        if (_looked && FileStat.Of(_path) != _inspected) throw new HostsFileChangedException();
+    }
+
     public void Rendered(byte[] content)
     {
         var stat = FileStat.Of(_path);
@@ -278,7 +291,9 @@ public sealed class HostsFileDrift : IHostsFileObserver
             stat = FileStat.Of(_path) ?? stat;
         }
         _baseline = new Baseline(ManagedLines(content, _mode).Lines ?? [], stat.Value);
-        _lastCleanStat = stat;
+        // Not taken as clean by its stat: someone may have replaced the file since the rename (the directory's
+        // fsync takes a while), so the next look reads it once.
+        _lastCleanStat = null;
         Clear("a write replaced it");
     }
 
@@ -296,6 +311,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
     {
         if (_baseline is not { } baseline) return null;
         var stat = FileStat.Of(_path);
+        (_inspected, _looked) = (stat, true);
         if (stat is not null && stat == _lastCleanStat) return null;
         var content = stat is null ? null : AtomicFile.TryRead(_path);
         if (stat is null || content is null)

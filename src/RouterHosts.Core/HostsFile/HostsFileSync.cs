@@ -95,8 +95,7 @@ public sealed class HostsFileSync : IDisposable
         {
             var state = State;
             if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
-            if (Observer is { } observer) await observer.BeforeRenderAsync(ct);
-            return Render();
+            return await RenderAsync(runHooks: false, inspectFirst: true, ct);
         }
         finally { _gate.Release(); }
     }
@@ -112,18 +111,33 @@ public sealed class HostsFileSync : IDisposable
     public async Task<HostsFileState> ExclusiveAsync(Func<Task<bool>> action, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
-        try { return await action() ? Render(runHooks: true) : State; }
+        try { return await action() ? await RenderAsync(runHooks: true, inspectFirst: false, ct) : State; }
         finally { _gate.Release(); }
     }
 
-    private HostsFileState Render(bool runHooks = false)
+    /// <summary>
+    /// Renders; when someone else writes the file while the agent does (the observer notices just before the rename),
+    /// nothing is written, the observer looks at what they wrote, and the render starts again (the last try always completes).
+    /// </summary>
+    private async Task<HostsFileState> RenderAsync(bool runHooks, bool inspectFirst, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (inspectFirst && Observer is { } observer) await observer.BeforeRenderAsync(ct);
+            try { return Render(runHooks, guard: attempt < 5); }
+            catch (HostsFileChangedException) { inspectFirst = true; }
+        }
+    }
+
+    private HostsFileState Render(bool runHooks = false, bool guard = false)
     {
         var state = State;
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
             var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
-            var wrote = AtomicFile.WriteIfChanged(state.Path, content);
+            var observer = guard ? Observer : null;
+            var wrote = AtomicFile.WriteIfChanged(state.Path, content, observer is null ? null : observer.BeforeReplace);
             Observer?.Rendered(content);
             var now = DateTimeOffset.UtcNow;
             _state = state with
