@@ -37,6 +37,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit", "Get-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Get-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
         "Watch-RouterHost", "Invoke-RouterHostsCompaction",
+        "Get-RouterHostsDrift", "Repair-RouterHostsFile",
     ];
 
     /// <summary>Cmdlets that change the agent's state (or write a file): they must support -WhatIf/-Confirm.</summary>
@@ -45,6 +46,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Add-RouterHost", "Set-RouterHost", "Remove-RouterHost", "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot", "Invoke-RouterHostsCompaction",
+        "Repair-RouterHostsFile",
     ];
 
     /// <summary>Cmdlets that write nothing (so they have no OutputType).</summary>
