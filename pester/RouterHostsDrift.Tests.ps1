@@ -102,6 +102,31 @@ Describe 'Repair-RouterHostsFile' {
         Get-Content -LiteralPath $ReportAgent.HostsFile -Raw | Should -Match 'rep-web02-hand'
     }
 
+    It 'is sent on Watch-RouterHost -IncludeDrift' {
+        $job = Start-ThreadJob -ArgumentList $RootManifest, $Report.Target, $Agent.Pki -ScriptBlock {
+            param($Manifest, $Endpoint, $Pki)
+            Import-Module $Manifest
+            $c = Connect-RouterHostsAgent -Endpoint $Endpoint -CertificatePath (Join-Path $Pki 'client.crt') -KeyPath (Join-Path $Pki 'client.key') `
+                -CaPath (Join-Path $Pki 'ca.crt') -ServerName localhost -NotDefault -PassThru
+            Watch-RouterHost -IncludeDrift -Connection $c | Select-Object -First 2
+        }
+        try {
+            Wait-Until { @(Receive-Job $job -Keep).Count -ge 1 -or $job.State -in 'Completed', 'Failed', 'Stopped' } 'the first set on Watch' | Out-Null
+            if ($job.State -in 'Completed', 'Failed', 'Stopped' -and @(Receive-Job $job -Keep).Count -eq 0) { throw "the watch ended ($($job.State)): $($job.ChildJobs[0].JobStateInfo.Reason) $($job.ChildJobs[0].Error)" }
+            @(Receive-Job $job -Keep)[0] | Should -BeOfType ([RouterHosts.RouterHostsChange])
+            sed -i 's/^10\.81\.0\.1\trep-web01$/10.81.0.1\trep-web01-hand/' $ReportAgent.HostsFile
+            Wait-Until { @(Receive-Job $job -Keep).Count -ge 2 -or $job.State -in 'Completed', 'Failed', 'Stopped' } 'the drift on Watch' | Out-Null
+            $drift = @(Receive-Job $job -Keep)[1]
+            $drift | Should -BeOfType ([RouterHosts.RouterHostsDrift])
+            $drift.Action | Should -Be 'reported'
+            $drift.Diff | Should -Contain "+ 10.81.0.2`trep-web02-hand"
+            $drift.Diff | Should -Contain "+ 10.81.0.1`trep-web01-hand"
+        }
+        finally { $job | Remove-Job -Force }
+        sed -i 's/^10\.81\.0\.1\trep-web01-hand$/10.81.0.1\trep-web01/' $ReportAgent.HostsFile
+        Wait-Until { (Get-RouterHostsDrift -Connection $Report).Diff -notcontains "+ 10.81.0.1`trep-web01-hand" } 'back to the first drift' | Out-Null
+    }
+
     It 'says with -WhatIf what a restore and an adoption would do, and changes nothing' {
         $transcript = Join-Path $TestDrive 'repair-whatif.txt'
         Start-Transcript -LiteralPath $transcript | Out-Null
