@@ -88,6 +88,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
     private FileStat? _lastCleanStat;
     private FileStat? _inspected; // the file as the last look saw it (null: missing, or not looked at)
     private bool _looked;
+    private FileStat? _adoptedStat; // adopting: the mode and owner the next render keeps
     private string? _handled; // the finding last acted on, so that it is not acted on again
     private long _sequence;
 
@@ -208,17 +209,27 @@ public sealed class HostsFileDrift : IHostsFileObserver
     // ---- checks and actions ----
 
     /// <summary>Compares the file with what the agent wrote and acts by the policy.</summary>
-    public Task CheckAsync(CancellationToken ct) => _file.ExclusiveAsync(async () =>
+    public async Task CheckAsync(CancellationToken ct)
     {
-        var finding = Inspect();
-        if (finding is null)
+        var render = false;
+        await _file.ExclusiveAsync(async () =>
         {
-            Clear("it matches what the agent wrote again");
-            return false;
-        }
-        if (finding.Signature == _handled) return false;
-        return (await ActAsync(finding, Policy, ct)).Render;
-    }, ct);
+            var finding = Inspect();
+            if (finding is null) Clear("it matches what the agent wrote again");
+            else if (finding.Signature != _handled) render = (await ActAsync(finding, Policy, ct)).Render;
+        }, ct);
+        if (render) await RenderAsync();
+    }
+
+    /// <summary>
+    /// The file written again through the writer (which retries a failed write), hooks included. Its render looks at
+    /// the file first: the drift just handled is not handled again, a newer one is.
+    /// </summary>
+    private Task<HostsFileState> RenderAsync()
+    {
+        _file.RequestHooks();
+        return _writer.RenderForDriftAsync();
+    }
 
     /// <summary>Checks now (so the answer is current), then the state.</summary>
     public async Task<DriftStatus> GetAsync(CancellationToken ct)
@@ -235,25 +246,25 @@ public sealed class HostsFileDrift : IHostsFileObserver
     {
         IReadOnlyList<string> actions = [], invalid = [];
         var changed = false;
+        var render = false;
         long changeId = 0;
-        var state = await _file.ExclusiveAsync(async () =>
+        await _file.ExclusiveAsync(async () =>
         {
             var finding = Inspect();
-            if (finding is null) return false;
+            if (finding is null) return;
             if (dryRun)
             {
                 if (adopt && Adoptable(finding))
                     (actions, invalid) = PlanAdoption(new ChangeSet(_store, _clock.GetUtcNow()), finding);
                 else actions = finding.Diff;
-                return false;
+                return;
             }
             var acted = await ActAsync(finding, adopt ? DriftPolicy.Adopt : DriftPolicy.Restore, ct);
-            changed = true;
-            changeId = acted.ChangeId;
+            (changed, render, changeId) = (true, acted.Render, acted.ChangeId);
             actions = adopt && Adoptable(finding) ? acted.Event.Applied : finding.Diff;
             invalid = acted.Event.InvalidLines;
-            return acted.Render;
         }, ct);
+        var state = render ? await RenderAsync() : _file.State;
         return new RepairResult(changed, actions, invalid, Status, changeId, state);
     }
 
@@ -283,7 +294,9 @@ public sealed class HostsFileDrift : IHostsFileObserver
         var stat = FileStat.Of(_path);
         if (stat is null) return;
         // The mode and owner are those the agent last saw as right: a render puts them back too.
-        if (_baseline?.Stat is { } expected && (stat.Value.Mode != expected.Mode || stat.Value.Uid != expected.Uid || stat.Value.Gid != expected.Gid))
+        var adopted = _adoptedStat;
+        _adoptedStat = null;
+        if ((adopted ?? _baseline?.Stat) is { } expected && (stat.Value.Mode != expected.Mode || stat.Value.Uid != expected.Uid || stat.Value.Gid != expected.Gid))
         {
             if (!expected.TryApplyModeAndOwner(_path, out var error))
                 _log.LogWarning("could not give {Path} back its mode {Mode} and owner {Uid}:{Gid} ({Error}); keeping what it has",
@@ -367,14 +380,21 @@ public sealed class HostsFileDrift : IHostsFileObserver
         if (finding.BlockGone)
             return (true, Record(finding, "restored: a removed block or a deleted file is not adopted (it would remove every host)",
                 [], [], null, drifted: false), 0);
-        // The mode and owner found are taken as the right ones from now on.
-        _baseline = _baseline! with { Stat = finding.Stat!.Value };
-        if (!Adoptable(finding)) return (false, Record(finding, "adopted", [], [], null, drifted: false), 0);
+        // The mode and owner found are taken as the right ones from now on: at once when nothing is rendered, else by the render
+        // (the baseline stays until then, so that the render's own look sees this same drift, already handled).
+        if (!Adoptable(finding))
+        {
+            _baseline = _baseline! with { Stat = finding.Stat!.Value };
+            return (false, Record(finding, "adopted", [], [], null, drifted: false), 0);
+        }
+        _adoptedStat = finding.Stat;
         var actor = $"{ActorName}:uid={finding.Stat!.Value.Uid}";
         try
         {
-            var ((applied, invalid), outcome) = await _writer.WriteAsync(actor, set => PlanAdoption(set, finding), ct, render: FileRender.Defer);
-            return (true, Record(finding, "adopted", applied, invalid, actor, drifted: false), outcome.ChangeId);
+            // Committed without waiting for the file (the gate is held here); the render that follows writes it.
+            (IReadOnlyList<string> Applied, IReadOnlyList<string> Invalid) planned = ([], []);
+            var outcome = await _writer.StartBulk().WriteBatchAsync(actor, set => planned = PlanAdoption(set, finding), ct);
+            return (true, Record(finding, "adopted", planned.Applied, planned.Invalid, actor, drifted: false), outcome.ChangeId);
         }
         catch (CoreException e)
         {
