@@ -46,6 +46,8 @@
         'Sync-RouterHost'
         'Start-RouterHostsDevAgent'
         'Stop-RouterHostsDevAgent'
+        'Get-RouterHostsDrift'
+        'Repair-RouterHostsFile'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -101,6 +101,7 @@ public static class AgentHost
                 : Task.CompletedTask,
             Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, settings.Options.Compaction, TimeProvider.System,
                 logs.CreateLogger("RouterHosts.Compaction"), background.Token)),
+            Task.Run(() => services.Drift.RunAsync(background.Token)),
         };
         LogReady(startup, file.Path, status.Describe(), policy, log);
 
@@ -186,6 +187,7 @@ public static class AgentHost
         if (notifier.IsEnabled) builder.Services.AddSingleton<IHostLifetime, SystemdLifetime>();
         else builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
+        builder.Services.AddSingleton(services.Drift);
         builder.Services.AddSingleton(new AgentInfo());
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);

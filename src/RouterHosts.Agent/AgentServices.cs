@@ -13,8 +13,9 @@ namespace RouterHosts.Agent;
 /// <summary>Builds the core from the configuration: store, hooks, hosts file, writer, sessions, engine.</summary>
 public sealed class AgentServices : IAsyncDisposable
 {
-    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine)
+    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine, HostsFileDrift drift)
     {
+        Drift = drift;
         Store = store;
         Writer = writer;
         Hooks = hooks;
@@ -27,6 +28,7 @@ public sealed class AgentServices : IAsyncDisposable
     public HostsFileSync HostsFile { get; }
     public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
+    public HostsFileDrift Drift { get; }
 
     public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
@@ -51,7 +53,9 @@ public sealed class AgentServices : IAsyncDisposable
         var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = settings.Snapshots };
         var sessions = new EditSessions(store, clock) { IdleTimeout = settings.EditSessionIdleTimeout };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
-        return new AgentServices(store, hooks, hostsFile, writer, engine);
+        var drift = new HostsFileDrift(hostsFile, writer, store, HostsFileDrift.ParsePolicy(options.HostsFile.Drift),
+            logs.CreateLogger("RouterHosts.HostsFile"), clock);
+        return new AgentServices(store, hooks, hostsFile, writer, engine, drift);
     }
 
     /// <summary>The store the database key names.</summary>

@@ -17,7 +17,7 @@ namespace RouterHosts.Client;
 /// belongs to it: later calls stage into it until it is completed or undone.
 /// Safe to use from several threads.
 /// </summary>
-public sealed class RouterHostsClient : IDisposable
+public sealed partial class RouterHostsClient : IDisposable
 {
     /// <summary>How many bulk-add items are written before the request stream is flushed.</summary>
     public const int BulkFlushEvery = 256;
@@ -490,6 +490,7 @@ public sealed class RouterHostsClient : IDisposable
                 Duration = TimeSpan.FromMilliseconds(r.DurationMs), FinishedAt = ToTime(r.FinishedAt), OutputTail = r.OutputTail,
             }).ToArray() ?? [],
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
+            HostsFileDrift = h.HostsFile?.Drift?.State ?? "",
         };
     }, ct);
 

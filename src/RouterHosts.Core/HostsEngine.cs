@@ -116,15 +116,18 @@ public sealed partial class HostsEngine(
     /// The full live set, then (with <paramref name="follow"/>) the full set again after each
     /// change, until <paramref name="ct"/> ends. Each set's entries are read as they are enumerated.
     /// </summary>
+    /// <summary>The live hosts now, with the change they are as of (read lazily, in id order).</summary>
+    public HostSet CurrentSet() => new(store.LastChangeId(), store.StreamAll());
+
     public async IAsyncEnumerable<HostSet> WatchAsync(bool follow, [EnumeratorCancellation] CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
-            var changeId = store.LastChangeId();
-            yield return new HostSet(changeId, store.StreamAll());
+            var set = CurrentSet();
+            yield return set;
             if (!follow) yield break;
             var changed = true;
-            try { await feed.WaitAfterAsync(changeId, ct); }
+            try { await feed.WaitAfterAsync(set.ChangeId, ct); }
             catch (OperationCanceledException) { changed = false; }
             if (!changed) yield break;
         }

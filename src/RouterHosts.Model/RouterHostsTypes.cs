@@ -99,6 +99,8 @@ public sealed class RouterHostsAgentStatus
     public string[] HookNames { get; init; } = [];
     public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
     public RouterHostsEdit? EditSession { get; init; }
+    /// <summary>Drift of the hosts file: "clean" or "drifted" (see Get-RouterHostsDrift for the diff).</summary>
+    public string HostsFileDrift { get; init; } = "";
 }
 
 /// <summary>The gRPC status codes, as our own type so callers need no gRPC package.</summary>

@@ -39,6 +39,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Watch-RouterHost", "Invoke-RouterHostsCompaction",
         "Compare-RouterHost", "Sync-RouterHost",
         "Start-RouterHostsDevAgent", "Stop-RouterHostsDevAgent",
+        "Get-RouterHostsDrift", "Repair-RouterHostsFile",
     ];
 
     /// <summary>Cmdlets that change the agent's state (or write a file): they must support -WhatIf/-Confirm.</summary>
@@ -49,6 +50,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot", "Invoke-RouterHostsCompaction",
         "Sync-RouterHost",
         "Start-RouterHostsDevAgent", "Stop-RouterHostsDevAgent",
+        "Repair-RouterHostsFile",
     ];
 
     /// <summary>Cmdlets that write nothing (so they have no OutputType).</summary>

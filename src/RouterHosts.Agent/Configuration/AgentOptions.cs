@@ -54,6 +54,8 @@ public sealed class HostsFileOptions
     /// lines and dropping the rest. Without it the agent refuses to start on such a file.
     /// </summary>
     [ConfigurationKeyName("take_over")] public bool TakeOver { get; set; }
+    /// <summary>What to do when the file no longer holds what the agent wrote: "restore" (rewrite it), "adopt" (hand edits become events) or "report".</summary>
+    [ConfigurationKeyName("drift")] public string Drift { get; set; } = "restore";
 }
 
 public sealed class HooksOptions

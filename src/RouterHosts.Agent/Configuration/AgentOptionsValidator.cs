@@ -86,6 +86,8 @@ public static class AgentOptionsValidator
         var hostsFileMode = ParseHostsFileMode(o.HostsFile.Mode);
         if (hostsFileMode is null)
             Problem("hosts_file:mode", $"'{o.HostsFile.Mode}' is not block (own only the marked block) or file (own the whole file)");
+        if (o.HostsFile.Drift?.ToLowerInvariant() is not ("restore" or "adopt" or "report"))
+            Problem("hosts_file:drift", $"'{o.HostsFile.Drift}' is not restore (rewrite the file from the database), adopt (turn hand edits into events) or report");
         if (o.HostsFile.TakeOver && hostsFileMode != HostsFileMode.File)
             Problem("hosts_file:take_over", "applies to hosts_file:mode file only (block mode keeps every line outside its block anyway)");
         if (database?.SqlitePath is { Length: > 0 } sqlitePath && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&

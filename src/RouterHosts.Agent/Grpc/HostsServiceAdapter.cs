@@ -16,7 +16,7 @@ namespace RouterHosts.Agent.Grpc;
 /// router_hosts.v1 on top of the core: translates messages and nothing more.
 /// Errors are mapped by <see cref="CallGuard"/>; the caller's identity comes from it too.
 /// </summary>
-public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log) : HostsService.HostsServiceBase
+public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log) : HostsService.HostsServiceBase
 {
     private static string Actor(ServerCallContext context) => CallGuard.CallerOf(context).Actor;
 
@@ -287,10 +287,11 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
         var ct = context.CancellationToken;
         if (!await requestStream.MoveNext(ct)) return;
         var follow = requestStream.Current.Follow;
+        var drift = requestStream.Current.IncludeDrift ? DriftOf(context) : null;
         // Later requests only carry the sink's status; read and drop them so the stream keeps
         // flowing. CallGuard ends a read still pending when the call ends.
         _ = DrainAsync(requestStream, ct);
-        await SendSetsAsync(responseStream, follow, ct);
+        await SendSetsAsync(responseStream, follow, drift, ct);
     }
 
     private static async Task DrainAsync<T>(IAsyncStreamReader<T> requests, CancellationToken ct)
@@ -300,10 +301,13 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     }
 
     /// <summary>The full set, then (with <paramref name="follow"/>) the full set again after each change.</summary>
-    private async Task SendSetsAsync(IServerStreamWriter<WatchHostsResponse> responseStream, bool follow, CancellationToken ct)
+    private async Task SendSetsAsync(IServerStreamWriter<WatchHostsResponse> responseStream, bool follow, Core.HostsFile.HostsFileDrift? drift,
+        CancellationToken ct)
     {
-        await foreach (var set in engine.WatchAsync(follow, ct))
+        var driftSeen = drift?.Events.ChangeId ?? 0;
+        while (!ct.IsCancellationRequested)
         {
+            var set = engine.CurrentSet();
             var count = 0;
             await WriteAllAsync(responseStream, set.Entries, entry =>
             {
@@ -317,6 +321,9 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
                     Count = count, GeneratedAt = Timestamp.FromDateTime(DateTime.UtcNow), ContractVersion = "1", ChangeId = set.ChangeId.ToString(),
                 },
             }, ct);
+            if (!follow) return;
+            try { driftSeen = await WaitForChangeAsync(set.ChangeId, drift, driftSeen, responseStream, ct); }
+            catch (OperationCanceledException) { return; }
         }
     }
 
@@ -422,7 +429,10 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
     public override Task<ReadinessResponse> Readiness(ReadinessRequest request, ServerCallContext context)
     {
         var reason = AgentHealth.Read(engine).NotReadyReason;
-        return Task.FromResult(new ReadinessResponse { Ready = reason is null, Reason = reason ?? "" });
+        return Task.FromResult(new ReadinessResponse
+        {
+            Ready = reason is null, Reason = reason ?? "", HostsFileDrift = DriftToProto(DriftOf(context).Status),
+        });
     }
 
     public override Task<HealthResponse> Health(HealthRequest request, ServerCallContext context)
@@ -445,6 +455,7 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
                 Path = file.Path, Current = file.Current, LastError = file.LastError ?? "", Mode = file.Mode.ToString().ToLowerInvariant(),
                 RenderedChangeId = file.RenderedChangeId.ToString(),
                 LastWrittenAt = file.LastWrittenAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+                Drift = DriftToProto(DriftOf(context).Status),
             },
             HostCount = health.HostCount,
             ChangeId = health.ChangeId.ToString(),

@@ -183,26 +183,32 @@ public sealed class RemoveRouterHostsSnapshotCommand : RouterHostsAgentCmdlet
 
 /// <summary>
 /// Watch-RouterHost: writes the full set of hosts now, then again after every change,
-/// until Ctrl+C (or -Count sets have been written).
+/// until Ctrl+C (or -Count sets have been written); with -IncludeDrift also each drift of the hosts file.
 /// </summary>
 [Cmdlet(VerbsCommon.Watch, "RouterHost")]
-[OutputType(typeof(RouterHostsChange))]
+[OutputType(typeof(RouterHostsChange), typeof(RouterHostsDrift))]
 public sealed class WatchRouterHostCommand : RouterHostsAgentCmdlet
 {
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int Count { get; set; }
 
+    /// <summary>Also write a RouterHostsDrift each time the agent notices drift of its hosts file.</summary>
+    [Parameter]
+    public SwitchParameter IncludeDrift { get; set; }
+
     protected override void EndProcessing()
     {
         var written = 0;
+        bool Write(object item)
+        {
+            WriteObject(item);
+            return item is not RouterHostsChange || Count == 0 || ++written < Count;
+        }
         try
         {
-            ForEach(Client.WatchAsync(follow: Count != 1, StopToken), change =>
-            {
-                WriteObject(change);
-                return Count == 0 || ++written < Count;
-            });
+            if (IncludeDrift) ForEach(Client.WatchWithDriftAsync(follow: Count != 1, StopToken), Write);
+            else ForEach(Client.WatchAsync(follow: Count != 1, StopToken), change => Write(change));
         }
         catch (RouterHostsException e)
         {

@@ -11,11 +11,12 @@ public static class AtomicFile
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     /// <summary>Writes <paramref name="content"/> unless the file already holds exactly it; returns whether it wrote.</summary>
-    public static bool WriteIfChanged(string path, byte[] content)
+    /// <param name="beforeRename">Called just before the new file takes the old one's place; throwing there writes nothing.</param>
+    public static bool WriteIfChanged(string path, byte[] content, Action? beforeRename = null)
     {
         var existing = TryRead(path); // follows a symlink, as Replace does
         if (existing is not null && existing.AsSpan().SequenceEqual(content)) return false;
-        Replace(path, content);
+        Replace(path, content, beforeRename);
         return true;
     }
 
@@ -57,7 +58,7 @@ public static class AtomicFile
         return removed;
     }
 
-    public static void Replace(string path, byte[] content)
+    public static void Replace(string path, byte[] content, Action? beforeRename = null)
     {
         var full = TargetPath(path);
         var directory = Path.GetDirectoryName(full)!;
@@ -76,6 +77,7 @@ public static class AtomicFile
             }
             File.SetUnixFileMode(temp, mode); // the umask may have narrowed UnixCreateMode
             if (exists) CopyOwner(full, temp);
+            beforeRename?.Invoke();
             File.Move(temp, full, overwrite: true);
             FsyncDirectory(directory);
         }

@@ -88,27 +88,63 @@ public sealed class HostsFileSync : IDisposable
         {
             var state = State;
             if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
-            return Render(retryIn);
+            return await RenderAsync(retryIn, ct);
         }
         finally { _gate.Release(); }
     }
 
-    private HostsFileState Render(TimeSpan? retryIn)
+    /// <summary>Drift detection (see <see cref="HostsFileDrift"/>): told before each render and what each render left in the file.</summary>
+    public IHostsFileObserver? Observer { get; set; }
+
+    /// <summary>Runs <paramref name="action"/> holding the gate renders hold, so that it never sees the file between a render's read and its write.</summary>
+    public async Task ExclusiveAsync(Func<Task> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try { await action(); }
+        finally { _gate.Release(); }
+    }
+
+    private volatile bool _hooksRequested;
+
+    /// <summary>The next successful render runs the hooks even if the bytes do not change (a repair of the mode or owner).</summary>
+    public void RequestHooks() => _hooksRequested = true;
+
+    /// <summary>
+    /// Renders, after the observer looked at the file. When someone else writes the file while the agent does (the
+    /// observer notices just before the rename), nothing is written, the observer looks again, and the render starts
+    /// again (the last try always completes).
+    /// </summary>
+    private async Task<HostsFileState> RenderAsync(TimeSpan? retryIn, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (Observer is { } observer) await observer.BeforeRenderAsync(ct);
+            try { return Render(retryIn, guard: attempt < 5); }
+            catch (HostsFileChangedException) { }
+        }
+    }
+
+    private HostsFileState Render(TimeSpan? retryIn, bool guard = false)
     {
         var state = State;
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
             var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
-            var wrote = AtomicFile.WriteIfChanged(state.Path, content);
+            var observer = guard ? Observer : null;
+            var wrote = AtomicFile.WriteIfChanged(state.Path, content, observer is null ? null : observer.BeforeReplace);
+            Observer?.Rendered(content);
             var now = DateTimeOffset.UtcNow;
             _state = state with
             {
                 Current = true, RenderedChangeId = changeId, LastError = null,
                 LastWrittenAt = wrote ? now : state.LastWrittenAt ?? now,
             };
-            if (wrote || !state.Current)
+            if (wrote || !state.Current || _hooksRequested)
+            {
+                _hooksRequested = false;
                 _hooks.Trigger(new HookTrigger(true, count, null, state.Path, changeId));
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or MalformedHostsFileException)
         {

@@ -124,6 +124,9 @@ public sealed class HostWriter : IDisposable
     /// <summary>At start, before the agent says it is ready: the file made to reflect the database.</summary>
     public Task<HostsFileState> RenderAtStartAsync() => RenderAsync(0);
 
+    /// <summary>After drift of the file was found (see <see cref="HostsFile.HostsFileDrift"/>): the file rendered again.</summary>
+    public Task<HostsFileState> RenderForDriftAsync() => RenderAsync(0);
+
     /// <summary>Before stopping: the file brought up to date when it is behind the database; null when it already was.</summary>
     public async Task<HostsFileState?> RenderBeforeStopAsync()
     {

@@ -1,0 +1,524 @@
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using RouterHosts.Core.Formats;
+using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Storage;
+using RouterHosts.Core.Writes;
+
+namespace RouterHosts.Core.HostsFile;
+
+/// <summary>What <see cref="HostsFileSync"/> tells drift detection; every call is made holding the file's gate.</summary>
+public interface IHostsFileObserver
+{
+    /// <summary>Before a render replaces the file: a hand edit it would overwrite is noticed (and, to adopt it, committed) here.</summary>
+    Task BeforeRenderAsync(CancellationToken ct);
+
+    /// <summary>Just before a render's new file replaces the old: throws <see cref="HostsFileChangedException"/> when someone changed the file since it was looked at.</summary>
+    void BeforeReplace();
+
+    /// <summary>A render wrote <paramref name="content"/> (or found it already there).</summary>
+    void Rendered(byte[] content);
+}
+
+/// <summary>The file changed while the agent was writing it: the write is dropped and done again after a look at the change.</summary>
+public sealed class HostsFileChangedException() : Exception("the hosts file changed while the agent was writing it");
+
+/// <summary>What the agent does when the file no longer holds what it wrote (config key hosts_file.drift).</summary>
+public enum DriftPolicy { Restore, Adopt, Report }
+
+public static class DriftKinds
+{
+    public const string BlockChanged = "block-changed";
+    public const string BlockRemoved = "block-removed";
+    public const string FileDeleted = "file-deleted";
+    public const string FileReplaced = "file-replaced";
+    public const string ModeChanged = "mode-changed";
+    public const string OwnerChanged = "owner-changed";
+}
+
+/// <summary>
+/// One drift noticed: what changed (<paramref name="Kinds"/>), the line diff ("- line" the agent wrote and is
+/// gone, "+ line" found instead, "mode 0644 -> 0600", "owner 0:0 -> 1000:1000"), what was done about it, and for
+/// an adoption the events made ("+ / ~ / - line") and the lines refused. <paramref name="OwnerUid"/> is the file's
+/// owner as the kernel reported it then.
+/// </summary>
+public sealed record DriftEvent(long Sequence, DateTimeOffset DetectedAt, IReadOnlyList<string> Kinds, IReadOnlyList<string> Diff,
+    string Action, IReadOnlyList<string> Applied, IReadOnlyList<string> InvalidLines, uint? OwnerUid, string? Actor);
+
+/// <summary><paramref name="Drifted"/>: the file differs from what the agent wrote right now; <paramref name="Last"/>: the last drift noticed.</summary>
+public sealed record DriftStatus(bool Drifted, DriftPolicy Policy, DriftEvent? Last)
+{
+    public string State => Drifted ? "drifted" : "clean";
+}
+
+/// <summary>What a repair did (or, dry, would do): the diff put back, or the events adopted, and the lines refused.</summary>
+public sealed record RepairResult(bool Changed, IReadOnlyList<string> Actions, IReadOnlyList<string> InvalidLines, DriftStatus Status,
+    long ChangeId, HostsFileState File);
+
+/// <summary>
+/// Drift detection. The file is compared with what the agent last wrote to it (its managed block in block
+/// mode, the whole file in file mode; its mode and owner), never with event timing: each check runs under the
+/// gate renders hold (<see cref="HostsFileSync.ExclusiveAsync"/>), and each render records what it wrote before
+/// the gate opens, so the agent's own writes, however many, are never drift. Lines outside the block are the
+/// user's. Checks run on watcher events (settled briefly) and every <see cref="BackstopInterval"/>, since
+/// watchers miss events; an unchanged stat skips reading the file.
+/// </summary>
+public sealed class HostsFileDrift : IHostsFileObserver
+{
+    /// <summary>How often the file is checked without a watcher event.</summary>
+    public static readonly TimeSpan BackstopInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the file must be quiet after a watcher event before it is checked (an editor writes in steps).</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(150);
+
+    public const string ActorName = "hosts-file";
+
+    private readonly HostsFileSync _file;
+    private readonly HostWriter _writer;
+    private readonly IHostStore _store;
+    private readonly ILogger _log;
+    private readonly TimeProvider _clock;
+    private readonly string _path;
+    private readonly HostsFileMode _mode;
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    // Guarded by the file's gate.
+    private Baseline? _baseline;
+    private FileStat? _lastCleanStat;
+    private FileStat? _inspected; // the file as the last look saw it (null: missing, or not looked at)
+    private bool _looked;
+    private FileStat? _adoptedStat; // adopting: the mode and owner the next render keeps
+    private string? _handled; // the finding last acted on, so that it is not acted on again
+    private long _sequence;
+
+    private DriftStatus _status;
+
+    public HostsFileDrift(HostsFileSync file, HostWriter writer, IHostStore store, DriftPolicy policy, ILogger log, TimeProvider clock)
+    {
+        _file = file;
+        _writer = writer;
+        _store = store;
+        _log = log;
+        _clock = clock;
+        _path = file.State.Path;
+        _mode = file.State.Mode;
+        _status = new DriftStatus(false, policy, null);
+        file.Observer = this;
+    }
+
+    public DriftPolicy Policy => _status.Policy;
+    public DriftStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>Publishes each new <see cref="DriftEvent.Sequence"/> (for Watch).</summary>
+    public ChangeFeed Events { get; } = new();
+
+    public static DriftPolicy ParsePolicy(string? value) => (value ?? "restore").ToLowerInvariant() switch
+    {
+        "restore" => DriftPolicy.Restore,
+        "adopt" => DriftPolicy.Adopt,
+        "report" => DriftPolicy.Report,
+        _ => throw new ArgumentException($"hosts_file.drift: '{value}' is not restore, adopt or report"),
+    };
+
+    private sealed record Baseline(IReadOnlyList<string> Lines, FileStat Stat);
+
+    /// <param name="BlockLines">The block's lines as found (null when it is gone), from <paramref name="FirstLine"/> on: what adopting reads.</param>
+    private sealed record Finding(IReadOnlyList<string> Kinds, List<string> Diff, FileStat? Stat, IReadOnlyList<string>? BlockLines, int FirstLine)
+    {
+        public string Signature => string.Join('\n', Kinds.Concat(Diff));
+        public bool BlockGone => BlockLines is null;
+    }
+
+    // ---- the watcher ----
+
+    /// <summary>Watches the file's directory and checks on each event, and every <see cref="BackstopInterval"/>, until cancelled.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var watcher = StartWatcher();
+        _log.LogInformation("watching {Path} for drift (hosts_file.drift: {Policy})", _path, Policy.ToString().ToLowerInvariant());
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (await WaitForSignalAsync(BackstopInterval, ct)) await SettleAsync(ct);
+                await CheckAsync(ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CoreException)
+            {
+                _log.LogWarning("checking the hosts file {Path} for drift failed: {Error}", _path, e.Message);
+            }
+        }
+    }
+
+    private FileSystemWatcher? StartWatcher()
+    {
+        var directory = Path.GetDirectoryName(_path)!;
+        var name = Path.GetFileName(_path);
+        try
+        {
+            var watcher = new FileSystemWatcher(directory)
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.Attributes |
+                               NotifyFilters.Security | NotifyFilters.CreationTime,
+            };
+            void OnEvent(object _, FileSystemEventArgs e)
+            {
+                if (e.Name == name || e is RenamedEventArgs { OldName: var old } && old == name) _signal.Writer.TryWrite(true);
+            }
+            watcher.Changed += OnEvent;
+            watcher.Created += OnEvent;
+            watcher.Deleted += OnEvent;
+            watcher.Renamed += (s, e) => OnEvent(s, e);
+            watcher.Error += (_, e) => _log.LogWarning("watching {Directory} failed ({Error}); the periodic check goes on", directory, e.GetException().Message);
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("cannot watch {Directory} ({Error}); the hosts file is checked for drift every {Seconds} s", directory, e.Message,
+                BackstopInterval.TotalSeconds);
+            return null;
+        }
+    }
+
+    /// <summary>True when a watcher event came, false when the interval passed.</summary>
+    private async Task<bool> WaitForSignalAsync(TimeSpan interval, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(interval);
+        try
+        {
+            await _signal.Reader.WaitToReadAsync(timeout.Token);
+            return _signal.Reader.TryRead(out _);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return false; }
+    }
+
+    /// <summary>Waits until no event came for <see cref="Settle"/> (at most a few rounds, to stay within the 2 s promise).</summary>
+    private async Task SettleAsync(CancellationToken ct)
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            await Task.Delay(Settle, ct);
+            if (!_signal.Reader.TryRead(out _)) return;
+        }
+    }
+
+    // ---- checks and actions ----
+
+    /// <summary>Compares the file with what the agent wrote and acts by the policy.</summary>
+    public async Task CheckAsync(CancellationToken ct)
+    {
+        var render = false;
+        await _file.ExclusiveAsync(async () =>
+        {
+            var finding = Inspect();
+            if (finding is null) Clear("it matches what the agent wrote again");
+            else if (finding.Signature != _handled) render = (await ActAsync(finding, Policy, ct)).Render;
+        }, ct);
+        if (render) await RenderAsync();
+    }
+
+    /// <summary>
+    /// The file written again through the writer (which retries a failed write), hooks included. Its render looks at
+    /// the file first: the drift just handled is not handled again, a newer one is.
+    /// </summary>
+    private Task<HostsFileState> RenderAsync()
+    {
+        _file.RequestHooks();
+        return _writer.RenderForDriftAsync();
+    }
+
+    /// <summary>Checks now (so the answer is current), then the state.</summary>
+    public async Task<DriftStatus> GetAsync(CancellationToken ct)
+    {
+        await CheckAsync(ct);
+        return Status;
+    }
+
+    /// <summary>
+    /// Restores the file from the database, or adopts its block's lines as events. With
+    /// <paramref name="dryRun"/> only says what it would do.
+    /// </summary>
+    public async Task<RepairResult> RepairAsync(bool adopt, bool dryRun, CancellationToken ct)
+    {
+        IReadOnlyList<string> actions = [], invalid = [];
+        var changed = false;
+        var render = false;
+        long changeId = 0;
+        await _file.ExclusiveAsync(async () =>
+        {
+            var finding = Inspect();
+            if (finding is null) return;
+            if (dryRun)
+            {
+                if (adopt && Adoptable(finding))
+                    (actions, invalid) = PlanAdoption(new ChangeSet(_store, _clock.GetUtcNow()), finding);
+                else actions = finding.Diff;
+                return;
+            }
+            var acted = await ActAsync(finding, adopt ? DriftPolicy.Adopt : DriftPolicy.Restore, ct);
+            (changed, render, changeId) = (true, acted.Render, acted.ChangeId);
+            actions = adopt && Adoptable(finding) ? acted.Event.Applied : finding.Diff;
+            invalid = acted.Event.InvalidLines;
+        }, ct);
+        var state = render ? await RenderAsync() : _file.State;
+        return new RepairResult(changed, actions, invalid, Status, changeId, state);
+    }
+
+    public async Task BeforeRenderAsync(CancellationToken ct)
+    {
+        try
+        {
+            var finding = Inspect();
+            if (finding is null || finding.Signature == _handled) return; // handled already; Rendered says the write replaced it
+            // A hand edit this render is about to overwrite: adopt it first, or at least say what is lost.
+            if (Policy == DriftPolicy.Adopt) await ActAsync(finding, DriftPolicy.Adopt, ct);
+            else Record(finding, Policy == DriftPolicy.Report ? "overwritten by a write" : "restored", [], [], null, drifted: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("checking the hosts file {Path} for drift before writing it failed: {Error}", _path, e.Message);
+        }
+    }
+
+    public void BeforeReplace()
+    {
+        if (_looked && FileStat.Of(_path) != _inspected) throw new HostsFileChangedException();
+    }
+
+    public void Rendered(byte[] content)
+    {
+        var stat = FileStat.Of(_path);
+        if (stat is null) return;
+        // The mode and owner are those the agent last saw as right: a render puts them back too.
+        var adopted = _adoptedStat;
+        _adoptedStat = null;
+        if ((adopted ?? _baseline?.Stat) is { } expected && (stat.Value.Mode != expected.Mode || stat.Value.Uid != expected.Uid || stat.Value.Gid != expected.Gid))
+        {
+            if (!expected.TryApplyModeAndOwner(_path, out var error))
+                _log.LogWarning("could not give {Path} back its mode {Mode} and owner {Uid}:{Gid} ({Error}); keeping what it has",
+                    _path, expected.ModeText, expected.Uid, expected.Gid, error);
+            stat = FileStat.Of(_path) ?? stat;
+        }
+        _baseline = new Baseline(ManagedLines(content, _mode).Lines ?? [], stat.Value);
+        // Not taken as clean by its stat: someone may have replaced the file since the rename (the directory's
+        // fsync takes a while), so the next look reads it once.
+        _lastCleanStat = null;
+        Clear("a write replaced it");
+    }
+
+    private void Clear(string why)
+    {
+        _handled = null;
+        var status = Status;
+        if (!status.Drifted) return;
+        Volatile.Write(ref _status, status with { Drifted = false });
+        _log.LogInformation("the drift of {Path} noticed at {Time:u} is over: {Why}", _path, status.Last?.DetectedAt.UtcDateTime, why);
+    }
+
+    /// <summary>What differs from what the agent last wrote; null when nothing does (or nothing was written yet).</summary>
+    private Finding? Inspect()
+    {
+        if (_baseline is not { } baseline) return null;
+        var stat = FileStat.Of(_path);
+        (_inspected, _looked) = (stat, true);
+        if (stat is not null && stat == _lastCleanStat) return null;
+        var content = stat is null ? null : AtomicFile.TryRead(_path);
+        if (stat is null || content is null)
+            return new Finding([DriftKinds.FileDeleted], baseline.Lines.Select(l => "- " + l).ToList(), null, null, 0);
+        var (found, first) = ManagedLines(content, _mode);
+        var kinds = new List<string>();
+        var diff = new List<string>();
+        if (found is null)
+        {
+            kinds.Add(DriftKinds.BlockRemoved);
+            diff.AddRange(LineDiff(baseline.Lines, []));
+        }
+        else if (!found.SequenceEqual(baseline.Lines))
+        {
+            kinds.Add(DriftKinds.BlockChanged);
+            diff.AddRange(LineDiff(baseline.Lines, found));
+        }
+        var now = stat.Value;
+        if (now.Mode != baseline.Stat.Mode)
+        {
+            kinds.Add(DriftKinds.ModeChanged);
+            diff.Add($"mode {baseline.Stat.ModeText} -> {now.ModeText}");
+        }
+        if (now.Uid != baseline.Stat.Uid || now.Gid != baseline.Stat.Gid)
+        {
+            kinds.Add(DriftKinds.OwnerChanged);
+            diff.Add($"owner {baseline.Stat.Uid}:{baseline.Stat.Gid} -> {now.Uid}:{now.Gid}");
+        }
+        if (kinds.Count == 0)
+        {
+            // The same block, mode and owner (say `sed -i` on the user's own lines): not drift.
+            _lastCleanStat = now;
+            return null;
+        }
+        if (!now.SameFileAs(baseline.Stat)) kinds.Insert(0, DriftKinds.FileReplaced);
+        // File mode owns the whole file, but only its block holds hosts.
+        var (block, blockFirst) = _mode == HostsFileMode.File ? ManagedLines(content, HostsFileMode.Block) : (found, first);
+        return new Finding(kinds, diff, now, block, blockFirst);
+    }
+
+    /// <summary>A changed block can be adopted; a removed block or a deleted file cannot (it would remove every host).</summary>
+    private static bool Adoptable(Finding f) => !f.BlockGone && f.Kinds.Contains(DriftKinds.BlockChanged);
+
+    private async Task<(bool Render, DriftEvent Event, long ChangeId)> ActAsync(Finding finding, DriftPolicy how, CancellationToken ct)
+    {
+        switch (how)
+        {
+            case DriftPolicy.Report:
+                return (false, Record(finding, "reported", [], [], null, drifted: true), 0);
+            case DriftPolicy.Restore:
+                return (true, Record(finding, "restored", [], [], null, drifted: false), 0);
+        }
+        if (finding.BlockGone)
+            return (true, Record(finding, "restored: a removed block or a deleted file is not adopted (it would remove every host)",
+                [], [], null, drifted: false), 0);
+        // The mode and owner found are taken as the right ones from now on: at once when nothing is rendered, else by the render
+        // (the baseline stays until then, so that the render's own look sees this same drift, already handled).
+        if (!Adoptable(finding))
+        {
+            _baseline = _baseline! with { Stat = finding.Stat!.Value };
+            return (false, Record(finding, "adopted", [], [], null, drifted: false), 0);
+        }
+        _adoptedStat = finding.Stat;
+        var actor = $"{ActorName}:uid={finding.Stat!.Value.Uid}";
+        try
+        {
+            // Committed without waiting for the file (the gate is held here); the render that follows writes it.
+            (IReadOnlyList<string> Applied, IReadOnlyList<string> Invalid) planned = ([], []);
+            var outcome = await _writer.StartBulk().WriteBatchAsync(actor, set => planned = PlanAdoption(set, finding), ct);
+            return (true, Record(finding, "adopted", planned.Applied, planned.Invalid, actor, drifted: false), outcome.ChangeId);
+        }
+        catch (CoreException e)
+        {
+            return (true, Record(finding, $"restored: adopting failed: {e.Message}", [], [], actor, drifted: false), 0);
+        }
+    }
+
+    /// <summary>
+    /// The hand-edited block as events, keyed by IP and hostname like an import: a new line adds a host, a line whose
+    /// comment, tags or aliases changed updates it, a host whose line is gone is removed. Each line is validated like any
+    /// write; an invalid one is reported and never applied, and while there is one no host is removed (it may be a
+    /// host's own line, edited wrongly).
+    /// </summary>
+    private (IReadOnlyList<string> Applied, IReadOnlyList<string> Invalid) PlanAdoption(ChangeSet set, Finding finding)
+    {
+        var invalid = new List<string>();
+        // Blank lines in front, so that the parser's line numbers are the file's.
+        var text = new string('\n', finding.FirstLine - 1) + string.Join('\n', finding.BlockLines!);
+        var records = HostFormats.Parse(HostFormats.Get("hosts"), Encoding.UTF8.GetBytes(text), invalid);
+        var applied = new List<string>();
+        var kept = new HashSet<string>();
+        var lines = new Dictionary<HostKey, int>();
+        foreach (var record in records)
+        {
+            try
+            {
+                var draft = HostValidator.Normalize(record.Draft);
+                var key = new HostKey(draft.IpAddress, draft.Hostname);
+                if (!lines.TryAdd(key, record.Line))
+                {
+                    invalid.Add($"line {record.Line}: {key} repeats line {lines[key]}");
+                    continue;
+                }
+                if (set.FindLive(key) is not { } existing)
+                {
+                    var added = set.Add(draft, Ulid.New(set.Now), idIsNew: true);
+                    kept.Add(added.Id);
+                    applied.Add("+ " + LineOf(added));
+                    continue;
+                }
+                kept.Add(existing.Id);
+                var updated = set.Update(existing.Id, new HostPatch(null, null, draft.Comment ?? "", draft.Tags, draft.Aliases), null);
+                if (!ChangeSet.SameContent(updated, existing)) applied.Add("~ " + LineOf(updated));
+            }
+            catch (CoreException e)
+            {
+                invalid.Add($"line {record.Line}: {e.Message}");
+            }
+        }
+        if (invalid.Count == 0)
+        {
+            foreach (var live in _store.StreamAll().ToList())
+            {
+                if (kept.Contains(live.Id)) continue;
+                set.Delete(live.Id, null);
+                applied.Add("- " + LineOf(live));
+            }
+        }
+        return (applied, invalid);
+    }
+
+    private static string LineOf(HostEntry entry)
+    {
+        var sb = new StringBuilder();
+        HostsFileRenderer.AppendLine(sb, entry);
+        return sb.ToString().TrimEnd('\n');
+    }
+
+    private DriftEvent Record(Finding finding, string action, IReadOnlyList<string> applied, IReadOnlyList<string> invalid, string? actor,
+        bool drifted)
+    {
+        _handled = finding.Signature;
+        var e = new DriftEvent(++_sequence, _clock.GetUtcNow(), finding.Kinds, finding.Diff, action, applied, invalid, finding.Stat?.Uid, actor);
+        Volatile.Write(ref _status, new DriftStatus(drifted, Policy, e));
+        _log.LogWarning("hosts file {Path} drifted ({Kinds}): {Action}; diff: {Diff}", _path, string.Join(", ", finding.Kinds), action,
+            Shorten(finding.Diff));
+        if (applied.Count > 0)
+            _log.LogWarning("adopted from {Path} as {Actor}: {Applied}", _path, actor, Shorten(applied));
+        if (invalid.Count > 0)
+            _log.LogWarning("{Count} line(s) of {Path} not adopted (invalid; no host was removed): {Lines}", invalid.Count, _path, Shorten(invalid));
+        Events.Publish(e.Sequence);
+        return e;
+    }
+
+    private static string Shorten(IReadOnlyList<string> lines) =>
+        string.Join(" | ", lines.Take(50).Select(l => l.Replace('\t', ' '))) + (lines.Count > 50 ? $" | ... ({lines.Count - 50} more)" : "");
+
+    /// <summary>
+    /// The lines the agent owns in <paramref name="content"/>: in block mode from its BEGIN marker to its END marker
+    /// (to the end of the file when END is missing), null when there is no BEGIN; in file mode every line.
+    /// <c>FirstLine</c> is the 1-based line number of the first.
+    /// </summary>
+    public static (IReadOnlyList<string>? Lines, int FirstLine) ManagedLines(byte[] content, HostsFileMode mode)
+    {
+        var all = Encoding.UTF8.GetString(content).Split('\n');
+        if (mode == HostsFileMode.File) return (all, 1);
+        var begin = Array.FindIndex(all, l => l.TrimEnd('\r') == HostsFileRenderer.BeginMarker);
+        if (begin < 0) return (null, 0);
+        var end = Array.FindIndex(all, begin + 1, l => l.TrimEnd('\r') == HostsFileRenderer.EndMarker);
+        return (all[begin..((end < 0 ? all.Length - 1 : end) + 1)], begin + 1);
+    }
+
+    /// <summary>A line diff that ignores order (the block is sorted): "- line" for each expected line not found, then "+ line" for each found one not expected.</summary>
+    public static IEnumerable<string> LineDiff(IReadOnlyList<string> expected, IReadOnlyList<string> found)
+    {
+        var foundCounts = Counts(found);
+        foreach (var line in expected)
+            if (!Take(foundCounts, line)) yield return "- " + line;
+        var expectedCounts = Counts(expected);
+        foreach (var line in found)
+            if (!Take(expectedCounts, line)) yield return "+ " + line;
+    }
+
+    private static Dictionary<string, int> Counts(IReadOnlyList<string> lines)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in lines) counts[line] = counts.GetValueOrDefault(line) + 1;
+        return counts;
+    }
+
+    private static bool Take(Dictionary<string, int> counts, string line)
+    {
+        if (counts.GetValueOrDefault(line) == 0) return false;
+        counts[line]--;
+        return true;
+    }
+}
