@@ -98,6 +98,7 @@ public static class AgentHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
+        builder.Services.AddSingleton(services.Outputs);
         builder.Services.AddSingleton(new AgentInfo());
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);

@@ -2,6 +2,7 @@ using RouterHosts.Agent.Configuration;
 using RouterHosts.Core;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Outputs;
 using RouterHosts.Core.Sessions;
 using RouterHosts.Core.Storage;
 using RouterHosts.Core.Writes;
@@ -27,6 +28,8 @@ public sealed class AgentServices : IAsyncDisposable
     public HostsFileSync HostsFile { get; }
     public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
+    /// <summary>The configured DNS server outputs (none by default); they follow the engine's change feed.</summary>
+    public OutputSet Outputs { get; private init; } = null!;
 
     public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
     {
@@ -51,7 +54,9 @@ public sealed class AgentServices : IAsyncDisposable
         var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = ToSnapshotPolicy(options.Snapshots) };
         var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
-        return new AgentServices(store, hooks, hostsFile, writer, engine);
+        var outputs = new OutputSet(ToOutputs(options.Outputs), store, feed, logs.CreateLogger("RouterHosts.Outputs"));
+        outputs.Start();
+        return new AgentServices(store, hooks, hostsFile, writer, engine) { Outputs = outputs };
     }
 
     /// <summary>The store the database key names (validated before this runs).</summary>
@@ -84,8 +89,12 @@ public sealed class AgentServices : IAsyncDisposable
             options.OnFailure.Select(h => Convert(h, "on_failure")).ToList());
     }
 
+    public static IReadOnlyList<OutputDefinition> ToOutputs(IEnumerable<OutputOptions> options) =>
+        options.Select(o => new OutputDefinition(o.Path, OutputRenderer.Parse(o.Format), ToHookSet(o.Hooks))).ToList();
+
     public async ValueTask DisposeAsync()
     {
+        await Outputs.DisposeAsync();
         await Hooks.DisposeAsync();
         HostsFile.Dispose();
         Store.Dispose();

@@ -20,6 +20,8 @@ public sealed class AgentOptions
     [ConfigurationKeyName("database_password_env")] public string? DatabasePasswordEnv { get; set; }
     [ConfigurationKeyName("hosts_file")] public HostsFileOptions HostsFile { get; set; } = new();
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
+    /// <summary>Files for the router's DNS server, written besides the hosts file (see <see cref="OutputOptions"/>).</summary>
+    [ConfigurationKeyName("outputs")] public List<OutputOptions> Outputs { get; set; } = [];
     [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();
     [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
     [ConfigurationKeyName("compaction")] public CompactionOptions Compaction { get; set; } = new();
@@ -54,6 +56,14 @@ public sealed class HostsFileOptions
     /// lines and dropping the rest. Without it the agent refuses to start on such a file.
     /// </summary>
     [ConfigurationKeyName("take_over")] public bool TakeOver { get; set; }
+}
+
+/// <summary>One more file the live entries are written to: format hosts, dnsmasq or unbound, with hooks of its own.</summary>
+public sealed class OutputOptions
+{
+    [ConfigurationKeyName("format")] public string Format { get; set; } = "";
+    [ConfigurationKeyName("path")] public string Path { get; set; } = "";
+    [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
 }
 
 public sealed class HooksOptions

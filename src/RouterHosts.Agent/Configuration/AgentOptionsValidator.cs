@@ -84,19 +84,25 @@ public static class AgentOptionsValidator
             Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
 
-        var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (list, hooks) in new[] { ("on_success", o.Hooks.OnSuccess), ("on_failure", o.Hooks.OnFailure) })
+        CheckHooks(o.Hooks, "hooks", Problem);
+        var outputPaths = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Outputs.Count; i++)
         {
-            for (var i = 0; i < hooks.Count; i++)
+            var output = o.Outputs[i];
+            var key = $"outputs:{i}";
+            if (output.Format?.ToLowerInvariant() is not ("hosts" or "dnsmasq" or "unbound"))
+                Problem($"{key}:format", $"'{output.Format}' is not an output format (use hosts, dnsmasq or unbound)");
+            if (string.IsNullOrWhiteSpace(output.Path)) Problem($"{key}:path", "every output needs a path");
+            else
             {
-                var hook = hooks[i];
-                var key = $"hooks:{list}:{i}";
-                if (string.IsNullOrWhiteSpace(hook.Name)) Problem($"{key}:name", "every hook needs a name");
-                else if (!hookNames.TryAdd(hook.Name, key)) Problem($"{key}:name", $"'{hook.Name}' is also the name of {hookNames[hook.Name]}");
-                if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
-                if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
-                    Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
+                var full = Path.GetFullPath(output.Path);
+                if (!string.IsNullOrWhiteSpace(o.HostsFile.Path) && full == Path.GetFullPath(o.HostsFile.Path))
+                    Problem($"{key}:path", "is the hosts file (hosts_file:path); an output is another file");
+                else if (database?.SqlitePath is { Length: > 0 } dbPath && full == Path.GetFullPath(dbPath))
+                    Problem($"{key}:path", "is the same file as database");
+                else if (!outputPaths.TryAdd(full, key)) Problem($"{key}:path", $"{full} is also the path of {outputPaths[full]}");
             }
+            CheckHooks(output.Hooks, $"{key}:hooks", Problem);
         }
 
         if (o.Snapshots.MaxSnapshots < 1) Problem("snapshots:max_snapshots", $"{o.Snapshots.MaxSnapshots} must be at least 1");
@@ -117,6 +123,25 @@ public static class AgentOptionsValidator
         if (o.ShutdownGraceSeconds is < 1 or > MaxShutdownGraceSeconds)
             Problem("shutdown_grace_seconds", $"{o.ShutdownGraceSeconds} is not between 1 and {MaxShutdownGraceSeconds}");
         return problems;
+    }
+
+    /// <summary>A hooks section: every hook named (uniquely within the section), with a command and a sane timeout.</summary>
+    private static void CheckHooks(HooksOptions section, string prefix, Action<string, string> Problem)
+    {
+        var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (list, hooks) in new[] { ("on_success", section.OnSuccess), ("on_failure", section.OnFailure) })
+        {
+            for (var i = 0; i < hooks.Count; i++)
+            {
+                var hook = hooks[i];
+                var key = $"{prefix}:{list}:{i}";
+                if (string.IsNullOrWhiteSpace(hook.Name)) Problem($"{key}:name", "every hook needs a name");
+                else if (!hookNames.TryAdd(hook.Name, key)) Problem($"{key}:name", $"'{hook.Name}' is also the name of {hookNames[hook.Name]}");
+                if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
+                if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
+                    Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
+            }
+        }
     }
 
     /// <summary>The database key and its password keys; null when the key cannot be read.</summary>
@@ -191,6 +216,15 @@ public static class AgentOptionsValidator
             Problem("hosts_file:path", $"{hostsPath} is not readable by this user");
         else if (ForeignLinesProblem(o.HostsFile, hostsPath) is { } foreign)
             Problem("hosts_file:path", foreign);
+
+        for (var i = 0; i < o.Outputs.Count; i++)
+        {
+            var outputPath = Path.GetFullPath(o.Outputs[i].Path);
+            if (DirectoryProblem(Path.GetDirectoryName(outputPath)!, mayCreate: false, "the output (replaced atomically: a temp file is renamed over it)")
+                is { } outputDir)
+                Problem($"outputs:{i}:path", outputDir);
+            else if (Directory.Exists(outputPath)) Problem($"outputs:{i}:path", $"{outputPath} is a directory");
+        }
 
         if (o.UnixSocket is { Path.Length: > 0 } unix &&
             DirectoryProblem(Path.GetDirectoryName(Path.GetFullPath(unix.Path))!, mayCreate: true, "the Unix socket") is { } socketDir)
