@@ -56,7 +56,7 @@ public static class AgentHost
         ServerTlsMaterial? tls = null;
         if (options.Listen.Count > 0)
         {
-            try { tls = new ServerTlsMaterial(TlsMaterial.Load(options.Tls!.Certificate, options.Tls.Key, options.Tls.Ca)); }
+            try { tls = new ServerTlsMaterial(TlsMaterial.Load(options.Tls!.Certificate, options.Tls.Key, options.Tls.Ca, options.Tls.ServerCa)); }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
                                            or System.Security.Cryptography.CryptographicException)
             {

@@ -166,36 +166,10 @@ public sealed class DnsServerOutputTests
         .. IsRoot ? new[] { "--user=nobody", "--group=nogroup" } : [],
     ];
 
-    /// <summary>A server of the test's own (ended by the test): its output is kept for the failure message.</summary>
-    private sealed class Server : IDisposable
-    {
-        public required Process Process { get; init; }
-        public System.Text.StringBuilder Output { get; } = new();
-        public string Log { get { lock (Output) return Output.ToString(); } }
-
-        public void Dispose()
-        {
-            try { if (!Process.HasExited) { Process.Kill(); Process.WaitForExit(10_000); } }
-            catch (InvalidOperationException) { }
-            Process.Dispose();
-        }
-    }
-
-    private static Server StartServer(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        var server = new Server { Process = new Process { StartInfo = info } };
-        server.Process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server.Output) server.Output.AppendLine(e.Data); };
-        server.Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server.Output) server.Output.AppendLine(e.Data); };
-        server.Process.Start();
-        server.Process.BeginOutputReadLine();
-        server.Process.BeginErrorReadLine();
-        return server;
-    }
+    private static RealTools.Server StartServer(string file, params string[] args) => RealTools.Start(file, args);
 
     /// <summary>Asks with dig until the answer is "STATUS [data...]" (data sorted), or fails after a generous deadline.</summary>
-    private static async Task WaitForAnswer(int port, string name, string type, string expected, Server server)
+    private static async Task WaitForAnswer(int port, string name, string type, string expected, RealTools.Server server)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var last = "";
@@ -229,25 +203,9 @@ public sealed class DnsServerOutputTests
 
     // ---- plumbing ----
 
-    /// <summary>The full path of a server binary; a missing one fails the test with the package that has it.</summary>
-    private static string Tool(string name, string package)
-    {
-        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/sbin", "/usr/bin"])
-            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
-        return path ?? throw new Xunit.Sdk.XunitException(
-            $"{name} is not installed: these tests need the real server; install the Debian package {package} (test.sh does)");
-    }
+    private static string Tool(string name, string package) => RealTools.Require(name, package);
 
-    private static (int Exit, string Output) Run(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(60_000)) { process.Kill(); Assert.Fail($"{file} {string.Join(' ', args)} did not finish in 60 s"); }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private static (int Exit, string Output) Run(string file, params string[] args) => RealTools.Run(file, args);
 
     /// <summary>A directory the servers can read after dropping to nobody.</summary>
     private static string PublicDirectory(string parent, string name)

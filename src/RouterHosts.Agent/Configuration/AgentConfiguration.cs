@@ -274,6 +274,7 @@ public static class AgentConfiguration
             tls.Certificate = Resolve(tls.Certificate);
             tls.Key = Resolve(tls.Key);
             tls.Ca = Resolve(tls.Ca);
+            if (tls.ServerCa is { } serverCa) tls.ServerCa = Resolve(serverCa);
         }
     }
 }

@@ -44,6 +44,11 @@ public sealed class TlsOptions
     [ConfigurationKeyName("certificate")] public string Certificate { get; set; } = "";
     [ConfigurationKeyName("key")] public string Key { get; set; } = "";
     [ConfigurationKeyName("ca")] public string Ca { get; set; } = "";
+    /// <summary>
+    /// Roots the server certificate may chain to besides <see cref="Ca"/>: an ACME CA's root (Let's Encrypt's, pebble's).
+    /// Client certificates are still checked against <see cref="Ca"/> alone.
+    /// </summary>
+    [ConfigurationKeyName("server_ca")] public string? ServerCa { get; set; }
 }
 
 public sealed class HostsFileOptions

@@ -278,8 +278,24 @@ public static class AgentOptionsValidator
             if (certificate is not null && key is not null && !KeyMatches(certificate, key))
                 Problem("tls:key", $"{tls.Key} does not match the certificate {tls.Certificate} (was one of them replaced without the other?)");
         }
-        if (certificate is not null && ca is not null && TlsTrust.Validate(certificate, ca, TlsTrust.ServerAuthOid) is { } unusable)
-            Problem("tls:certificate", $"{tls.Certificate} is not usable with the CA bundle {tls.Ca}: {unusable}");
+        X509Certificate2Collection? serverCa = null;
+        if (tls.ServerCa is { Length: > 0 } serverCaPath && ReadPem(serverCaPath, "tls:server_ca", "server CA bundle", Problem) is not null)
+        {
+            try { serverCa = TlsTrust.LoadBundle(serverCaPath); }
+            catch (Exception e) when (e is CryptographicException or InvalidDataException)
+            {
+                Problem("tls:server_ca", $"{serverCaPath} holds no PEM certificate");
+            }
+        }
+        if (certificate is not null && ca is not null && (serverCa is not null || tls.ServerCa is not { Length: > 0 }))
+        {
+            var roots = new X509Certificate2Collection(ca);
+            if (serverCa is not null) roots.AddRange(serverCa);
+            var chain = certificateText is null ? null : TlsMaterial.ChainIn(tls.Certificate);
+            if (TlsTrust.Validate(certificate, roots, TlsTrust.ServerAuthOid, chain) is { } unusable)
+                Problem("tls:certificate", $"{tls.Certificate} is not usable with the CA bundle {tls.Ca}" +
+                                           (serverCa is null ? "" : $" or the server CA bundle {tls.ServerCa}") + $": {unusable}");
+        }
         certificate?.Dispose();
         return problems;
     }

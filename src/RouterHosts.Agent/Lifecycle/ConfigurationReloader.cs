@@ -111,7 +111,7 @@ public sealed class ConfigurationReloader(
         {
             try
             {
-                var material = TlsMaterial.Load(files.Certificate, files.Key, files.Ca);
+                var material = TlsMaterial.Load(files.Certificate, files.Key, files.Ca, files.ServerCa);
                 tls!.Replace(material);
                 log.LogInformation("TLS: now serving certificate {Subject} serial {Serial} (valid until {NotAfter:u}); CA bundle of {Count}",
                     material.Certificate.Subject, material.Certificate.SerialNumber, material.Certificate.NotAfter.ToUniversalTime(),
