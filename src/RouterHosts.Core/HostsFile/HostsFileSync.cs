@@ -103,11 +103,13 @@ public sealed class HostsFileSync : IDisposable
     private HostsFileState Render()
     {
         var state = State;
+        var timer = System.Diagnostics.Stopwatch.StartNew();
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
             var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
             var wrote = AtomicFile.WriteIfChanged(state.Path, content);
+            Telemetry.RouterHostsTelemetry.RecordRender("hosts_file", timer.Elapsed, content.Length, wrote ? "written" : "unchanged");
             var now = DateTimeOffset.UtcNow;
             _state = state with
             {
@@ -126,6 +128,7 @@ public sealed class HostsFileSync : IDisposable
             if (IsNoSpace(e))
                 error = $"no space left on device: the hosts file {state.Path} cannot be written ({error}); " +
                         "the changes are committed and the file catches up by itself once there is room";
+            Telemetry.RouterHostsTelemetry.RecordRender("hosts_file", timer.Elapsed, 0, "failed");
             var firstFailure = state.Current || state.LastError != error;
             _state = state with { Current = false, LastError = error };
             _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.HostsFile;
 using RouterHosts.Core.Storage;
+using RouterHosts.Core.Telemetry;
 using RouterHosts.Core.Writes;
 
 namespace RouterHosts.Core.Outputs;
@@ -140,9 +141,13 @@ public sealed class OutputSet : IAsyncDisposable
                 // Our last bytes, unchanged in the store, but not what the file holds: someone edited it.
                 if (_written is not null && onDisk is not null && _written.AsSpan().SequenceEqual(rendered.Content) &&
                     !onDisk.AsSpan().SequenceEqual(rendered.Content))
+                {
                     log.LogWarning("output {Path} ({Format}) was changed outside the agent; writing it back", state.Path, format);
+                    RouterHostsTelemetry.RecordDrift(format);
+                }
                 var wrote = onDisk is null || !onDisk.AsSpan().SequenceEqual(rendered.Content);
                 if (wrote) AtomicFile.Replace(state.Path, rendered.Content);
+                RouterHostsTelemetry.RecordRender(format, timer.Elapsed, rendered.Content.Length, wrote ? "written" : "unchanged");
                 _written = rendered.Content;
                 var now = DateTimeOffset.UtcNow;
                 State = state with
@@ -158,6 +163,7 @@ public sealed class OutputSet : IAsyncDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 var error = TempFileName.Replace(e.Message, ".routerhosts-*.tmp");
+                RouterHostsTelemetry.RecordRender(format, timer.Elapsed, rendered.Content.Length, "failed");
                 var firstFailure = state.Current || state.LastError != error;
                 State = state with { Current = false, LastError = error, Refused = rendered.Refused };
                 log.LogError("output {Path} ({Format}) could not be written: {Error}", state.Path, format, error);
