@@ -182,6 +182,22 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Bad_telemetry_settings_are_named()
+    {
+        var mtls = _site.Config["listen"]![0]!.GetValue<string>();
+        Edit(c => c["telemetry"] = new JsonObject
+        {
+            ["prometheus"] = new JsonObject { ["enabled"] = true, ["listen"] = "127.0.0.1:" + mtls.Split(':')[^1] },
+            ["otlp"] = new JsonObject { ["endpoint"] = "collector:4317", ["protocol"] = "thrift" },
+        });
+        var output = await ExpectRefusedAsync();
+        var file = _site.ConfigPath;
+        Assert.Contains($"{file}: telemetry:prometheus:listen: port {mtls.Split(':')[^1]} is an mTLS port of listen", output);
+        Assert.Contains($"{file}: telemetry:otlp:endpoint: 'collector:4317' is not an http:// or https:// URL", output);
+        Assert.Contains($"{file}: telemetry:otlp:protocol: 'thrift' is not grpc or http/protobuf", output);
+    }
+
+    [Fact]
     public async Task Listeners_and_tls_are_required()
     {
         Edit(c =>

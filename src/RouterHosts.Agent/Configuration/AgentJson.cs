@@ -9,6 +9,7 @@ namespace RouterHosts.Agent.Configuration;
 [JsonSerializable(typeof(UnixSocketOptions))]
 [JsonSerializable(typeof(HostsFileOptions))]
 [JsonSerializable(typeof(List<OutputOptions>))]
+[JsonSerializable(typeof(TelemetryOptions))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 internal sealed partial class AgentJson : JsonSerializerContext;

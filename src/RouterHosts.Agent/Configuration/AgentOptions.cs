@@ -26,6 +26,8 @@ public sealed class AgentOptions
     [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
     [ConfigurationKeyName("compaction")] public CompactionOptions Compaction { get; set; } = new();
     [ConfigurationKeyName("access")] public AccessOptions Access { get; set; } = new();
+    /// <summary>Metrics and traces: a Prometheus scrape endpoint and/or OTLP export; both off by default.</summary>
+    [ConfigurationKeyName("telemetry")] public TelemetryOptions Telemetry { get; set; } = new();
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = "Information";
     [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
     /// <summary>How long in-flight calls get to finish on SIGTERM.</summary>
@@ -69,6 +71,29 @@ public sealed class OutputOptions
     [ConfigurationKeyName("format")] public string Format { get; set; } = "";
     [ConfigurationKeyName("path")] public string Path { get; set; } = "";
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
+}
+
+public sealed class TelemetryOptions
+{
+    [ConfigurationKeyName("prometheus")] public PrometheusOptions Prometheus { get; set; } = new();
+    [ConfigurationKeyName("otlp")] public OtlpOptions Otlp { get; set; } = new();
+}
+
+/// <summary>A plain-HTTP scrape endpoint (GET /metrics) on a listener of its own, never an mTLS port.</summary>
+public sealed class PrometheusOptions
+{
+    [ConfigurationKeyName("enabled")] public bool Enabled { get; set; }
+    /// <summary>Loopback by default; anything else exposes the metrics to that network without authentication.</summary>
+    [ConfigurationKeyName("listen")] public string Listen { get; set; } = "127.0.0.1:9464";
+}
+
+/// <summary>OTLP export of metrics and traces to a collector; off while <see cref="Endpoint"/> is empty.</summary>
+public sealed class OtlpOptions
+{
+    /// <summary>E.g. http://127.0.0.1:4317 (grpc) or http://collector:4318 (http/protobuf; /v1/metrics and /v1/traces are added).</summary>
+    [ConfigurationKeyName("endpoint")] public string Endpoint { get; set; } = "";
+    /// <summary>"grpc" or "http/protobuf".</summary>
+    [ConfigurationKeyName("protocol")] public string Protocol { get; set; } = "grpc";
 }
 
 public sealed class HooksOptions

@@ -3,6 +3,10 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Agent.Grpc;
+using RouterHosts.Core.Outputs;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Writes;
 using RouterHosts.Transport;
 using RouterHosts.Transport.Server;
 
@@ -24,28 +28,31 @@ public static class AgentOptionsValidator
 
     public static readonly string[] LogLevels = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"];
 
-    /// <summary>Values and paths.</summary>
-    public static IReadOnlyList<string> Validate(AgentOptions options, ConfigurationSources sources)
+    /// <summary>Values and paths; <paramref name="settings"/>, the values parsed, when nothing is wrong (null otherwise).</summary>
+    public static IReadOnlyList<string> Validate(AgentOptions options, ConfigurationSources sources, out AgentSettings? settings)
     {
-        var problems = ValidateValues(options, sources).ToList();
+        var problems = ValidateValues(options, sources, out settings).ToList();
         if (problems.Count == 0) problems.AddRange(CheckPaths(options, sources));
+        if (problems.Count > 0) settings = null;
         return problems;
     }
 
     // ---- values ----
 
-    public static IReadOnlyList<string> ValidateValues(AgentOptions o, ConfigurationSources s)
+    /// <summary>The values, each parsed once; <paramref name="settings"/> holds them when nothing is wrong (null otherwise).</summary>
+    public static IReadOnlyList<string> ValidateValues(AgentOptions o, ConfigurationSources s, out AgentSettings? settings)
     {
         var problems = new List<string>();
         void Problem(string key, string message) => problems.Add(s.Describe(key, message));
 
-        var endpoints = new HashSet<IPEndPoint>();
+        var endpoints = new List<IPEndPoint>();
         for (var i = 0; i < o.Listen.Count; i++)
         {
             var text = o.Listen[i];
             if (ParseEndpoint(text, out var why) is { } endpoint)
             {
-                if (!endpoints.Add(endpoint)) Problem($"listen:{i}", $"'{text}' is listed twice");
+                if (endpoints.Contains(endpoint)) Problem($"listen:{i}", $"'{text}' is listed twice");
+                endpoints.Add(endpoint);
             }
             else Problem($"listen:{i}", why!);
         }
@@ -62,11 +69,12 @@ public static class AgentOptionsValidator
                 if (string.IsNullOrWhiteSpace(o.Tls.Ca)) Problem("tls:ca", "is required for TCP listeners (the CA bundle clients must chain to, PEM)");
             }
         }
+        UnixSocketListener? unixSocket = null;
         if (o.UnixSocket is { } unix)
         {
             if (string.IsNullOrWhiteSpace(unix.Path)) Problem("unix_socket:path", "is required when unix_socket is given");
-            if (ParseMode(unix.Mode) is null)
-                Problem("unix_socket:mode", $"'{unix.Mode}' is not a file mode (write it in octal like \"0660\"; at most 0777)");
+            if (ParseMode(unix.Mode) is { } socketMode) unixSocket = new UnixSocketListener(unix.Path, socketMode, unix.Group);
+            else Problem("unix_socket:mode", $"'{unix.Mode}' is not a file mode (write it in octal like \"0660\"; at most 0777)");
             if (unix.Group is { Length: > 0 } group)
             {
                 try { UnixGroups.GroupId(group); }
@@ -76,22 +84,25 @@ public static class AgentOptionsValidator
 
         var database = DatabaseValues(o, Problem);
         if (string.IsNullOrWhiteSpace(o.HostsFile.Path)) Problem("hosts_file:path", "is required");
-        if (o.HostsFile.Mode?.ToLowerInvariant() is not ("block" or "file"))
+        var hostsFileMode = ParseHostsFileMode(o.HostsFile.Mode);
+        if (hostsFileMode is null)
             Problem("hosts_file:mode", $"'{o.HostsFile.Mode}' is not block (own only the marked block) or file (own the whole file)");
-        if (o.HostsFile.TakeOver && o.HostsFile.Mode?.ToLowerInvariant() != "file")
+        if (o.HostsFile.TakeOver && hostsFileMode != HostsFileMode.File)
             Problem("hosts_file:take_over", "applies to hosts_file:mode file only (block mode keeps every line outside its block anyway)");
         if (database?.SqlitePath is { Length: > 0 } sqlitePath && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&
             Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
 
-        CheckHooks(o.Hooks, "hooks", Problem);
+        var hookSet = ParseHooks(o.Hooks, "hooks", Problem);
+        var outputs = new List<OutputDefinition>();
         var outputPaths = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < o.Outputs.Count; i++)
         {
             var output = o.Outputs[i];
             var key = $"outputs:{i}";
-            if (output.Format?.ToLowerInvariant() is not ("hosts" or "dnsmasq" or "unbound"))
-                Problem($"{key}:format", $"'{output.Format}' is not an output format (use hosts, dnsmasq or unbound)");
+            OutputFormat? format = null;
+            try { format = OutputRenderer.Parse(output.Format); }
+            catch (ArgumentException e) { Problem($"{key}:format", e.Message); }
             if (string.IsNullOrWhiteSpace(output.Path)) Problem($"{key}:path", "every output needs a path");
             else
             {
@@ -102,8 +113,22 @@ public static class AgentOptionsValidator
                     Problem($"{key}:path", "is the same file as database");
                 else if (!outputPaths.TryAdd(full, key)) Problem($"{key}:path", $"{full} is also the path of {outputPaths[full]}");
             }
-            CheckHooks(output.Hooks, $"{key}:hooks", Problem);
+            var outputHooks = ParseHooks(output.Hooks, $"{key}:hooks", Problem);
+            if (format is { } f) outputs.Add(new OutputDefinition(output.Path, f, outputHooks));
         }
+
+        if (o.Telemetry.Prometheus.Enabled)
+        {
+            if (ParseEndpoint(o.Telemetry.Prometheus.Listen, out var why) is not { } scrape)
+                Problem("telemetry:prometheus:listen", why!);
+            else if (endpoints.Any(e => e.Port == scrape.Port))
+                Problem("telemetry:prometheus:listen", $"port {scrape.Port} is an mTLS port of listen; the scrape endpoint needs a port of its own");
+        }
+        if (o.Telemetry.Otlp.Endpoint is { Length: > 0 } otlp &&
+            !(Uri.TryCreate(otlp, UriKind.Absolute, out var otlpUri) && otlpUri.Scheme is "http" or "https"))
+            Problem("telemetry:otlp:endpoint", $"'{otlp}' is not an http:// or https:// URL (e.g. http://127.0.0.1:4317)");
+        if (o.Telemetry.Otlp.Protocol is not ("grpc" or "http/protobuf"))
+            Problem("telemetry:otlp:protocol", $"'{o.Telemetry.Otlp.Protocol}' is not grpc or http/protobuf");
 
         if (o.Snapshots.MaxSnapshots < 1) Problem("snapshots:max_snapshots", $"{o.Snapshots.MaxSnapshots} must be at least 1");
         if (o.Snapshots.MaxAgeDays < 1) Problem("snapshots:max_age_days", $"{o.Snapshots.MaxAgeDays} must be at least 1");
@@ -116,19 +141,29 @@ public static class AgentOptionsValidator
 
         foreach (var (key, problem) in AccessPolicy.Check(o.Access)) Problem(key, problem);
 
-        if (ParseLogLevel(o.LogLevel) is null)
+        var logLevel = ParseLogLevel(o.LogLevel);
+        if (logLevel is null)
             Problem("log_level", $"'{o.LogLevel}' is not a log level (use {string.Join(", ", LogLevels)})");
         if (o.MaxMessageBytes is < MinMessageBytes or > MaxMessageBytes)
             Problem("max_message_bytes", $"{o.MaxMessageBytes} is not between {MinMessageBytes} (64 KiB) and {MaxMessageBytes} (256 MiB)");
         if (o.ShutdownGraceSeconds is < 1 or > MaxShutdownGraceSeconds)
             Problem("shutdown_grace_seconds", $"{o.ShutdownGraceSeconds} is not between 1 and {MaxShutdownGraceSeconds}");
+
+        settings = problems.Count == 0 && database is not null && hostsFileMode is { } mode && logLevel is { } level
+            ? new AgentSettings(o, endpoints, o.Listen.Count > 0 ? o.Tls : null, unixSocket, database, mode,
+                hookSet,
+                new SnapshotPolicy(o.Snapshots.MaxSnapshots, o.Snapshots.MaxAgeDays),
+                TimeSpan.FromSeconds(o.EditSession.IdleTimeoutSeconds), level, TimeSpan.FromSeconds(o.ShutdownGraceSeconds))
+            { Outputs = outputs }
+            : null;
         return problems;
     }
 
-    /// <summary>A hooks section: every hook named (uniquely within the section), with a command and a sane timeout.</summary>
-    private static void CheckHooks(HooksOptions section, string prefix, Action<string, string> Problem)
+    /// <summary>A hooks section, parsed: every hook named (uniquely within the section), with a command and a sane timeout.</summary>
+    private static HookSet ParseHooks(HooksOptions section, string prefix, Action<string, string> Problem)
     {
         var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hookSet = new Dictionary<string, List<HookDefinition>> { ["on_success"] = [], ["on_failure"] = [] };
         foreach (var (list, hooks) in new[] { ("on_success", section.OnSuccess), ("on_failure", section.OnFailure) })
         {
             for (var i = 0; i < hooks.Count; i++)
@@ -140,8 +175,10 @@ public static class AgentOptionsValidator
                 if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
                 if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
                     Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
+                hookSet[list].Add(new HookDefinition(hook.Name, hook.Command, TimeSpan.FromSeconds(hook.TimeoutSeconds)));
             }
         }
+        return new HookSet(hookSet["on_success"], hookSet["on_failure"]);
     }
 
     /// <summary>The database key and its password keys; null when the key cannot be read.</summary>
@@ -353,7 +390,7 @@ public static class AgentOptionsValidator
     /// <summary>File mode on a file with lines the agent did not write, without take_over: what to do about it.</summary>
     public static string? ForeignLinesProblem(HostsFileOptions hostsFile, string hostsPath)
     {
-        if (hostsFile.Mode?.ToLowerInvariant() != "file" || hostsFile.TakeOver) return null;
+        if (ParseHostsFileMode(hostsFile.Mode) != HostsFileMode.File || hostsFile.TakeOver) return null;
         var foreign = RouterHosts.Core.HostsFile.HostsFileRenderer.InspectFileMode(RouterHosts.Core.HostsFile.AtomicFile.TryRead(hostsPath)).Foreign;
         return foreign.Count == 0 ? null : ForeignLinesAdvice(hostsPath, foreign);
     }
@@ -425,6 +462,14 @@ public static class AgentOptionsValidator
         var value = Convert.ToInt32(text, 8);
         return value > 0x1ff ? null : (UnixFileMode)value;
     }
+
+    /// <summary>"block" or "file", in any case; null otherwise.</summary>
+    public static HostsFileMode? ParseHostsFileMode(string? text) => text?.ToLowerInvariant() switch
+    {
+        "block" => HostsFileMode.Block,
+        "file" => HostsFileMode.File,
+        _ => null,
+    };
 
     public static LogLevel? ParseLogLevel(string? text) =>
         LogLevels.FirstOrDefault(l => string.Equals(l, text?.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name

@@ -17,20 +17,27 @@ public static class RouterHostsTelemetry
     public static readonly Meter Meter = new(Name);
     public static readonly ActivitySource Source = new(Name);
 
+    // Bucket advice: the SDK's default buckets (0 to 10000) suit milliseconds, not seconds or bytes.
+    private static readonly InstrumentAdvice<double> Seconds = new()
+        { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] };
+    private static readonly InstrumentAdvice<long> Bytes = new()
+        { HistogramBucketBoundaries = [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864] };
+    private static readonly InstrumentAdvice<long> Events = new() { HistogramBucketBoundaries = [1, 2, 5, 10, 50, 100, 500, 1000, 5000] };
+
     public static readonly Histogram<double> RpcDuration = Meter.CreateHistogram<double>(
-        "routerhosts.rpc.duration", "s", "Duration of each RPC, by method and gRPC status (its count is the number of calls)");
+        "routerhosts.rpc.duration", "s", "Duration of each RPC, by method and gRPC status (its count is the number of calls)", tags: null, advice: Seconds);
     public static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>(
-        "routerhosts.commit.duration", "s", "Time to plan and commit one change to the store, waiting for the writer included");
+        "routerhosts.commit.duration", "s", "Time to plan and commit one change to the store, waiting for the writer included", tags: null, advice: Seconds);
     public static readonly Histogram<long> CommitEvents = Meter.CreateHistogram<long>(
-        "routerhosts.commit.events", "{event}", "Events committed together in one transaction (the group size)");
+        "routerhosts.commit.events", "{event}", "Events committed together in one transaction (the group size)", tags: null, advice: Events);
     public static readonly Histogram<double> RenderDuration = Meter.CreateHistogram<double>(
-        "routerhosts.file.render.duration", "s", "Time to render and write the hosts file or an output, by format");
+        "routerhosts.file.render.duration", "s", "Time to render and write the hosts file or an output, by format", tags: null, advice: Seconds);
     public static readonly Histogram<long> RenderSize = Meter.CreateHistogram<long>(
-        "routerhosts.file.render.size", "By", "Bytes rendered for the hosts file or an output, by format");
+        "routerhosts.file.render.size", "By", "Bytes rendered for the hosts file or an output, by format", tags: null, advice: Bytes);
     public static readonly Counter<long> FileWrites = Meter.CreateCounter<long>(
         "routerhosts.file.writes", "{write}", "Renders by format and result: written, unchanged (same bytes, not written) or failed");
     public static readonly Histogram<double> HookDuration = Meter.CreateHistogram<double>(
-        "routerhosts.hook.duration", "s", "Duration of each hook run, by result (success, failure, timeout); its count is the number of runs");
+        "routerhosts.hook.duration", "s", "Duration of each hook run, by result (success, failure, timeout); its count is the number of runs", tags: null, advice: Seconds);
     public static readonly Counter<long> DriftEvents = Meter.CreateCounter<long>(
         "routerhosts.drift.events", "{event}", "Files found changed outside the agent (and written back), by file kind");
 
@@ -43,6 +50,22 @@ public static class RouterHostsTelemetry
         RenderDuration.Record(duration.TotalSeconds, format);
         RenderSize.Record(bytes, format);
         FileWrites.Add(1, format, Tag("result", result));
+    }
+
+    /// <summary>One committed change: its duration (from asking for the writer) and its group size; the span gets the count.</summary>
+    public static void RecordCommit(int events, TimeSpan duration, Activity? span)
+    {
+        CommitDuration.Record(duration.TotalSeconds);
+        CommitEvents.Record(events);
+        span?.SetTag("routerhosts.events", events);
+    }
+
+    /// <summary>One RPC: method (e.g. "AddHost") and gRPC status code; the span gets the same two attributes.</summary>
+    public static void RecordRpc(string method, int statusCode, TimeSpan duration, Activity? span)
+    {
+        RpcDuration.Record(duration.TotalSeconds, Tag("rpc.method", method), Tag("rpc.grpc.status_code", statusCode));
+        span?.SetTag("rpc.grpc.status_code", statusCode);
+        if (statusCode != 0) span?.SetStatus(ActivityStatusCode.Error);
     }
 
     /// <summary>A file changed outside the agent; <paramref name="kind"/> as for <see cref="RecordRender"/>.</summary>
