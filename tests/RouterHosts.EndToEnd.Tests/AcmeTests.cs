@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using RouterHosts.Client;
+using RouterHosts.Agent.Pki;
 using RouterHosts.Transport;
 
 namespace RouterHosts.EndToEnd.Tests;
