@@ -17,9 +17,10 @@ cd "$(dirname "$0")"
 cache="${ROUTERHOSTS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/routerhosts-test}"
 pwsh_version=7.6.9
 pester_version=5.9.1
-# systemd-container and debootstrap boot the real-systemd tests (tests/systemd/run.sh).
+# systemd-container and debootstrap boot the real-systemd tests (tests/systemd/run.sh); unbound, dnsmasq-base and
+# dnsutils (dig) answer from the DNS outputs; pebble (a test ACME CA) and lego issue the ACME test certificate.
 packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd
-  systemd-container debootstrap curl postgresql-15)
+  systemd-container debootstrap curl postgresql-15 unbound dnsmasq-base dnsutils pebble lego)
 
 fail_setup() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 

@@ -82,7 +82,8 @@ public static class AgentHost
         {
             await app.StartAsync(); // binds the listeners; READY=1 once started
         }
-        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException
+                                       or System.Net.HttpListenerException)
         {
             await AgentLogging.WriteFatalAsync($"cannot listen: {e.Message}");
             await background.CancelAsync();
@@ -141,7 +142,7 @@ public static class AgentHost
     private static ServerTlsMaterial? LoadTls(AgentStartup startup)
     {
         if (startup.Settings.Tls is not { } files) return null;
-        try { return new ServerTlsMaterial(TlsMaterial.Load(files.Certificate, files.Key, files.Ca)); }
+        try { return new ServerTlsMaterial(TlsMaterial.Load(files.Certificate, files.Key, files.Ca, files.ServerCa)); }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
                                        or System.Security.Cryptography.CryptographicException)
         {
@@ -188,6 +189,8 @@ public static class AgentHost
         else builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
         builder.Services.AddSingleton(services.Drift);
+        builder.Services.AddSingleton(services.Outputs);
+        builder.Services.AddAgentTelemetry(settings.Options.Telemetry, services);
         builder.Services.AddSingleton(new AgentInfo());
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);

@@ -2,6 +2,7 @@ using RouterHosts.Agent.Configuration;
 using RouterHosts.Core;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Outputs;
 using RouterHosts.Core.Sessions;
 using RouterHosts.Core.Storage;
 using RouterHosts.Core.Writes;
@@ -29,6 +30,8 @@ public sealed class AgentServices : IAsyncDisposable
     public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
     public HostsFileDrift Drift { get; }
+    /// <summary>The configured DNS server outputs (none by default); they follow the engine's change feed.</summary>
+    public OutputSet Outputs { get; private init; } = null!;
 
     public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
@@ -55,7 +58,9 @@ public sealed class AgentServices : IAsyncDisposable
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
         var drift = new HostsFileDrift(hostsFile, writer, store, HostsFileDrift.ParsePolicy(options.HostsFile.Drift),
             logs.CreateLogger("RouterHosts.HostsFile"), clock);
-        return new AgentServices(store, hooks, hostsFile, writer, engine, drift);
+        var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"));
+        outputs.Start();
+        return new AgentServices(store, hooks, hostsFile, writer, engine, drift) { Outputs = outputs };
     }
 
     /// <summary>The store the database key names.</summary>
@@ -71,6 +76,7 @@ public sealed class AgentServices : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Outputs.DisposeAsync();
         Writer.Dispose();
         await Hooks.DisposeAsync();
         HostsFile.Dispose();

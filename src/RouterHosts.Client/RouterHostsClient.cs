@@ -484,15 +484,22 @@ public sealed partial class RouterHostsClient : IDisposable
             HostsFileCurrent = h.HostsFile?.Current ?? false,
             HostsFileError = string.IsNullOrEmpty(h.HostsFile?.LastError) ? null : h.HostsFile!.LastError,
             HookNames = h.Hooks?.HookNames.ToArray() ?? [],
-            LastHookRuns = h.Hooks?.LastRuns.Select(r => new RouterHostsHookStatus
+            LastHookRuns = h.Hooks?.LastRuns.Select(ToHookStatus).ToArray() ?? [],
+            Outputs = h.Outputs.Select(o => new RouterHostsOutputStatus
             {
-                Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut,
-                Duration = TimeSpan.FromMilliseconds(r.DurationMs), FinishedAt = ToTime(r.FinishedAt), OutputTail = r.OutputTail,
-            }).ToArray() ?? [],
+                Path = o.Path, Format = o.Format, Current = o.Current, Error = string.IsNullOrEmpty(o.LastError) ? null : o.LastError,
+                RenderedChangeId = o.RenderedChangeId, Refused = o.Refused.ToArray(), LastHookRuns = o.LastHookRuns.Select(ToHookStatus).ToArray(),
+            }).ToArray(),
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
             HostsFileDrift = h.HostsFile?.Drift?.State ?? "",
         };
     }, ct);
+
+    private static RouterHostsHookStatus ToHookStatus(HookRun r) => new()
+    {
+        Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut,
+        Duration = TimeSpan.FromMilliseconds(r.DurationMs), FinishedAt = ToTime(r.FinishedAt), OutputTail = r.OutputTail,
+    };
 
     /// <summary>True when the agent answers and says it is ready; the reason when it is not.</summary>
     public async Task<(bool Ready, string Reason)> TestAsync(CancellationToken ct = default)

@@ -78,6 +78,19 @@ public sealed class RouterHostsHookStatus
     public string OutputTail { get; init; } = "";
 }
 
+/// <summary>A DNS server output besides the hosts file (format hosts, dnsmasq or unbound).</summary>
+public sealed class RouterHostsOutputStatus
+{
+    public string Path { get; init; } = "";
+    public string Format { get; init; } = "";
+    public bool Current { get; init; }
+    public string? Error { get; init; }
+    public string RenderedChangeId { get; init; } = "";
+    /// <summary>The names the format cannot carry, left out of the file, each with why.</summary>
+    public string[] Refused { get; init; } = [];
+    public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
+}
+
 public sealed class RouterHostsAgentStatus
 {
     public string Endpoint { get; init; } = "";
@@ -98,6 +111,7 @@ public sealed class RouterHostsAgentStatus
     public string? HostsFileError { get; init; }
     public string[] HookNames { get; init; } = [];
     public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
+    public RouterHostsOutputStatus[] Outputs { get; init; } = [];
     public RouterHostsEdit? EditSession { get; init; }
     /// <summary>Drift of the hosts file: "clean" or "drifted" (see Get-RouterHostsDrift for the diff).</summary>
     public string HostsFileDrift { get; init; } = "";

@@ -33,7 +33,7 @@ public static class GrpcListeners
                     var material = tls.Current;
                     return ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
-                        ServerCertificate = material.Certificate,
+                        ServerCertificateContext = material.Context, // the certificate and the intermediates from its file
                         ClientCertificateRequired = true,
                         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,

@@ -162,6 +162,42 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Bad_outputs_are_reported_with_their_keys()
+    {
+        Edit(c => c["outputs"] = new JsonArray(
+            new JsonObject { ["format"] = "bind", ["path"] = "zone.conf" },
+            new JsonObject { ["format"] = "unbound", ["path"] = c["hosts_file"]!["path"]!.GetValue<string>() },
+            new JsonObject { ["format"] = "dnsmasq", ["path"] = "zone.conf",
+                ["hooks"] = new JsonObject { ["on_success"] = new JsonArray(new JsonObject { ["name"] = "reload" }) } },
+            new JsonObject { ["format"] = "hosts", ["path"] = "no-such-dir/addn-hosts" }));
+        var output = await ExpectRefusedAsync();
+        var file = _site.ConfigPath;
+        Assert.Contains($"{file}: outputs:0:format: 'bind' is not an output format (use hosts, dnsmasq or unbound)", output);
+        Assert.Contains($"{file}: outputs:1:path: is the hosts file (hosts_file:path); an output is another file", output);
+        Assert.Contains($"{file}: outputs:2:path: {Path.Combine(_site.Root, "zone.conf")} is also the path of outputs:0", output);
+        Assert.Contains($"{file}: outputs:2:hooks:on_success:0:command: every hook needs a command", output);
+
+        Edit(c => c["outputs"] = new JsonArray(new JsonObject { ["format"] = "hosts", ["path"] = "no-such-dir/addn-hosts" }));
+        Assert.Contains($"{file}: outputs:0:path: ", await ExpectRefusedAsync());
+    }
+
+    [Fact]
+    public async Task Bad_telemetry_settings_are_named()
+    {
+        var mtls = _site.Config["listen"]![0]!.GetValue<string>();
+        Edit(c => c["telemetry"] = new JsonObject
+        {
+            ["prometheus"] = new JsonObject { ["enabled"] = true, ["listen"] = "127.0.0.1:" + mtls.Split(':')[^1] },
+            ["otlp"] = new JsonObject { ["endpoint"] = "collector:4317", ["protocol"] = "thrift" },
+        });
+        var output = await ExpectRefusedAsync();
+        var file = _site.ConfigPath;
+        Assert.Contains($"{file}: telemetry:prometheus:listen: port {mtls.Split(':')[^1]} is an mTLS port of listen", output);
+        Assert.Contains($"{file}: telemetry:otlp:endpoint: 'collector:4317' is not an http:// or https:// URL", output);
+        Assert.Contains($"{file}: telemetry:otlp:protocol: 'thrift' is not grpc or http/protobuf", output);
+    }
+
+    [Fact]
     public async Task Listeners_and_tls_are_required()
     {
         Edit(c =>

@@ -114,7 +114,7 @@ public sealed class AgentProcess : IAsyncDisposable
     /// and waits until the agent is ready.
     /// </summary>
     public static async Task<AgentProcess> StartWithConfigAsync(Action<System.Text.Json.Nodes.JsonObject, string>? configure = null,
-        bool waitUntilReady = true)
+        bool waitUntilReady = true, IDictionary<string, string>? environment = null)
     {
         var dir = NewTempDirectory();
         var pki = Path.Combine(dir, "pki");
@@ -144,7 +144,7 @@ public sealed class AgentProcess : IAsyncDisposable
         var configPath = Path.Combine(dir, "agent.json");
         File.WriteAllText(configPath, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var agent = Launch(["--config", configPath], dir, port, ownsDirectory: true);
+        var agent = Launch(["--config", configPath], dir, port, ownsDirectory: true, environment);
         return waitUntilReady ? await ReadyOrDisposedAsync(agent) : agent;
     }
 

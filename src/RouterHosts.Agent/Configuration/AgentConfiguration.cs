@@ -139,6 +139,10 @@ public static class AgentConfiguration
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(TlsOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(HostsFileOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(HooksOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(OutputOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(TelemetryOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(PrometheusOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(OtlpOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(HookOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(SnapshotOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(EditSessionOptions))]
@@ -266,12 +270,14 @@ public static class AgentConfiguration
         options.Database = DatabaseUrl.ResolveRelative(options.Database, Resolve);
         if (options.DatabasePasswordFile is { } passwordFile) options.DatabasePasswordFile = Resolve(passwordFile);
         options.HostsFile.Path = Resolve(options.HostsFile.Path);
+        foreach (var output in options.Outputs) output.Path = Resolve(output.Path);
         if (options.UnixSocket is { } unix) unix.Path = Resolve(unix.Path);
         if (options.Tls is { } tls)
         {
             tls.Certificate = Resolve(tls.Certificate);
             tls.Key = Resolve(tls.Key);
             tls.Ca = Resolve(tls.Ca);
+            if (tls.ServerCa is { } serverCa) tls.ServerCa = Resolve(serverCa);
         }
     }
 }

@@ -8,6 +8,8 @@ namespace RouterHosts.Agent.Configuration;
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(UnixSocketOptions))]
 [JsonSerializable(typeof(HostsFileOptions))]
+[JsonSerializable(typeof(List<OutputOptions>))]
+[JsonSerializable(typeof(TelemetryOptions))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 internal sealed partial class AgentJson : JsonSerializerContext;

@@ -20,10 +20,14 @@ public sealed class AgentOptions
     [ConfigurationKeyName("database_password_env")] public string? DatabasePasswordEnv { get; set; }
     [ConfigurationKeyName("hosts_file")] public HostsFileOptions HostsFile { get; set; } = new();
     [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
+    /// <summary>Files for the router's DNS server, written besides the hosts file (see <see cref="OutputOptions"/>).</summary>
+    [ConfigurationKeyName("outputs")] public List<OutputOptions> Outputs { get; set; } = [];
     [ConfigurationKeyName("snapshots")] public SnapshotOptions Snapshots { get; set; } = new();
     [ConfigurationKeyName("edit_session")] public EditSessionOptions EditSession { get; set; } = new();
     [ConfigurationKeyName("compaction")] public CompactionOptions Compaction { get; set; } = new();
     [ConfigurationKeyName("access")] public AccessOptions Access { get; set; } = new();
+    /// <summary>Metrics and traces: a Prometheus scrape endpoint and/or OTLP export; both off by default.</summary>
+    [ConfigurationKeyName("telemetry")] public TelemetryOptions Telemetry { get; set; } = new();
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = "Information";
     [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
     /// <summary>How long in-flight calls get to finish on SIGTERM.</summary>
@@ -42,6 +46,11 @@ public sealed class TlsOptions
     [ConfigurationKeyName("certificate")] public string Certificate { get; set; } = "";
     [ConfigurationKeyName("key")] public string Key { get; set; } = "";
     [ConfigurationKeyName("ca")] public string Ca { get; set; } = "";
+    /// <summary>
+    /// Roots the server certificate may chain to besides <see cref="Ca"/>: an ACME CA's root (Let's Encrypt's, pebble's).
+    /// Client certificates are still checked against <see cref="Ca"/> alone.
+    /// </summary>
+    [ConfigurationKeyName("server_ca")] public string? ServerCa { get; set; }
 }
 
 public sealed class HostsFileOptions
@@ -56,6 +65,37 @@ public sealed class HostsFileOptions
     [ConfigurationKeyName("take_over")] public bool TakeOver { get; set; }
     /// <summary>What to do when the file no longer holds what the agent wrote: "restore" (rewrite it), "adopt" (hand edits become events) or "report".</summary>
     [ConfigurationKeyName("drift")] public string Drift { get; set; } = "restore";
+}
+
+/// <summary>One more file the live entries are written to: format hosts, dnsmasq or unbound, with hooks of its own.</summary>
+public sealed class OutputOptions
+{
+    [ConfigurationKeyName("format")] public string Format { get; set; } = "";
+    [ConfigurationKeyName("path")] public string Path { get; set; } = "";
+    [ConfigurationKeyName("hooks")] public HooksOptions Hooks { get; set; } = new();
+}
+
+public sealed class TelemetryOptions
+{
+    [ConfigurationKeyName("prometheus")] public PrometheusOptions Prometheus { get; set; } = new();
+    [ConfigurationKeyName("otlp")] public OtlpOptions Otlp { get; set; } = new();
+}
+
+/// <summary>A plain-HTTP scrape endpoint (GET /metrics) on a listener of its own, never an mTLS port.</summary>
+public sealed class PrometheusOptions
+{
+    [ConfigurationKeyName("enabled")] public bool Enabled { get; set; }
+    /// <summary>Loopback by default; anything else exposes the metrics to that network without authentication.</summary>
+    [ConfigurationKeyName("listen")] public string Listen { get; set; } = "127.0.0.1:9464";
+}
+
+/// <summary>OTLP export of metrics and traces to a collector; off while <see cref="Endpoint"/> is empty.</summary>
+public sealed class OtlpOptions
+{
+    /// <summary>E.g. http://127.0.0.1:4317 (grpc) or http://collector:4318 (http/protobuf; /v1/metrics and /v1/traces are added).</summary>
+    [ConfigurationKeyName("endpoint")] public string Endpoint { get; set; } = "";
+    /// <summary>"grpc" or "http/protobuf".</summary>
+    [ConfigurationKeyName("protocol")] public string Protocol { get; set; } = "grpc";
 }
 
 public sealed class HooksOptions

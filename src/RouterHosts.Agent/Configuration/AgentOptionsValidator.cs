@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Agent.Grpc;
+using RouterHosts.Core.Outputs;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.HostsFile;
 using RouterHosts.Core.Writes;
@@ -94,22 +95,42 @@ public static class AgentOptionsValidator
             Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
 
-        var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
-        var hookSet = new Dictionary<string, List<HookDefinition>> { ["on_success"] = [], ["on_failure"] = [] };
-        foreach (var (list, hooks) in new[] { ("on_success", o.Hooks.OnSuccess), ("on_failure", o.Hooks.OnFailure) })
+        var hookSet = ParseHooks(o.Hooks, "hooks", Problem);
+        var outputs = new List<OutputDefinition>();
+        var outputPaths = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Outputs.Count; i++)
         {
-            for (var i = 0; i < hooks.Count; i++)
+            var output = o.Outputs[i];
+            var key = $"outputs:{i}";
+            OutputFormat? format = null;
+            try { format = OutputRenderer.Parse(output.Format); }
+            catch (ArgumentException e) { Problem($"{key}:format", e.Message); }
+            if (string.IsNullOrWhiteSpace(output.Path)) Problem($"{key}:path", "every output needs a path");
+            else
             {
-                var hook = hooks[i];
-                var key = $"hooks:{list}:{i}";
-                if (string.IsNullOrWhiteSpace(hook.Name)) Problem($"{key}:name", "every hook needs a name");
-                else if (!hookNames.TryAdd(hook.Name, key)) Problem($"{key}:name", $"'{hook.Name}' is also the name of {hookNames[hook.Name]}");
-                if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
-                if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
-                    Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
-                hookSet[list].Add(new HookDefinition(hook.Name, hook.Command, TimeSpan.FromSeconds(hook.TimeoutSeconds)));
+                var full = Path.GetFullPath(output.Path);
+                if (!string.IsNullOrWhiteSpace(o.HostsFile.Path) && full == Path.GetFullPath(o.HostsFile.Path))
+                    Problem($"{key}:path", "is the hosts file (hosts_file:path); an output is another file");
+                else if (database?.SqlitePath is { Length: > 0 } dbPath && full == Path.GetFullPath(dbPath))
+                    Problem($"{key}:path", "is the same file as database");
+                else if (!outputPaths.TryAdd(full, key)) Problem($"{key}:path", $"{full} is also the path of {outputPaths[full]}");
             }
+            var outputHooks = ParseHooks(output.Hooks, $"{key}:hooks", Problem);
+            if (format is { } f) outputs.Add(new OutputDefinition(output.Path, f, outputHooks));
         }
+
+        if (o.Telemetry.Prometheus.Enabled)
+        {
+            if (ParseEndpoint(o.Telemetry.Prometheus.Listen, out var why) is not { } scrape)
+                Problem("telemetry:prometheus:listen", why!);
+            else if (endpoints.Any(e => e.Port == scrape.Port))
+                Problem("telemetry:prometheus:listen", $"port {scrape.Port} is an mTLS port of listen; the scrape endpoint needs a port of its own");
+        }
+        if (o.Telemetry.Otlp.Endpoint is { Length: > 0 } otlp &&
+            !(Uri.TryCreate(otlp, UriKind.Absolute, out var otlpUri) && otlpUri.Scheme is "http" or "https"))
+            Problem("telemetry:otlp:endpoint", $"'{otlp}' is not an http:// or https:// URL (e.g. http://127.0.0.1:4317)");
+        if (o.Telemetry.Otlp.Protocol is not ("grpc" or "http/protobuf"))
+            Problem("telemetry:otlp:protocol", $"'{o.Telemetry.Otlp.Protocol}' is not grpc or http/protobuf");
 
         if (o.Snapshots.MaxSnapshots < 1) Problem("snapshots:max_snapshots", $"{o.Snapshots.MaxSnapshots} must be at least 1");
         if (o.Snapshots.MaxAgeDays < 1) Problem("snapshots:max_age_days", $"{o.Snapshots.MaxAgeDays} must be at least 1");
@@ -132,11 +153,34 @@ public static class AgentOptionsValidator
 
         settings = problems.Count == 0 && database is not null && hostsFileMode is { } mode && logLevel is { } level
             ? new AgentSettings(o, endpoints, o.Listen.Count > 0 ? o.Tls : null, unixSocket, database, mode,
-                new HookSet(hookSet["on_success"], hookSet["on_failure"]),
+                hookSet,
                 new SnapshotPolicy(o.Snapshots.MaxSnapshots, o.Snapshots.MaxAgeDays),
                 TimeSpan.FromSeconds(o.EditSession.IdleTimeoutSeconds), level, TimeSpan.FromSeconds(o.ShutdownGraceSeconds))
+            { Outputs = outputs }
             : null;
         return problems;
+    }
+
+    /// <summary>A hooks section, parsed: every hook named (uniquely within the section), with a command and a sane timeout.</summary>
+    private static HookSet ParseHooks(HooksOptions section, string prefix, Action<string, string> Problem)
+    {
+        var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hookSet = new Dictionary<string, List<HookDefinition>> { ["on_success"] = [], ["on_failure"] = [] };
+        foreach (var (list, hooks) in new[] { ("on_success", section.OnSuccess), ("on_failure", section.OnFailure) })
+        {
+            for (var i = 0; i < hooks.Count; i++)
+            {
+                var hook = hooks[i];
+                var key = $"{prefix}:{list}:{i}";
+                if (string.IsNullOrWhiteSpace(hook.Name)) Problem($"{key}:name", "every hook needs a name");
+                else if (!hookNames.TryAdd(hook.Name, key)) Problem($"{key}:name", $"'{hook.Name}' is also the name of {hookNames[hook.Name]}");
+                if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
+                if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
+                    Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
+                hookSet[list].Add(new HookDefinition(hook.Name, hook.Command, TimeSpan.FromSeconds(hook.TimeoutSeconds)));
+            }
+        }
+        return new HookSet(hookSet["on_success"], hookSet["on_failure"]);
     }
 
     /// <summary>The database key and its password keys; null when the key cannot be read.</summary>
@@ -212,6 +256,15 @@ public static class AgentOptionsValidator
         else if (ForeignLinesProblem(o.HostsFile, hostsPath) is { } foreign)
             Problem("hosts_file:path", foreign);
 
+        for (var i = 0; i < o.Outputs.Count; i++)
+        {
+            var outputPath = Path.GetFullPath(o.Outputs[i].Path);
+            if (DirectoryProblem(Path.GetDirectoryName(outputPath)!, mayCreate: false, "the output (replaced atomically: a temp file is renamed over it)")
+                is { } outputDir)
+                Problem($"outputs:{i}:path", outputDir);
+            else if (Directory.Exists(outputPath)) Problem($"outputs:{i}:path", $"{outputPath} is a directory");
+        }
+
         if (o.UnixSocket is { Path.Length: > 0 } unix &&
             DirectoryProblem(Path.GetDirectoryName(Path.GetFullPath(unix.Path))!, mayCreate: true, "the Unix socket") is { } socketDir)
             Problem("unix_socket:path", socketDir);
@@ -264,8 +317,24 @@ public static class AgentOptionsValidator
             if (certificate is not null && key is not null && !KeyMatches(certificate, key))
                 Problem("tls:key", $"{tls.Key} does not match the certificate {tls.Certificate} (was one of them replaced without the other?)");
         }
-        if (certificate is not null && ca is not null && TlsTrust.Validate(certificate, ca, TlsTrust.ServerAuthOid) is { } unusable)
-            Problem("tls:certificate", $"{tls.Certificate} is not usable with the CA bundle {tls.Ca}: {unusable}");
+        X509Certificate2Collection? serverCa = null;
+        if (tls.ServerCa is { Length: > 0 } serverCaPath && ReadPem(serverCaPath, "tls:server_ca", "server CA bundle", Problem) is not null)
+        {
+            try { serverCa = TlsTrust.LoadBundle(serverCaPath); }
+            catch (Exception e) when (e is CryptographicException or InvalidDataException)
+            {
+                Problem("tls:server_ca", $"{serverCaPath} holds no PEM certificate");
+            }
+        }
+        if (certificate is not null && ca is not null && (serverCa is not null || tls.ServerCa is not { Length: > 0 }))
+        {
+            var roots = new X509Certificate2Collection(ca);
+            if (serverCa is not null) roots.AddRange(serverCa);
+            var chain = certificateText is null ? null : TlsMaterial.ChainIn(tls.Certificate);
+            if (TlsTrust.Validate(certificate, roots, TlsTrust.ServerAuthOid, chain) is { } unusable)
+                Problem("tls:certificate", $"{tls.Certificate} is not usable with the CA bundle {tls.Ca}" +
+                                           (serverCa is null ? "" : $" or the server CA bundle {tls.ServerCa}") + $": {unusable}");
+        }
         certificate?.Dispose();
         return problems;
     }

@@ -23,4 +23,8 @@ public sealed record AgentSettings(
     SnapshotPolicy Snapshots,
     TimeSpan EditSessionIdleTimeout,
     LogLevel LogLevel,
-    TimeSpan ShutdownGrace);
+    TimeSpan ShutdownGrace)
+{
+    /// <summary>The DNS server outputs besides the hosts file, each with its own hooks.</summary>
+    public IReadOnlyList<RouterHosts.Core.Outputs.OutputDefinition> Outputs { get; init; } = [];
+}

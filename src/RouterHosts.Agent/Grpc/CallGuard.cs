@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using RouterHosts.Core.Hosts;
+using RouterHosts.Core.Telemetry;
 using RouterHosts.Transport;
 
 namespace RouterHosts.Agent.Grpc;
@@ -51,7 +52,23 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
     private static IServerStreamWriter<T> Writer<T>(IServerStreamWriter<T> stream, ServerCallContext original, ServerCallContext given) =>
         ReferenceEquals(original, given) ? stream : new StoppableStreamWriter<T>(stream, original.CancellationToken);
 
+    /// <summary>One span and one duration per call, by method and final status (no request data in them).</summary>
     private async Task<T> Guard<T>(ServerCallContext context, Func<ServerCallContext, Task<T>> call)
+    {
+        var method = Operation(context);
+        using var span = RouterHostsTelemetry.Source.StartActivity($"router_hosts.v1.HostsService/{method}", System.Diagnostics.ActivityKind.Server);
+        span?.SetTag("rpc.system", "grpc");
+        span?.SetTag("rpc.method", method);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var status = StatusCode.OK;
+        try { return await GuardCallAsync(context, call); }
+        catch (RpcException e) { status = e.StatusCode; throw; }
+        catch (OperationCanceledException) { status = StatusCode.Cancelled; throw; }
+        catch { status = StatusCode.Unknown; throw; }
+        finally { RouterHostsTelemetry.RecordRpc(method, (int)status, System.Diagnostics.Stopwatch.GetElapsedTime(started), span); }
+    }
+
+    private async Task<T> GuardCallAsync<T>(ServerCallContext context, Func<ServerCallContext, Task<T>> call)
     {
         var caller = policy.Identify(context);
         var needed = AccessPolicy.RequiredRole(context.Method);

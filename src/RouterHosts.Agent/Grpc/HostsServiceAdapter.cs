@@ -16,7 +16,7 @@ namespace RouterHosts.Agent.Grpc;
 /// router_hosts.v1 on top of the core: translates messages and nothing more.
 /// Errors are mapped by <see cref="CallGuard"/>; the caller's identity comes from it too.
 /// </summary>
-public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log) : HostsService.HostsServiceBase
+public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILogger<HostsServiceAdapter> log, Core.Outputs.OutputSet outputs) : HostsService.HostsServiceBase
 {
     private static string Actor(ServerCallContext context) => CallGuard.CallerOf(context).Actor;
 
@@ -461,12 +461,27 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
             ChangeId = health.ChangeId.ToString(),
         };
         response.Hooks.HookNames.AddRange(health.Hooks.All.Select(h => h.Name));
-        response.Hooks.LastRuns.AddRange(health.LastHookRuns.Select(r => new HookRun
+        response.Hooks.LastRuns.AddRange(health.LastHookRuns.Select(ToHookRun));
+        foreach (var output in outputs.States)
         {
-            Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut, DurationMs = (long)r.Duration.TotalMilliseconds,
-            FinishedAt = Timestamp.FromDateTimeOffset(r.FinishedAt), OutputTail = r.OutputTail,
-        }));
+            var outputHealth = new OutputHealth
+            {
+                Path = output.Path, Format = Core.Outputs.OutputRenderer.Name(output.Format), Current = output.Current,
+                LastError = output.LastError ?? "", RenderedChangeId = output.RenderedChangeId.ToString(),
+                LastWrittenAt = output.LastWrittenAt is { } written ? Timestamp.FromDateTimeOffset(written) : null,
+            };
+            outputHealth.Refused.AddRange(output.Refused);
+            outputHealth.LastHookRuns.AddRange(output.LastHookRuns.Select(ToHookRun));
+            response.Outputs.Add(outputHealth);
+            response.Healthy &= output.Current;
+        }
         if (health.EditSession is { } session) response.EditSession = ToProto(session);
         return Task.FromResult(response);
     }
+
+    private static HookRun ToHookRun(Core.Hooks.HookRunResult r) => new()
+    {
+        Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut, DurationMs = (long)r.Duration.TotalMilliseconds,
+        FinishedAt = Timestamp.FromDateTimeOffset(r.FinishedAt), OutputTail = r.OutputTail,
+    };
 }

@@ -112,7 +112,7 @@ public sealed class ConfigurationReloader(
         {
             try
             {
-                var material = TlsMaterial.Load(files.Certificate, files.Key, files.Ca);
+                var material = TlsMaterial.Load(files.Certificate, files.Key, files.Ca, files.ServerCa);
                 tls!.Replace(material);
                 log.LogInformation("TLS: now serving certificate {Subject} serial {Serial} (valid until {NotAfter:u}); CA bundle of {Count}",
                     material.Certificate.Subject, material.Certificate.SerialNumber, material.Certificate.NotAfter.ToUniversalTime(),
@@ -142,6 +142,8 @@ public sealed class ConfigurationReloader(
         Compare("database_password_file", before.DatabasePasswordFile ?? "", after.DatabasePasswordFile ?? "", AgentJson.Default.String);
         Compare("database_password_env", before.DatabasePasswordEnv ?? "", after.DatabasePasswordEnv ?? "", AgentJson.Default.String);
         Compare("hosts_file", before.HostsFile, after.HostsFile, AgentJson.Default.HostsFileOptions);
+        Compare("outputs", before.Outputs, after.Outputs, AgentJson.Default.ListOutputOptions);
+        Compare("telemetry", before.Telemetry, after.Telemetry, AgentJson.Default.TelemetryOptions);
         Compare("max_message_bytes", before.MaxMessageBytes, after.MaxMessageBytes, AgentJson.Default.Int32);
         Compare("shutdown_grace_seconds", before.ShutdownGraceSeconds, after.ShutdownGraceSeconds, AgentJson.Default.Int32);
         if ((before.Tls is null) != (after.Tls is null)) changed.Add("tls");

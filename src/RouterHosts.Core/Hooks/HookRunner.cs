@@ -152,6 +152,9 @@ public sealed class HookRunner : IAsyncDisposable
         }
 
         var result = new HookRunResult(hook.Name, eventName, exitCode, timedOut, start.Elapsed, DateTimeOffset.UtcNow, tail.ToString());
+        Telemetry.RouterHostsTelemetry.HookDuration.Record(result.Duration.TotalSeconds,
+            Telemetry.RouterHostsTelemetry.Tag("result", timedOut ? "timeout" : exitCode == 0 ? "success" : "failure"),
+            Telemetry.RouterHostsTelemetry.Tag("event", eventName));
         if (exitCode == 0)
             _log.LogInformation("hook {Hook} ({Event}) exited 0 in {Ms} ms", hook.Name, eventName, (long)result.Duration.TotalMilliseconds);
         else

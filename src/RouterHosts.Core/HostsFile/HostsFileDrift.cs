@@ -469,6 +469,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         _handled = finding.Signature;
         var e = new DriftEvent(++_sequence, _clock.GetUtcNow(), finding.Kinds, finding.Diff, action, applied, invalid, finding.Stat?.Uid, actor);
         Volatile.Write(ref _status, new DriftStatus(drifted, Policy, e));
+        Telemetry.RouterHostsTelemetry.RecordDrift("hosts_file");
         _log.LogWarning("hosts file {Path} drifted ({Kinds}): {Action}; diff: {Diff}", _path, string.Join(", ", finding.Kinds), action,
             Shorten(finding.Diff));
         if (applied.Count > 0)

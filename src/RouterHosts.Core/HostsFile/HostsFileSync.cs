@@ -127,6 +127,7 @@ public sealed class HostsFileSync : IDisposable
     private HostsFileState Render(TimeSpan? retryIn, bool guard = false)
     {
         var state = State;
+        var timer = System.Diagnostics.Stopwatch.StartNew();
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
@@ -134,6 +135,7 @@ public sealed class HostsFileSync : IDisposable
             var observer = guard ? Observer : null;
             var wrote = AtomicFile.WriteIfChanged(state.Path, content, observer is null ? null : observer.BeforeReplace);
             Observer?.Rendered(content);
+            Telemetry.RouterHostsTelemetry.RecordRender("hosts_file", timer.Elapsed, content.Length, wrote ? "written" : "unchanged");
             var now = DateTimeOffset.UtcNow;
             _state = state with
             {
@@ -153,6 +155,7 @@ public sealed class HostsFileSync : IDisposable
             if (IsNoSpace(e))
                 error = $"no space left on device: the hosts file {state.Path} cannot be written ({error}); " +
                         "the changes are committed and the file catches up by itself once there is room";
+            Telemetry.RouterHostsTelemetry.RecordRender("hosts_file", timer.Elapsed, 0, "failed");
             var firstFailure = state.Current || state.LastError != error;
             _state = state with { Current = false, LastError = error };
             if (retryIn is { } retry)

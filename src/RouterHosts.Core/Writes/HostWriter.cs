@@ -75,6 +75,8 @@ public sealed class HostWriter : IDisposable
         long changeId;
         T result;
         string? snapshotId;
+        using var span = Telemetry.RouterHostsTelemetry.Source.StartActivity("commit");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         await _gate.WaitAsync(ct);
         try
         {
@@ -87,6 +89,7 @@ public sealed class HostWriter : IDisposable
             }
             var snapshot = snapshotBefore is { } before ? PendingSnapshotLocked(before.Name, before.Trigger) : null;
             changeId = _store.Append(set.Events, actor, set.Now, snapshot);
+            Telemetry.RouterHostsTelemetry.RecordCommit(set.Events.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), span);
             snapshotId = snapshot?.Info.Id;
             if (snapshot is not null) PruneAfterCommitLocked();
             // The change's ids follow the lines' own unless another agent sharing the store committed in between.
