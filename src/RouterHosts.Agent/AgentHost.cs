@@ -98,7 +98,8 @@ public static class AgentHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
-        builder.Services.AddSingleton(new AgentInfo());
+        var agentInfo = new AgentInfo { Name = services.Name };
+        builder.Services.AddSingleton(agentInfo);
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);
         builder.Services.AddGrpc(grpc =>
@@ -133,6 +134,10 @@ public static class AgentHost
         // The file must reflect the database before we say we are ready.
         var file = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
         if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        var registration = services.Store is Core.Storage.IAgentRegistry registry
+            ? new AgentRegistration(registry, services.Name, agentInfo.Version, agentInfo.StartedAt, services.HostsFile)
+            : null;
+        registration?.Report(); // before READY: the others see this agent, and what its file holds, once it serves
 
         try
         {
@@ -171,10 +176,11 @@ public static class AgentHost
         var follower = services.Store is Core.Storage.ISharedStore shared
             ? SharedStoreFollower.RunAsync(shared, services.Writer, logs.CreateLogger("RouterHosts.SharedStore"), lifetimeStop.Token)
             : Task.CompletedTask;
+        var registering = registration?.RunAsync(logs.CreateLogger("RouterHosts.SharedStore"), lifetimeStop.Token) ?? Task.CompletedTask;
         var compaction = Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, options.Compaction, TimeProvider.System,
             logs.CreateLogger("RouterHosts.Compaction"), lifetimeStop.Token));
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
-            new AgentInfo().Version,
+            agentInfo.Version,
             string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
             file.Path, options.HostsFile.Mode, statusText, policy.Describe());
         if (startup.DevDataDirectory is { } devDirectory)
@@ -196,8 +202,9 @@ public static class AgentHost
         if (services.Engine.Sessions.Current is { } session)
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
+        services.Engine.Sessions.Abandon($"agent {services.Label} stopping at {DateTimeOffset.UtcNow:u}");
         await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction));
+        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction), Quietly(registering));
         try
         {
             var before = services.HostsFile.State;

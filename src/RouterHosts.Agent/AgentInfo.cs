@@ -17,6 +17,11 @@ public sealed class AgentInfo
 
     public TimeSpan Uptime => _uptime.Elapsed;
 
+    /// <summary>The agent's name (see <see cref="AgentServices.Name"/>).</summary>
+    public string Name { get; init; } = Environment.MachineName;
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
     /// <summary>Null when ready; otherwise why not (database unreachable, full or corrupt; hosts file stale or not writable).</summary>
     public string? NotReadyReason(HostsEngine engine)
     {

@@ -13,8 +13,9 @@ namespace RouterHosts.Agent;
 /// <summary>Builds the core from the configuration: store, hooks, hosts file, writer, sessions, engine.</summary>
 public sealed class AgentServices : IAsyncDisposable
 {
-    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine)
+    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine, string name)
     {
+        Name = name;
         Store = store;
         Writer = writer;
         Hooks = hooks;
@@ -27,6 +28,10 @@ public sealed class AgentServices : IAsyncDisposable
     public HostsFileSync HostsFile { get; }
     public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
+    /// <summary>The agent's name (the name key, or the host name): with its hosts file, how agents sharing a database tell each other apart.</summary>
+    public string Name { get; }
+    /// <summary>How a shared database's edit session names this agent: its name and hosts file.</summary>
+    public string Label => $"{Name} ({HostsFile.State.Path})";
 
     public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
     {
@@ -49,9 +54,14 @@ public sealed class AgentServices : IAsyncDisposable
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;
         var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = ToSnapshotPolicy(options.Snapshots) };
-        var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
+        var name = options.Name ?? Environment.MachineName;
+        var label = $"{name} ({hostsFile.State.Path})";
+        var shared = store as ISharedEditSessions;
+        // A session this agent held before it restarted lost its staged changes with the process.
+        shared?.EndHeldBy(label, $"agent {label} restarting at {clock.GetUtcNow():u}");
+        var sessions = new EditSessions(store, clock, shared, label) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
-        return new AgentServices(store, hooks, hostsFile, writer, engine);
+        return new AgentServices(store, hooks, hostsFile, writer, engine, name);
     }
 
     /// <summary>The store the database key names (validated before this runs).</summary>

@@ -489,6 +489,7 @@ public sealed class RouterHostsClient : IDisposable
                 Duration = TimeSpan.FromMilliseconds(r.DurationMs), FinishedAt = ToTime(r.FinishedAt), OutputTail = r.OutputTail,
             }).ToArray() ?? [],
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
+            Agents = h.Agents.Select(ToAgent).ToArray(),
         };
     }, ct);
 
