@@ -9,7 +9,7 @@ namespace RouterHosts.Agent.Systemd;
 /// differs; and the watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, but only while
 /// the agent can still reach its database, so that a wedged agent is restarted.
 /// </summary>
-public sealed class ServiceStatus(SystemdNotifier notifier, ILogger log)
+public sealed class ServiceStatus(AgentNotifier notifier, ILogger log)
 {
     private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
