@@ -112,9 +112,19 @@ public static class AgentHost
         LogReady(startup, file.Path, status.Describe(), policy, log);
 
         await app.WaitForShutdownAsync();
+        await FinishAsync(app, services, calls, background, loops, log);
+        log.LogInformation("stopped cleanly: database closed, hosts file {Path} matches it", file.Path);
+        return 0;
+    }
 
-        // Kestrel has stopped: calls that outlived the grace period were aborted. Their handlers
-        // may still be inside a commit; the database closes only after they return.
+    /// <summary>
+    /// After Kestrel has stopped (calls that outlived the grace period were aborted): wait for their
+    /// handlers, which may still be inside a commit, then end the loops, bring the hosts file up to
+    /// date and close the database.
+    /// </summary>
+    private static async Task FinishAsync(WebApplication app, AgentServices services, InFlightCalls calls,
+        CancellationTokenSource background, Task[] loops, ILogger log)
+    {
         if (!await calls.WaitIdleAsync(UnwindTimeout))
             log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
                 calls.Count, string.Join(", ", calls.Methods));
@@ -127,8 +137,6 @@ public static class AgentHost
         await BringHostsFileUpToDateAsync(services, log);
         await app.DisposeAsync();
         await services.DisposeAsync();
-        log.LogInformation("stopped cleanly: database closed, hosts file {Path} matches it", file.Path);
-        return 0;
     }
 
     /// <summary>Why the agent cannot start, and the exit code that says so (see <see cref="AgentCommandLine"/>).</summary>
