@@ -6,7 +6,7 @@ namespace RouterHosts.Agent;
 
 /// <summary>
 /// routerhosts-agent [--config FILE] [--section:key=value ...] [--check-config]
-/// routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT]
+/// routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT] [--database URL]
 /// routerhosts-agent pki init|issue-server|issue-client ...
 /// Exit codes: 0 clean stop, 2 bad configuration or arguments, 3 the database is corrupt, 1 failure at run time.
 /// </summary>
@@ -21,6 +21,7 @@ public static class AgentCommandLine
         usage: routerhosts-agent [--config FILE] [--section:key=value ...]   run with agent.json (default /etc/router-hosts/agent.json)
                routerhosts-agent [--config FILE] --check-config              check the configuration (keys, values, paths) and exit
                routerhosts-agent --dev [--data-dir DIR] [--listen HOST:PORT] run for development: a throwaway CA, database and hosts file
+                                 [--database postgres://...]                 (or that database, shared with other agents)
                routerhosts-agent pki init|issue-server|issue-client ...      make the CA and certificates (routerhosts-agent pki --help)
                routerhosts-agent --version
         Environment variables ROUTERHOSTS_AGENT_section__key override the file; --section:key=value overrides both.
@@ -50,6 +51,7 @@ public static class AgentCommandLine
             var dataDir = TakeValue(arguments, "--data-dir");
             var listen = TakeValue(arguments, "--listen");
             var configPath = TakeValue(arguments, "--config");
+            var database = dev ? TakeValue(arguments, "--database") : null;
             LoadedConfiguration configuration;
             Func<LoadedConfiguration>? reload = null;
             string? devDirectory = null;
@@ -59,6 +61,7 @@ public static class AgentCommandLine
                 if (arguments.Count > 0) throw new ConfigurationError($"--dev: unexpected argument '{arguments[0]}'");
                 devDirectory = Path.GetFullPath(dataDir ?? DevBootstrap.DefaultDataDirectory);
                 var options = DevBootstrap.Prepare(devDirectory, listen, Console.Out);
+                if (database is not null) options.Database = database; // checked with the rest below
                 configuration = new LoadedConfiguration(options, ConfigurationSources.Builtin($"--dev {devDirectory}"));
             }
             else

@@ -73,11 +73,17 @@ public static class AgentHost
         var calls = new InFlightCalls();
         var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
             logs.CreateLogger("RouterHosts.Reload"));
-        var app = Build(settings, services, tls, policy, calls, notifier, logs, started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
+        var agentInfo = new AgentInfo { Name = services.Name, Registry = services.Store as Core.Storage.IAgentRegistry };
+        var app = Build(settings, services, agentInfo, tls, policy, calls, notifier, logs,
+            started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
 
         // The file must reflect the database before we say we are ready.
         var file = await services.Writer.RenderAtStartAsync();
         if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        var registration = agentInfo.Registry is { } registry
+            ? new AgentRegistration(registry, services.Name, agentInfo.Version, agentInfo.StartedAt, services.HostsFile)
+            : null;
+        registration?.Report(); // before READY: the others see this agent, and what its file holds, once it serves
         try
         {
             await app.StartAsync(); // binds the listeners; READY=1 once started
@@ -103,6 +109,7 @@ public static class AgentHost
             Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, settings.Options.Compaction, TimeProvider.System,
                 logs.CreateLogger("RouterHosts.Compaction"), background.Token)),
             Task.Run(() => services.Drift.RunAsync(background.Token)),
+            registration?.RunAsync(logs.CreateLogger("RouterHosts.SharedStore"), background.Token) ?? Task.CompletedTask,
         };
         LogReady(startup, file.Path, status.Describe(), policy, log);
 
@@ -126,6 +133,7 @@ public static class AgentHost
         if (services.Engine.CurrentEdit is { } session)
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
+        services.Engine.Sessions.Abandon($"agent {services.Label} stopping at {DateTimeOffset.UtcNow:u}");
         await background.CancelAsync();
         await Task.WhenAll(loops.Select(Quietly));
         await BringHostsFileUpToDateAsync(services, log);
@@ -175,7 +183,7 @@ public static class AgentHost
     }
 
     /// <summary>The host: Kestrel with the listeners, the gRPC service and what its handlers need, the lifetime.</summary>
-    private static WebApplication Build(AgentSettings settings, AgentServices services, ServerTlsMaterial? tls, AccessPolicy policy,
+    private static WebApplication Build(AgentSettings settings, AgentServices services, AgentInfo agentInfo, ServerTlsMaterial? tls, AccessPolicy policy,
         InFlightCalls calls, AgentNotifier notifier, ILoggerFactory logs, Action started)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
@@ -191,7 +199,7 @@ public static class AgentHost
         builder.Services.AddSingleton(services.Drift);
         builder.Services.AddSingleton(services.Outputs);
         builder.Services.AddAgentTelemetry(settings.Options.Telemetry, services);
-        builder.Services.AddSingleton(new AgentInfo());
+        builder.Services.AddSingleton(agentInfo);
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);
         builder.Services.AddHostedService(_ => new AgentLifecycle(settings, calls, started, logs.CreateLogger("RouterHosts.Agent")));

@@ -15,4 +15,12 @@ public sealed class AgentInfo
     public string BuildInfo { get; } = $"{RuntimeInformation.FrameworkDescription} {RuntimeInformation.RuntimeIdentifier}";
 
     public TimeSpan Uptime => _uptime.Elapsed;
+
+    /// <summary>The agent's name (see <see cref="AgentServices.Name"/>).</summary>
+    public string Name { get; init; } = Environment.MachineName;
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The agents sharing the database (a shared PostgreSQL store); null when it is this agent's alone.</summary>
+    public Core.Storage.IAgentRegistry? Registry { get; init; }
 }

@@ -14,9 +14,11 @@ namespace RouterHosts.Agent;
 /// <summary>Builds the core from the configuration: store, hooks, hosts file, writer, sessions, engine.</summary>
 public sealed class AgentServices : IAsyncDisposable
 {
-    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine, HostsFileDrift drift)
+    private AgentServices(IHostStore store, HookRunner hooks, HostsFileSync hostsFile, HostWriter writer, HostsEngine engine, HostsFileDrift drift,
+        string name)
     {
         Drift = drift;
+        Name = name;
         Store = store;
         Writer = writer;
         Hooks = hooks;
@@ -32,6 +34,10 @@ public sealed class AgentServices : IAsyncDisposable
     public HostsFileDrift Drift { get; }
     /// <summary>The configured DNS server outputs (none by default); they follow the engine's change feed.</summary>
     public OutputSet Outputs { get; private init; } = null!;
+    /// <summary>The agent's name (the name key, or the host name): with its hosts file, how agents sharing a database tell each other apart.</summary>
+    public string Name { get; }
+    /// <summary>How a shared database's edit session names this agent: its name and hosts file.</summary>
+    public string Label => $"{Name} ({HostsFile.State.Path})";
 
     public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
@@ -54,13 +60,18 @@ public sealed class AgentServices : IAsyncDisposable
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;
         var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = settings.Snapshots };
-        var sessions = new EditSessions(store, clock) { IdleTimeout = settings.EditSessionIdleTimeout };
+        var name = options.Name ?? Environment.MachineName;
+        var label = $"{name} ({hostsFile.State.Path})";
+        var shared = store as ISharedEditSessions;
+        // A session this agent held before it restarted lost its staged changes with the process.
+        shared?.EndHeldBy(label, $"agent {label} restarting at {clock.GetUtcNow():u}");
+        var sessions = new EditSessions(store, clock, shared, label) { IdleTimeout = settings.EditSessionIdleTimeout };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
         var drift = new HostsFileDrift(hostsFile, writer, store, HostsFileDrift.ParsePolicy(options.HostsFile.Drift),
             logs.CreateLogger("RouterHosts.HostsFile"), clock);
         var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"));
         outputs.Start();
-        return new AgentServices(store, hooks, hostsFile, writer, engine, drift) { Outputs = outputs };
+        return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name) { Outputs = outputs };
     }
 
     /// <summary>The store the database key names.</summary>

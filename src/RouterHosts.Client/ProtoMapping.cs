@@ -37,5 +37,13 @@ internal static class ProtoMapping
         StagedChanges = s.StagedChanges,
         IdleTimeout = TimeSpan.FromSeconds(s.IdleTimeoutSeconds),
         IsMine = isMine,
+        Agent = string.IsNullOrEmpty(s.Agent) ? null : s.Agent,
+    };
+
+    public static RouterHostsAgentRecord ToAgent(AgentState a) => new()
+    {
+        Name = a.Name, HostsFilePath = a.HostsFile, Version = a.Version, AppliedChangeId = a.AppliedChangeId,
+        HostsFileCurrent = a.Current, HostsFileWritten = a.FileWritten, HostsFileError = string.IsNullOrEmpty(a.FileError) ? null : a.FileError,
+        StartedAt = ToTime(a.StartedAt), SeenAt = ToTime(a.SeenAt), IsThisAgent = a.ThisAgent,
     };
 }

@@ -492,6 +492,7 @@ public sealed partial class RouterHostsClient : IDisposable
             }).ToArray(),
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
             HostsFileDrift = h.HostsFile?.Drift?.State ?? "",
+            Agents = h.Agents.Select(ToAgent).ToArray(),
         };
     }, ct);
 

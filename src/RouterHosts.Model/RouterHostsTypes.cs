@@ -19,6 +19,8 @@ public sealed class RouterHostsEdit
     public TimeSpan IdleTimeout { get; init; }
     /// <summary>True when the connection that asked holds this session's token.</summary>
     public bool IsMine { get; init; }
+    /// <summary>With a database shared by several agents: the agent the session was started through, which stages and commits it.</summary>
+    public string? Agent { get; init; }
 }
 
 public sealed class RouterHostsEditResult
@@ -115,6 +117,28 @@ public sealed class RouterHostsAgentStatus
     public RouterHostsEdit? EditSession { get; init; }
     /// <summary>Drift of the hosts file: "clean" or "drifted" (see Get-RouterHostsDrift for the diff).</summary>
     public string HostsFileDrift { get; init; } = "";
+    /// <summary>Every agent sharing the database (PostgreSQL), this one included; with SQLite only this one.</summary>
+    public RouterHostsAgentRecord[] Agents { get; init; } = [];
+}
+
+/// <summary>An agent as recorded in the database it shares with others (Get-RouterHostsAgent -All).</summary>
+public sealed class RouterHostsAgentRecord
+{
+    public string Name { get; init; } = "";
+    public string HostsFilePath { get; init; } = "";
+    public string Version { get; init; } = "";
+    /// <summary>The change its hosts file reflects.</summary>
+    public string AppliedChangeId { get; init; } = "";
+    /// <summary>Its hosts file holds the database's latest change.</summary>
+    public bool HostsFileCurrent { get; init; }
+    /// <summary>Its last write of the hosts file succeeded.</summary>
+    public bool HostsFileWritten { get; init; }
+    public string? HostsFileError { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    /// <summary>When it last reported (on each change of its file, and every 30 s): an old time means it is down or cut off.</summary>
+    public DateTimeOffset SeenAt { get; init; }
+    /// <summary>The agent that answered.</summary>
+    public bool IsThisAgent { get; init; }
 }
 
 /// <summary>The gRPC status codes, as our own type so callers need no gRPC package.</summary>

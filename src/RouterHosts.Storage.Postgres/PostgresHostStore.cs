@@ -13,7 +13,7 @@ namespace RouterHosts.Storage.Postgres;
 /// projection change in the same transaction. Timestamps are timestamptz (microseconds).
 /// A server that cannot be reached is <see cref="CoreErrorKind.Unavailable"/>, naming the database.
 /// </summary>
-public sealed class PostgresHostStore : IHostStore, ISharedStore
+public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry, ISharedEditSessions
 {
     /// <summary>The channel every commit notifies (delivered when the transaction commits, with the change id).</summary>
     public const string ChangesChannel = "routerhosts_changes";
@@ -407,6 +407,62 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
 
     private static SnapshotInfo ReadSnapshot(NpgsqlDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3), r.GetInt32(4));
+
+    // ---- the agents sharing the database ----
+
+    public void Report(AgentRecord a) => Execute("""
+        INSERT INTO agents (name, hosts_file, version, applied_change_id, file_current, file_error, started_at, seen_at)
+        VALUES (@name, @file, @version, @applied, @current, @error, @started, now())
+        ON CONFLICT (name, hosts_file) DO UPDATE SET version = excluded.version, applied_change_id = excluded.applied_change_id,
+            file_current = excluded.file_current, file_error = excluded.file_error, started_at = excluded.started_at, seen_at = now()
+        """, ("name", a.Name), ("file", a.HostsFile), ("version", a.Version), ("applied", a.AppliedChangeId), ("current", a.FileCurrent),
+        ("error", a.FileError), ("started", a.StartedAt.UtcDateTime));
+
+    public IReadOnlyList<AgentRecord> Agents() =>
+        Query("SELECT name, hosts_file, version, applied_change_id, file_current, file_error, started_at, seen_at FROM agents ORDER BY name, hosts_file",
+            r => new AgentRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetBoolean(4), r.IsDBNull(5) ? null : r.GetString(5),
+                Time(r, 6), Time(r, 7)));
+
+    // ---- the database's one edit session ----
+
+    /// <summary>A session is live while not ended and used within its idle timeout, by the database's clock.</summary>
+    private const string SessionLive = "edit_session.ended_by IS NULL AND edit_session.last_used + edit_session.idle_timeout_seconds * interval '1 second' > now()";
+
+    public SharedEditSession? TryClaim(SharedEditSession s)
+    {
+        // A live session recorded for the claiming agent itself is a leftover (it would know its own session).
+        // One statement: the slot's row lock makes two agents' claims take turns, and the second sees the first's session.
+        var claimed = Scalar($"""
+            INSERT INTO edit_session (slot, session_id, owner, holder, agent, started_at, last_used, idle_timeout_seconds, staged_changes, ended_by)
+            VALUES (1, @id, @owner, @holder, @agent, @started, now(), @timeout, 0, NULL)
+            ON CONFLICT (slot) DO UPDATE SET session_id = excluded.session_id, owner = excluded.owner, holder = excluded.holder,
+                agent = excluded.agent, started_at = excluded.started_at, last_used = now(), idle_timeout_seconds = excluded.idle_timeout_seconds,
+                staged_changes = 0, ended_by = NULL
+            WHERE NOT ({SessionLive}) OR edit_session.agent = excluded.agent
+            RETURNING session_id
+            """, ("id", s.SessionId), ("owner", s.Owner), ("holder", s.Holder), ("agent", s.Agent), ("started", s.StartedAt.UtcDateTime),
+            ("timeout", (int)s.IdleTimeout.TotalSeconds));
+        return claimed is null ? Read() : null;
+    }
+
+    public SharedEditSession? Read() =>
+        Query($"""
+            SELECT session_id, owner, holder, agent, started_at, last_used, idle_timeout_seconds, staged_changes, ended_by, {SessionLive}
+            FROM edit_session WHERE slot = 1
+            """,
+            r => new SharedEditSession(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), Time(r, 4), Time(r, 5),
+                TimeSpan.FromSeconds(r.GetInt32(6)), r.GetInt32(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetBoolean(9))).SingleOrDefault();
+
+    public bool Touch(string sessionId, int stagedChanges) =>
+        Execute($"UPDATE edit_session SET last_used = now(), staged_changes = @count WHERE slot = 1 AND session_id = @id AND {SessionLive}",
+            ("id", sessionId), ("count", stagedChanges)) > 0;
+
+    public bool End(string sessionId, string endedBy) =>
+        Execute($"UPDATE edit_session SET ended_by = @by WHERE slot = 1 AND session_id = @id AND {SessionLive}",
+            ("id", sessionId), ("by", endedBy)) > 0;
+
+    public void EndHeldBy(string agent, string endedBy) =>
+        Execute($"UPDATE edit_session SET ended_by = @by WHERE slot = 1 AND agent = @agent AND {SessionLive}", ("agent", agent), ("by", endedBy));
 
     // ---- other agents' changes ----
 

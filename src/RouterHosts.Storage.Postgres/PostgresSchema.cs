@@ -86,6 +86,32 @@ internal static class PostgresSchema
         ALTER TABLE events ADD COLUMN horizon timestamptz;
         ALTER TABLE events ADD COLUMN folded bigint NOT NULL DEFAULT 1;
         """,
+        // 3: several agents on one database: who they are and what their files hold, and the one edit-session slot.
+        """
+        CREATE TABLE agents (
+            name              text        COLLATE "C" NOT NULL,
+            hosts_file        text        COLLATE "C" NOT NULL,
+            version           text        NOT NULL,
+            applied_change_id bigint      NOT NULL,
+            file_current      boolean     NOT NULL,
+            file_error        text,
+            started_at        timestamptz NOT NULL,
+            seen_at           timestamptz NOT NULL,
+            PRIMARY KEY (name, hosts_file)
+        );
+        CREATE TABLE edit_session (
+            slot                 integer     PRIMARY KEY CHECK (slot = 1),
+            session_id           text        NOT NULL,
+            owner                text        NOT NULL,
+            holder               text        NOT NULL,
+            agent                text        NOT NULL,
+            started_at           timestamptz NOT NULL,
+            last_used            timestamptz NOT NULL,
+            idle_timeout_seconds integer     NOT NULL,
+            staged_changes       integer     NOT NULL,
+            ended_by             text
+        );
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

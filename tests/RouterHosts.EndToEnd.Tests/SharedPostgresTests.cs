@@ -20,7 +20,7 @@ public sealed class SharedPostgresTests : IDisposable
     private static RouterHostInput Host(string ip, string name) => new() { IPAddress = ip, Hostname = name };
 
     /// <summary>How long until the agent's hosts file has the line; fails after <paramref name="limit"/>.</summary>
-    private static async Task<TimeSpan> TimeUntilFileHasAsync(AgentProcess agent, string line, TimeSpan limit)
+    internal static async Task<TimeSpan> TimeUntilFileHasAsync(AgentProcess agent, string line, TimeSpan limit)
     {
         var clock = Stopwatch.StartNew();
         while (!File.ReadAllText(agent.HostsFilePath).Contains(line))

@@ -8,6 +8,7 @@
 #   tests/postgres/throwaway.sh stop    # stops it and removes the directory
 #   tests/postgres/throwaway.sh halt    # fault tests: stops the server at once (-m immediate), keeping its data
 #   tests/postgres/throwaway.sh resume  # starts the halted server again
+#   tests/postgres/throwaway.sh crash   # fault tests: kill -9 of the server and all its processes at once, keeping its data
 #
 # The state file (default /tmp/routerhosts-throwaway-postgres.state, or $ROUTERHOSTS_TEST_POSTGRES_STATE)
 # remembers the directory between the calls.
@@ -66,11 +67,35 @@ stop() {
     rm -rf "$dir" "$STATE"
 }
 
+gone() { # a process that has exited (a zombie no one has reaped yet counts as gone)
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+    [[ $state == Z* ]]
+}
+
+crash() {
+    # As a power cut looks to the server: every process of it killed at once, no shutdown checkpoint.
+    local dir pid children p
+    dir=$(running_dir)
+    pid=$(head -n 1 "$dir/data/postmaster.pid")
+    children=$(ps -o pid= --ppid "$pid" | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    kill -9 "$pid" $children
+    for p in $pid $children; do
+        for _ in $(seq 200); do gone "$p" && break; sleep 0.05; done
+        gone "$p" || { echo "throwaway.sh: process $p survived kill -9" >&2; exit 1; }
+    done
+    # The lock files name a dead process; a zombie of it (nobody here may reap it) would still
+    # answer kill(pid, 0) and keep the server from starting, so drop them as after a power cut.
+    rm -f "$dir/data/postmaster.pid" "$dir/.s.PGSQL.$PORT.lock" "$dir/.s.PGSQL.$PORT"
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
     env) echo "ROUTERHOSTS_TEST_POSTGRES_URL=$(url_for "$(running_dir)")" ;;
     halt) as_user "$BIN/pg_ctl" -D "$(running_dir)/data" -m immediate -w stop >/dev/null ;;
     resume) dir=$(running_dir); server_start "$dir" || { cat "$dir/server.log" >&2; exit 1; } ;;
-    *) echo "usage: $0 start|stop|env|halt|resume" >&2; exit 2 ;;
+    crash) crash ;;
+    *) echo "usage: $0 start|stop|env|halt|resume|crash" >&2; exit 2 ;;
 esac

@@ -32,6 +32,8 @@ public sealed class AgentOptions
     [ConfigurationKeyName("max_message_bytes")] public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
     /// <summary>How long in-flight calls get to finish on SIGTERM.</summary>
     [ConfigurationKeyName("shutdown_grace_seconds")] public int ShutdownGraceSeconds { get; set; } = 10;
+    /// <summary>The agent's name among those sharing a database (with its hosts file's path); default: the machine's host name.</summary>
+    [ConfigurationKeyName("name")] public string? Name { get; set; }
 }
 
 public sealed class UnixSocketOptions

@@ -150,6 +150,8 @@ public static class AgentOptionsValidator
             Problem("max_message_bytes", $"{o.MaxMessageBytes} is not between {MinMessageBytes} (64 KiB) and {MaxMessageBytes} (256 MiB)");
         if (o.ShutdownGraceSeconds is < 1 or > MaxShutdownGraceSeconds)
             Problem("shutdown_grace_seconds", $"{o.ShutdownGraceSeconds} is not between 1 and {MaxShutdownGraceSeconds}");
+        if (o.Name is not null && (o.Name.Trim().Length == 0 || o.Name.Length > 128 || o.Name.Any(char.IsControl)))
+            Problem("name", $"'{o.Name}' is not a name (1-128 characters, no control characters)");
 
         settings = problems.Count == 0 && database is not null && hostsFileMode is { } mode && logLevel is { } level
             ? new AgentSettings(o, endpoints, o.Listen.Count > 0 ? o.Tls : null, unixSocket, database, mode,

@@ -476,6 +476,7 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
             response.Healthy &= output.Current;
         }
         if (health.EditSession is { } session) response.EditSession = ToProto(session);
+        response.Agents.AddRange(Agents(file));
         return Task.FromResult(response);
     }
 
@@ -484,4 +485,32 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
         Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut, DurationMs = (long)r.Duration.TotalMilliseconds,
         FinishedAt = Timestamp.FromDateTimeOffset(r.FinishedAt), OutputTail = r.OutputTail,
     };
+
+    /// <summary>
+    /// The agents sharing the database as they recorded themselves, this one with its state now; with
+    /// SQLite, or while the database cannot be reached, only this one (current as far as it knows).
+    /// </summary>
+    private IEnumerable<AgentState> Agents(Core.HostsFile.HostsFileState file)
+    {
+        var me = new Core.Storage.AgentRecord(agent.Name, file.Path, agent.Version, file.RenderedChangeId, file.Current, file.LastError,
+            agent.StartedAt, DateTimeOffset.UtcNow);
+        IReadOnlyList<Core.Storage.AgentRecord> records = [me];
+        var latest = engine.ChangeId;
+        if (agent.Registry is { } registry)
+        {
+            try
+            {
+                latest = registry.LastChangeId();
+                records = [.. registry.Agents().Where(a => (a.Name, a.HostsFile) != (me.Name, me.HostsFile)), me];
+            }
+            catch (CoreException e) when (e.Kind == CoreErrorKind.Unavailable) { }
+        }
+        return records.OrderBy(a => a.Name, StringComparer.Ordinal).ThenBy(a => a.HostsFile, StringComparer.Ordinal).Select(a => new AgentState
+        {
+            Name = a.Name, HostsFile = a.HostsFile, Version = a.Version, AppliedChangeId = a.AppliedChangeId.ToString(),
+            FileWritten = a.FileCurrent, FileError = a.FileError ?? "", StartedAt = Timestamp.FromDateTimeOffset(a.StartedAt),
+            SeenAt = Timestamp.FromDateTimeOffset(a.SeenAt), Current = a.FileCurrent && a.AppliedChangeId >= latest,
+            ThisAgent = a == me,
+        });
+    }
 }

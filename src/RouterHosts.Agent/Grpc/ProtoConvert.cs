@@ -39,6 +39,7 @@ internal static class ProtoConvert
         ExpiresAt = Timestamp.FromDateTimeOffset(s.ExpiresAt),
         StagedChanges = s.StagedChanges,
         IdleTimeoutSeconds = (int)s.IdleTimeout.TotalSeconds,
+        Agent = s.Agent ?? "",
     };
 
     public static Proto.WriteOutcome ToProto(Core.Writes.WriteOutcome? outcome) => outcome is null

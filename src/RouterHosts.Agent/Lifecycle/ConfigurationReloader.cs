@@ -146,6 +146,7 @@ public sealed class ConfigurationReloader(
         Compare("telemetry", before.Telemetry, after.Telemetry, AgentJson.Default.TelemetryOptions);
         Compare("max_message_bytes", before.MaxMessageBytes, after.MaxMessageBytes, AgentJson.Default.Int32);
         Compare("shutdown_grace_seconds", before.ShutdownGraceSeconds, after.ShutdownGraceSeconds, AgentJson.Default.Int32);
+        Compare("name", before.Name ?? "", after.Name ?? "", AgentJson.Default.String);
         if ((before.Tls is null) != (after.Tls is null)) changed.Add("tls");
         return changed;
     }

@@ -162,16 +162,26 @@ public sealed class DisconnectRouterHostsAgentCommand : RouterHostsCmdlet
     }
 }
 
-/// <summary>Get-RouterHostsAgent: health, version, uptime, the hosts file's state and the live edit session.</summary>
+/// <summary>
+/// Get-RouterHostsAgent: health, version, uptime, the hosts file's state and the live edit session;
+/// with -All, every agent sharing the agent's database and whether each one's hosts file is current.
+/// </summary>
 [Cmdlet(VerbsCommon.Get, "RouterHostsAgent")]
 [OutputType(typeof(RouterHostsAgentStatus))]
+[OutputType(typeof(RouterHostsAgentRecord))]
 public sealed class GetRouterHostsAgentCommand : RouterHostsAgentCmdlet
 {
+    /// <summary>Every agent sharing the database (with SQLite, just this one), one object each.</summary>
+    [Parameter]
+    public SwitchParameter All { get; set; }
+
     protected override void EndProcessing()
     {
         try
         {
-            WriteObject(Wait(Client.GetAgentStatusAsync(StopToken)));
+            var status = Wait(Client.GetAgentStatusAsync(StopToken));
+            if (All) foreach (var agent in status.Agents) WriteObject(agent);
+            else WriteObject(status);
         }
         catch (RouterHostsException e)
         {
