@@ -133,7 +133,7 @@ public static class AgentHost
         if (services.Engine.CurrentEdit is { } session)
             log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
                 session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
-        services.Engine.Sessions.Abandon($"agent {services.Label} stopping at {DateTimeOffset.UtcNow:u}");
+        services.Engine.AbandonEdit($"agent {services.Label} stopping at {DateTimeOffset.UtcNow:u}");
         await background.CancelAsync();
         await Task.WhenAll(loops.Select(Quietly));
         await BringHostsFileUpToDateAsync(services, log);

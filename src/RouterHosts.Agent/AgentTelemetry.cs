@@ -67,6 +67,6 @@ public static class AgentTelemetry
             catch (Exception) { return []; }
         }, "{host}", "Live host entries");
         RouterHostsTelemetry.Meter.CreateObservableGauge("routerhosts.edit_sessions",
-            () => agent.Engine.Sessions.Current is null ? 0 : 1, "{session}", "Live edit sessions (at most one)");
+            () => agent.Engine.CurrentEdit is null ? 0 : 1, "{session}", "Live edit sessions (at most one)");
     }
 }

@@ -185,6 +185,9 @@ public sealed partial class HostsEngine(
     /// <summary>The live edit session, if any.</summary>
     public EditSessionInfo? CurrentEdit => sessions.Current;
 
+    /// <summary>Ends the live session without committing it (the agent is stopping); <paramref name="why"/> is what its holder is told.</summary>
+    public void AbandonEdit(string why) => sessions.Abandon(why);
+
     /// <summary>How long an edit session may sit unused before it expires.</summary>
     public TimeSpan EditIdleTimeout
     {
