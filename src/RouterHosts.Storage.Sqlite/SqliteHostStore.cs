@@ -190,41 +190,48 @@ public sealed class SqliteHostStore : IHostStore
     /// </summary>
     public IEnumerable<HostEntry> Stream(HostQuery query)
     {
-        // A cursor cannot yield from inside a try with a catch: each step is guarded instead.
+        // A cursor cannot yield from inside a try with a catch: each page is read under a guard instead.
         using var connection = Guard(() => Open());
         using var snapshot = Guard(() => connection.BeginTransaction(deferred: true));
-        using var command = connection.CreateCommand();
-        command.Transaction = snapshot;
-        var where = Filters(query, command);
-        const string select = $"SELECT {HostColumns}, ip_sort, hostname_lc FROM hosts WHERE ";
-        const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
-        command.CommandText = select + where + order;
-        var afterIp = command.Parameters.AddWithValue("$after_ip", DBNull.Value);
-        var afterName = command.Parameters.AddWithValue("$after_name", DBNull.Value);
-        var afterId = command.Parameters.AddWithValue("$after_id", DBNull.Value);
-        var limit = command.Parameters.AddWithValue("$limit", 0);
-        var offset = command.Parameters.AddWithValue("$offset", query.Offset);
+        // Two statements, each prepared once for the whole stream: the first page (with the
+        // query's offset) and the pages after a key.
+        using var first = connection.CreateCommand();
+        using var next = connection.CreateCommand();
+        first.Transaction = next.Transaction = snapshot;
+        var where = Filters(query, first);
+        Filters(query, next);
+        const string select = $"SELECT {HostColumns} FROM hosts WHERE ";
+        const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit";
+        first.CommandText = select + where + order + " OFFSET $offset";
+        first.Parameters.AddWithValue("$offset", query.Offset);
+        next.CommandText = select + where + " AND (ip_sort, hostname_lc, id) > ($after_ip, $after_name, $after_id)" + order;
+        var afterIp = next.Parameters.AddWithValue("$after_ip", DBNull.Value);
+        var afterName = next.Parameters.AddWithValue("$after_name", DBNull.Value);
+        var afterId = next.Parameters.AddWithValue("$after_id", DBNull.Value);
+        var firstLimit = first.Parameters.AddWithValue("$limit", 0);
+        var nextLimit = next.Parameters.AddWithValue("$limit", 0);
         var remaining = query.Limit ?? long.MaxValue;
         var page = new List<HostEntry>(StreamPageSize);
+        var command = first;
         while (remaining > 0)
         {
-            limit.Value = Math.Min(StreamPageSize, remaining);
+            (command == first ? firstLimit : nextLimit).Value = Math.Min(StreamPageSize, remaining);
             page.Clear();
-            using (var reader = Guard(() => command.ExecuteReader()))
+            Guard(() =>
             {
-                while (Guard(() => reader.Read()))
-                {
-                    page.Add(ReadHost(reader));
-                    afterIp.Value = reader.GetFieldValue<byte[]>(10);
-                    afterName.Value = reader.GetString(11);
-                }
-            }
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) page.Add(ReadHost(reader));
+                return 0;
+            });
             foreach (var entry in page) yield return entry;
             remaining -= page.Count;
             if (page.Count < StreamPageSize) yield break;
-            afterId.Value = page[^1].Id;
-            offset.Value = 0;
-            command.CommandText = select + where + " AND (ip_sort, hostname_lc, id) > ($after_ip, $after_name, $after_id)" + order;
+            // The key of the last row, computed as Append stores it (cheaper than reading it per row).
+            var last = page[^1];
+            afterIp.Value = HostValidator.SortKey(last.IpAddress);
+            afterName.Value = last.Hostname.ToLowerInvariant();
+            afterId.Value = last.Id;
+            command = next;
         }
     }
 
