@@ -198,8 +198,9 @@ public sealed class SqliteHostStore : IHostStore
         using var first = connection.CreateCommand();
         using var next = connection.CreateCommand();
         first.Transaction = next.Transaction = snapshot;
-        var where = Filters(query, first);
-        Filters(query, next);
+        var narrowing = Guard(() => Narrowing(query, snapshot));
+        var where = Filters(query, narrowing, first);
+        Filters(query, narrowing, next);
         const string select = $"SELECT {HostColumns} FROM hosts WHERE ";
         const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit";
         first.CommandText = select + where + order + " OFFSET $offset";
@@ -235,8 +236,41 @@ public sealed class SqliteHostStore : IHostStore
         }
     }
 
-    /// <summary>The query's criteria as SQL over the projection, parameters added to <paramref name="command"/>.</summary>
-    private static string Filters(HostQuery query, SqliteCommand command)
+    /// <summary>Matches of the trigram index up to which a filter reads only the rows it names; past it, a scan in list order.</summary>
+    public const int NarrowingMaxRows = 4096;
+
+    /// <summary>
+    /// The trigram-index query for the texts every match of <paramref name="query"/> must contain
+    /// (the text, the tag, the longest literal run of the pattern), or null when none has the 3
+    /// characters the index needs, the IP's own index serves, or the texts are so common (more than
+    /// <see cref="NarrowingMaxRows"/> rows) that reading the rows in list order until the page is
+    /// full costs less than collecting and sorting them all.
+    /// </summary>
+    private static string? Narrowing(HostQuery query, SqliteTransaction snapshot)
+    {
+        if (query.IpAddress is { Length: > 0 }) return null;
+        var texts = new List<string>();
+        if (query.Text is { Length: > 0 } text) texts.Add(HostQuery.Fold(text));
+        if (query.HostnamePattern is { Length: > 0 } pattern) texts.Add(pattern.ToLowerInvariant().Split('*', '?').MaxBy(part => part.Length)!);
+        if (query.Tag is { Length: > 0 } tag) texts.Add(tag.ToLowerInvariant());
+        var phrases = texts.Where(t => !t.Contains('\n') && t.EnumerateRunes().Count() >= 3)
+            .Select(t => "\"" + t.Replace("\"", "\"\"") + "\"").ToList();
+        if (phrases.Count == 0) return null;
+        var match = string.Join(" AND ", phrases);
+        using var probe = snapshot.Connection!.CreateCommand();
+        probe.Transaction = snapshot;
+        probe.CommandText = "SELECT COUNT(*) FROM (SELECT 1 FROM hosts_search WHERE hosts_search MATCH $match LIMIT $most)";
+        probe.Parameters.AddWithValue("$match", match);
+        probe.Parameters.AddWithValue("$most", NarrowingMaxRows + 1);
+        return Convert.ToInt64(probe.ExecuteScalar()) <= NarrowingMaxRows ? match : null;
+    }
+
+    /// <summary>
+    /// The query's criteria as SQL over the projection, parameters added to <paramref name="command"/>.
+    /// Each criterion is checked exactly; a <paramref name="narrowing"/> from <see cref="Narrowing"/>
+    /// first limits the rows read to those the trigram index holds the texts in.
+    /// </summary>
+    private static string Filters(HostQuery query, string? narrowing, SqliteCommand command)
     {
         var where = new List<string> { "deleted = 0" };
         if (query.Text is { Length: > 0 } text)
@@ -261,6 +295,11 @@ public sealed class SqliteHostStore : IHostStore
         {
             where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
             command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
+        }
+        if (narrowing is not null)
+        {
+            where.Add("hosts.rowid IN (SELECT rowid FROM hosts_search WHERE hosts_search MATCH $narrowing)");
+            command.Parameters.AddWithValue("$narrowing", narrowing);
         }
         return string.Join(" AND ", where);
     }
