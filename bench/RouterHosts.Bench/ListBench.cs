@@ -60,7 +60,7 @@ internal static class ListBench
     }
 
     /// <summary>What the agent reads for a list: every column of the live rows, in list order.</summary>
-    private static int ReadStraight(SqliteConnection connection)
+    internal static int ReadStraight(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version " +
@@ -86,14 +86,17 @@ internal static class ListBench
 
     private static double Median(List<double> samples) => samples.Order().ElementAt(samples.Count / 2);
 
-    private static async IAsyncEnumerable<RouterHostInput> Inputs(int count)
+    /// <summary>The hosts both list benches add: one in 1,000 has the tag "rare".</summary>
+    internal static async IAsyncEnumerable<RouterHostInput> Inputs(int count)
     {
         for (var i = 0; i < count; i++)
             yield return new RouterHostInput
             {
-                IPAddress = $"10.60.{i / 250}.{i % 250 + 1}", Hostname = $"list{i}", Tags = ["bench", "lab"], Aliases = [$"l{i}.lan"],
+                IPAddress = IpOf(i), Hostname = $"list{i}", Tags = i % 1000 == 7 ? ["rare", "lab"] : ["bench", "lab"], Aliases = [$"l{i}.lan"],
                 Comment = i % 2 == 0 ? "a comment" : null,
             };
         await Task.CompletedTask;
     }
+
+    internal static string IpOf(int i) => $"10.{60 + i / 62500}.{i / 250 % 250}.{i % 250 + 1}";
 }
