@@ -9,6 +9,8 @@ using RouterHosts.EndToEnd.Tests;
 // Usage: dotnet run -c Release --project bench/RouterHosts.Bench [-- --hosts N --adds N]
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --list [--hosts 1000 --runs 300]
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --sync [--hosts 10000]
+//        dotnet run -c Release --project bench/RouterHosts.Bench -- --compare [--hosts 100000 --runs 50]
+if (args.Contains("--compare")) return await CompareBench.RunAsync(ArgValue("--hosts", 100_000), ArgValue("--runs", 50));
 if (args.Contains("--list")) return await ListBench.RunAsync(ArgValue("--hosts", 1000), ArgValue("--runs", 300));
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --postgres [--hosts 100000 --adds 2000 --runs 200]
 if (args.Contains("--postgres")) return await PostgresBench.RunAsync(ArgValue("--hosts", 100_000), ArgValue("--adds", 2_000), ArgValue("--runs", 200));

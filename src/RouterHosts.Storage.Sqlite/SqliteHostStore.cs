@@ -190,46 +190,87 @@ public sealed class SqliteHostStore : IHostStore
     /// </summary>
     public IEnumerable<HostEntry> Stream(HostQuery query)
     {
-        // A cursor cannot yield from inside a try with a catch: each step is guarded instead.
+        // A cursor cannot yield from inside a try with a catch: each page is read under a guard instead.
         using var connection = Guard(() => Open());
         using var snapshot = Guard(() => connection.BeginTransaction(deferred: true));
-        using var command = connection.CreateCommand();
-        command.Transaction = snapshot;
-        var where = Filters(query, command);
-        const string select = $"SELECT {HostColumns}, ip_sort, hostname_lc FROM hosts WHERE ";
-        const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit OFFSET $offset";
-        command.CommandText = select + where + order;
-        var afterIp = command.Parameters.AddWithValue("$after_ip", DBNull.Value);
-        var afterName = command.Parameters.AddWithValue("$after_name", DBNull.Value);
-        var afterId = command.Parameters.AddWithValue("$after_id", DBNull.Value);
-        var limit = command.Parameters.AddWithValue("$limit", 0);
-        var offset = command.Parameters.AddWithValue("$offset", query.Offset);
+        // Two statements, each prepared once for the whole stream: the first page (with the
+        // query's offset) and the pages after a key.
+        using var first = connection.CreateCommand();
+        using var next = connection.CreateCommand();
+        first.Transaction = next.Transaction = snapshot;
+        var narrowing = Guard(() => Narrowing(query, snapshot));
+        var where = Filters(query, narrowing, first);
+        Filters(query, narrowing, next);
+        const string select = $"SELECT {HostColumns} FROM hosts WHERE ";
+        const string order = " ORDER BY ip_sort, hostname_lc, id LIMIT $limit";
+        first.CommandText = select + where + order + " OFFSET $offset";
+        first.Parameters.AddWithValue("$offset", query.Offset);
+        next.CommandText = select + where + " AND (ip_sort, hostname_lc, id) > ($after_ip, $after_name, $after_id)" + order;
+        var afterIp = next.Parameters.AddWithValue("$after_ip", DBNull.Value);
+        var afterName = next.Parameters.AddWithValue("$after_name", DBNull.Value);
+        var afterId = next.Parameters.AddWithValue("$after_id", DBNull.Value);
+        var firstLimit = first.Parameters.AddWithValue("$limit", 0);
+        var nextLimit = next.Parameters.AddWithValue("$limit", 0);
         var remaining = query.Limit ?? long.MaxValue;
         var page = new List<HostEntry>(StreamPageSize);
+        var command = first;
         while (remaining > 0)
         {
-            limit.Value = Math.Min(StreamPageSize, remaining);
+            (command == first ? firstLimit : nextLimit).Value = Math.Min(StreamPageSize, remaining);
             page.Clear();
-            using (var reader = Guard(() => command.ExecuteReader()))
+            Guard(() =>
             {
-                while (Guard(() => reader.Read()))
-                {
-                    page.Add(ReadHost(reader));
-                    afterIp.Value = reader.GetFieldValue<byte[]>(10);
-                    afterName.Value = reader.GetString(11);
-                }
-            }
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) page.Add(ReadHost(reader));
+                return 0;
+            });
             foreach (var entry in page) yield return entry;
             remaining -= page.Count;
             if (page.Count < StreamPageSize) yield break;
-            afterId.Value = page[^1].Id;
-            offset.Value = 0;
-            command.CommandText = select + where + " AND (ip_sort, hostname_lc, id) > ($after_ip, $after_name, $after_id)" + order;
+            // The key of the last row, computed as Append stores it (cheaper than reading it per row).
+            var last = page[^1];
+            afterIp.Value = HostValidator.SortKey(last.IpAddress);
+            afterName.Value = last.Hostname.ToLowerInvariant();
+            afterId.Value = last.Id;
+            command = next;
         }
     }
 
-    /// <summary>The query's criteria as SQL over the projection, parameters added to <paramref name="command"/>.</summary>
-    private static string Filters(HostQuery query, SqliteCommand command)
+    /// <summary>Matches of the trigram index up to which a filter reads only the rows it names; past it, a scan in list order.</summary>
+    public const int NarrowingMaxRows = 4096;
+
+    /// <summary>
+    /// The trigram-index query for the texts every match of <paramref name="query"/> must contain
+    /// (the text, the tag, the longest literal run of the pattern), or null when none has the 3
+    /// characters the index needs, the IP's own index serves, or the texts are so common (more than
+    /// <see cref="NarrowingMaxRows"/> rows) that reading the rows in list order until the page is
+    /// full costs less than collecting and sorting them all.
+    /// </summary>
+    private static string? Narrowing(HostQuery query, SqliteTransaction snapshot)
+    {
+        if (query.IpAddress is { Length: > 0 }) return null;
+        var texts = new List<string>();
+        if (query.Text is { Length: > 0 } text) texts.Add(HostQuery.Fold(text));
+        if (query.HostnamePattern is { Length: > 0 } pattern) texts.Add(pattern.ToLowerInvariant().Split('*', '?').MaxBy(part => part.Length)!);
+        if (query.Tag is { Length: > 0 } tag) texts.Add(tag.ToLowerInvariant());
+        var phrases = texts.Where(t => !t.Contains('\n') && t.EnumerateRunes().Count() >= 3)
+            .Select(t => "\"" + t.Replace("\"", "\"\"") + "\"").ToList();
+        if (phrases.Count == 0) return null;
+        var match = string.Join(" AND ", phrases);
+        using var probe = snapshot.Connection!.CreateCommand();
+        probe.Transaction = snapshot;
+        probe.CommandText = "SELECT COUNT(*) FROM (SELECT 1 FROM hosts_search WHERE hosts_search MATCH $match LIMIT $most)";
+        probe.Parameters.AddWithValue("$match", match);
+        probe.Parameters.AddWithValue("$most", NarrowingMaxRows + 1);
+        return Convert.ToInt64(probe.ExecuteScalar()) <= NarrowingMaxRows ? match : null;
+    }
+
+    /// <summary>
+    /// The query's criteria as SQL over the projection, parameters added to <paramref name="command"/>.
+    /// Each criterion is checked exactly; a <paramref name="narrowing"/> from <see cref="Narrowing"/>
+    /// first limits the rows read to those the trigram index holds the texts in.
+    /// </summary>
+    private static string Filters(HostQuery query, string? narrowing, SqliteCommand command)
     {
         var where = new List<string> { "deleted = 0" };
         if (query.Text is { Length: > 0 } text)
@@ -254,6 +295,11 @@ public sealed class SqliteHostStore : IHostStore
         {
             where.Add("EXISTS (SELECT 1 FROM json_each(hosts.tags) WHERE lower(value) = $tag)");
             command.Parameters.AddWithValue("$tag", tag.ToLowerInvariant());
+        }
+        if (narrowing is not null)
+        {
+            where.Add("hosts.rowid IN (SELECT rowid FROM hosts_search WHERE hosts_search MATCH $narrowing)");
+            command.Parameters.AddWithValue("$narrowing", narrowing);
         }
         return string.Join(" AND ", where);
     }

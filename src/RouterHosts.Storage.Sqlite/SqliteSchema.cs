@@ -59,6 +59,24 @@ internal static class SqliteSchema
         ALTER TABLE events ADD COLUMN horizon INTEGER;
         ALTER TABLE events ADD COLUMN folded INTEGER NOT NULL DEFAULT 1;
         """,
+        // 3: indexed search. Every 3-character sequence of search_text (already folded, hence
+        // case_sensitive) in an FTS5 trigram index kept by triggers: a filter narrows to the rows
+        // holding its text, then checks them exactly (SqliteHostStore.Filters).
+        """
+        CREATE VIRTUAL TABLE hosts_search USING fts5(search_text, content = 'hosts', content_rowid = 'rowid',
+            tokenize = 'trigram case_sensitive 1');
+        CREATE TRIGGER hosts_search_insert AFTER INSERT ON hosts BEGIN
+            INSERT INTO hosts_search (rowid, search_text) VALUES (new.rowid, new.search_text);
+        END;
+        CREATE TRIGGER hosts_search_delete AFTER DELETE ON hosts BEGIN
+            INSERT INTO hosts_search (hosts_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+        END;
+        CREATE TRIGGER hosts_search_update AFTER UPDATE OF search_text ON hosts WHEN old.search_text IS NOT new.search_text BEGIN
+            INSERT INTO hosts_search (hosts_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+            INSERT INTO hosts_search (rowid, search_text) VALUES (new.rowid, new.search_text);
+        END;
+        INSERT INTO hosts_search (hosts_search) VALUES ('rebuild');
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

@@ -37,6 +37,14 @@ internal sealed partial class StoreJson : JsonSerializerContext
     public static string WriteList(IReadOnlyList<string> values) =>
         values.Count == 0 ? "[]" : System.Text.Json.JsonSerializer.Serialize(values, Default.IReadOnlyListString);
 
-    public static IReadOnlyList<string> ReadList(string json) =>
-        json == "[]" ? [] : System.Text.Json.JsonSerializer.Deserialize(json, Default.IReadOnlyListString)!;
+    public static IReadOnlyList<string> ReadList(string json)
+    {
+        if (json == "[]") return [];
+        // Lists read back what WriteList wrote. Without a backslash no string holds an escape,
+        // so every '"' delimits one: split at them and skip the serializer (most of a list's
+        // per-row cost). Anything else goes through the serializer.
+        if (json.Contains('\\') || json.Length < 4 || json[0] != '[' || json[1] != '"' || json[^2] != '"' || json[^1] != ']')
+            return System.Text.Json.JsonSerializer.Deserialize(json, Default.IReadOnlyListString)!;
+        return json[2..^2].Split("\",\"");
+    }
 }
