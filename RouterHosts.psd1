@@ -42,6 +42,10 @@
         'Remove-RouterHostsSnapshot'
         'Watch-RouterHost'
         'Invoke-RouterHostsCompaction'
+        'Compare-RouterHost'
+        'Sync-RouterHost'
+        'Start-RouterHostsDevAgent'
+        'Stop-RouterHostsDevAgent'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -49,7 +53,15 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags       = @('hosts', 'dns', 'router', 'grpc', 'mtls', 'PSEdition_Core', 'Linux', 'MacOS', 'Windows')
+            Tags         = @('hosts', 'dns', 'router', 'grpc', 'mtls', 'pester', 'PSEdition_Core', 'Linux', 'MacOS', 'Windows')
+            # The project's home and licence: to be confirmed by its owners (the repository has no LICENSE file yet).
+            ProjectUri   = 'https://github.com/routerhosts/RouterHosts'
+            LicenseUri   = 'https://github.com/routerhosts/RouterHosts/blob/main/LICENSE'
+            ReleaseNotes = '0.1.0: the first release.
+- Hosts, edit sessions, snapshots, history, import/export and compaction over gRPC with mutual TLS.
+- Pipelines stream over one call with progress; Aliases and Tags round-trip through Export-Csv/Import-Csv as a;b.
+- Start-RouterHostsDevAgent and Stop-RouterHostsDevAgent: a real throwaway agent for your own Pester tests
+  (the linux-x64 agent ships in the module; it needs the .NET 10 runtime with ASP.NET Core).'
         }
     }
 }

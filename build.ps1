@@ -15,12 +15,17 @@
                   AssemblyLoadContext). The root RouterHosts.psd1 then imports it.
       Test      dotnet test RouterHosts.sln (the cmdlet metadata tests check the module
                 just assembled, through ROUTERHOSTS_TEST_MODULE_DIR)
-      Pester    runs pester/ (Pester 5) in a fresh pwsh against a real agent; fails when
+      Pester    runs pester/ and examples/ (Pester 5) in a fresh pwsh against real agents, with
+                artifacts/module first on PSModulePath (so `Import-Module RouterHosts` in the
+                example finds the module under test); fails when
                 a test fails, or when Pester 5 is missing and the task was asked for by name
                 ('All' skips it with a warning instead)
-      Package   zips the module folder and, when Microsoft.PowerShell.PSResourceGet is
-                available, makes the .nupkg that Publish-PSResource would upload, both in
-                artifacts/package
+      Package   assembles the module, adds the dev agent (agent/linux-x64: routerhosts-agent
+                published framework-dependent for linux-x64, which Start-RouterHostsDevAgent
+                runs with dotnet), zips the module folder and, when
+                Microsoft.PowerShell.PSResourceGet is available, makes the .nupkg that
+                Publish-PSResource would upload, both in artifacts/package. The Pester task
+                packages the module it tests this way (the package test installs that .nupkg).
 
 .EXAMPLE
     ./build.ps1
@@ -50,6 +55,7 @@ $Artifacts = Join-Path $Root 'artifacts'
 $ModuleDir = Join-Path $Artifacts 'module' 'RouterHosts'
 $PublishDir = Join-Path $Artifacts 'publish' 'RouterHosts.Commands'
 $PackageDir = Join-Path $Artifacts 'package'
+$AgentProject = Join-Path $Root 'src' 'RouterHosts.Agent' 'RouterHosts.Agent.csproj'
 $ManifestPrefix = 'artifacts/module/RouterHosts/'
 $TopLevelFiles = @(
     'RouterHosts.Commands.dll', 'RouterHosts.Commands.pdb', 'RouterHosts.Commands.xml'
@@ -144,14 +150,16 @@ function Invoke-PesterTests([bool] $Required) {
     }
     if (-not (Test-Path -LiteralPath $AgentDll)) { Invoke-Build }
     if (-not (Test-Path -LiteralPath (Join-Path $ModuleDir 'RouterHosts.psd1'))) { Invoke-Assemble }
+    # The package test installs the .nupkg of the module under test, and the example's dev agent is the one it ships.
+    if (-not $script:Packaged) { Invoke-Package -Assembled }
 
     $results = Join-Path $Artifacts 'pester-results.xml'
     # A fresh process: the module's assemblies stay out of this session (and unlocked for the next build).
     $script = @'
-param($PesterPath, $TestsPath, $ResultsPath)
+param($PesterPath, $TestsPath, $ExamplesPath, $ResultsPath)
 Import-Module $PesterPath -Force
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $TestsPath
+$configuration.Run.Path = @($TestsPath, $ExamplesPath)
 $configuration.Output.Verbosity = 'Detailed'
 $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputFormat = 'NUnitXml'
@@ -166,22 +174,39 @@ exit ([int]($failed -gt 0 -or $result.PassedCount -eq 0))
 '@
     $scriptFile = Join-Path ([IO.Path]::GetTempPath()) "routerhosts-pester-$([guid]::NewGuid().ToString('N')).ps1"
     Set-Content -LiteralPath $scriptFile -Value $script -Encoding utf8NoBOM
-    $previousAgent = $env:ROUTERHOSTS_TEST_AGENT_DLL
-    $env:ROUTERHOSTS_TEST_AGENT_DLL = $AgentDll
+    $saved = @{}
+    $environment = @{
+        ROUTERHOSTS_TEST_AGENT_DLL   = $AgentDll
+        ROUTERHOSTS_TEST_PACKAGE_DIR = $PackageDir
+        PSModulePath                 = (Join-Path $Artifacts 'module') + [IO.Path]::PathSeparator + $env:PSModulePath
+    }
+    foreach ($key in $environment.Keys) {
+        $saved[$key] = [Environment]::GetEnvironmentVariable($key)
+        [Environment]::SetEnvironmentVariable($key, $environment[$key])
+    }
     try {
         # Not (Get-Process -Id $PID).Path: for pwsh installed as a .NET tool that is `dotnet`.
         $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
-        Invoke-Native $pwsh @('-NoProfile', '-NonInteractive', '-File', $scriptFile, $pester.Path, (Join-Path $Root 'pester'), $results)
+        Invoke-Native $pwsh @('-NoProfile', '-NonInteractive', '-File', $scriptFile, $pester.Path, (Join-Path $Root 'pester'),
+            (Join-Path $Root 'examples'), $results)
     }
     finally {
-        $env:ROUTERHOSTS_TEST_AGENT_DLL = $previousAgent
+        foreach ($key in $saved.Keys) { [Environment]::SetEnvironmentVariable($key, $saved[$key]) }
         Remove-Item -LiteralPath $scriptFile -ErrorAction Ignore
     }
 }
 
-function Invoke-Package {
+# -Assembled: package the module already assembled (the Pester task's), instead of assembling it anew.
+function Invoke-Package([switch] $Assembled) {
     Write-Step "Package the module into $PackageDir"
-    Invoke-Assemble
+    if (-not $Assembled) { Invoke-Assemble }
+    # The dev agent for Start-RouterHostsDevAgent: framework-dependent (5 MiB, not 110), so it needs the .NET 10
+    # runtime with ASP.NET Core where it runs; Start-RouterHostsDevAgent runs it with dotnet.
+    $agentDir = Join-Path $ModuleDir 'agent' 'linux-x64'
+    if (Test-Path -LiteralPath $agentDir) { Remove-Item -LiteralPath $agentDir -Recurse -Force }
+    Invoke-Native dotnet @('publish', $AgentProject, '-c', $Configuration, '-r', 'linux-x64', '--self-contained', 'false', '-o', $agentDir, '--nologo')
+    Get-ChildItem -LiteralPath $agentDir -Filter '*.pdb' | Remove-Item
+    if (-not (Test-Path -LiteralPath (Join-Path $agentDir 'routerhosts-agent.dll'))) { throw "routerhosts-agent.dll is missing from $agentDir" }
     $null = New-Item -ItemType Directory -Path $PackageDir -Force
     $version = (Import-PowerShellDataFile -LiteralPath (Join-Path $ModuleDir 'RouterHosts.psd1')).ModuleVersion
 
@@ -203,8 +228,10 @@ function Invoke-Package {
         Unregister-PSResourceRepository -Name $repository
     }
     Get-ChildItem -LiteralPath $PackageDir -Filter 'RouterHosts.*.nupkg' | ForEach-Object { Write-Host "wrote $($_.FullName)" }
+    $script:Packaged = $true
 }
 
+$script:Packaged = $false
 $steps = foreach ($name in $Task) {
     if ($name -eq 'All') { 'Build', 'Assemble', 'Test', 'Pester' } else { $name }
 }

@@ -8,9 +8,11 @@ using RouterHosts.EndToEnd.Tests;
 
 // Usage: dotnet run -c Release --project bench/RouterHosts.Bench [-- --hosts N --adds N]
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --list [--hosts 1000 --runs 300]
+//        dotnet run -c Release --project bench/RouterHosts.Bench -- --sync [--hosts 10000]
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --compare [--hosts 100000 --runs 50]
 if (args.Contains("--compare")) return await CompareBench.RunAsync(ArgValue("--hosts", 100_000), ArgValue("--runs", 50));
 if (args.Contains("--list")) return await ListBench.RunAsync(ArgValue("--hosts", 1000), ArgValue("--runs", 300));
+if (args.Contains("--sync")) return await SyncBench.RunAsync(ArgValue("--hosts", 10_000));
 var hostCount = ArgValue("--hosts", 100_000);
 var addCount = ArgValue("--adds", 2_000);
 var rows = new List<(string Name, string Value, string Goal)>();

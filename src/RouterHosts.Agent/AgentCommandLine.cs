@@ -50,13 +50,16 @@ public static class AgentCommandLine
             var dataDir = TakeValue(arguments, "--data-dir");
             var listen = TakeValue(arguments, "--listen");
             var configPath = TakeValue(arguments, "--config");
+            LoadedConfiguration configuration;
+            Func<LoadedConfiguration>? reload = null;
+            string? devDirectory = null;
             if (dev)
             {
                 if (configPath is not null) throw new ConfigurationError("--dev and --config do not go together");
                 if (arguments.Count > 0) throw new ConfigurationError($"--dev: unexpected argument '{arguments[0]}'");
-                var directory = Path.GetFullPath(dataDir ?? DevBootstrap.DefaultDataDirectory);
-                var options = DevBootstrap.Prepare(directory, listen, Console.Out);
-                startup = new AgentStartup(new LoadedConfiguration(options, ConfigurationSources.Builtin($"--dev {directory}")), null, directory);
+                devDirectory = Path.GetFullPath(dataDir ?? DevBootstrap.DefaultDataDirectory);
+                var options = DevBootstrap.Prepare(devDirectory, listen, Console.Out);
+                configuration = new LoadedConfiguration(options, ConfigurationSources.Builtin($"--dev {devDirectory}"));
             }
             else
             {
@@ -69,15 +72,17 @@ public static class AgentCommandLine
                     if (listen is not null) loaded.Options.Listen = [listen];
                     return loaded;
                 }
-                startup = new AgentStartup(Load(), Load, null);
+                configuration = Load();
+                reload = Load;
             }
-            var problems = AgentOptionsValidator.Validate(startup.Options, startup.Configuration.Sources);
-            if (problems.Count > 0) throw new ConfigurationError(problems);
+            var problems = AgentOptionsValidator.Validate(configuration.Options, configuration.Sources, out var settings);
+            if (settings is null) throw new ConfigurationError(problems);
             if (check)
             {
-                Console.WriteLine($"{startup.Configuration.Sources.File}: configuration is valid");
+                Console.WriteLine($"{configuration.Sources.File}: configuration is valid");
                 return 0;
             }
+            startup = new AgentStartup(configuration, settings, reload, devDirectory);
         }
         catch (ConfigurationError e)
         {

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting.Systemd;
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Grpc;
 using RouterHosts.Agent.Lifecycle;
@@ -10,19 +11,21 @@ using RouterHosts.Transport.Server;
 
 namespace RouterHosts.Agent;
 
-/// <summary>How the agent was started: the validated configuration, how to read it again (SIGHUP), and --dev's directory.</summary>
-public sealed record AgentStartup(LoadedConfiguration Configuration, Func<LoadedConfiguration>? Reload, string? DevDataDirectory)
-{
-    public AgentOptions Options => Configuration.Options;
-}
+/// <summary>
+/// How the agent was started: the configuration as loaded and as parsed, how to read it again
+/// (SIGHUP; null in --dev) and --dev's directory.
+/// </summary>
+public sealed record AgentStartup(LoadedConfiguration Configuration, AgentSettings Settings, Func<LoadedConfiguration>? Reload,
+    string? DevDataDirectory);
 
 /// <summary>
-/// Wires the configuration, the core, Kestrel and the gRPC service, and runs until
-/// stopped. Start: open the database, bring the hosts file up to date, bind the
-/// listeners, then READY=1. SIGHUP: <see cref="ConfigurationReloader"/>. SIGTERM:
-/// STOPPING=1, stop accepting, give calls in flight shutdown_grace_seconds, wait for
-/// their handlers (and any commit) to return, make sure the hosts file matches the
-/// database, close the database.
+/// Runs the agent on the .NET Generic Host (ASP.NET Core's WebApplication: Kestrel and the gRPC
+/// service). Start: open the database, bring the hosts file up to date, bind the listeners
+/// (<see cref="AgentLifecycle"/> then secures the Unix socket), then READY=1 with the STATUS= line
+/// (the package's <see cref="SystemdLifetime"/>, through <see cref="AgentNotifier"/>). SIGHUP:
+/// <see cref="ConfigurationReloader"/>. SIGTERM: STOPPING=1, stop accepting, give calls in flight
+/// shutdown_grace_seconds, wait for their handlers (and any commit) to return, make sure the hosts
+/// file matches the database, close the database.
 /// </summary>
 public static class AgentHost
 {
@@ -31,13 +34,13 @@ public static class AgentHost
 
     public static async Task<int> RunAsync(AgentStartup startup)
     {
-        var options = startup.Options;
-        using var notifier = SystemdNotifier.FromEnvironment();
-        var logging = new AgentLogging(AgentOptionsValidator.ParseLogLevel(options.LogLevel) ?? LogLevel.Information);
-        var journal = AgentLogging.JournalAttached();
-        using var logs = logging.CreateFactory(journal);
+        var settings = startup.Settings;
+        var notifier = AgentNotifier.FromEnvironment();
+        var logging = new AgentLogging(settings.LogLevel);
+        using var logs = logging.CreateFactory(AgentLogging.JournalAttached());
         var log = logs.CreateLogger("RouterHosts.Agent");
         var status = new ServiceStatus(notifier, logs.CreateLogger("RouterHosts.Systemd"));
+        notifier.StatusFrom(status.Describe);
         // Registered first: without a handler SIGHUP would end the process. Before the agent is ready there is nothing to reload.
         Func<Task>? reload = null;
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -46,70 +49,155 @@ public static class AgentHost
             if (Volatile.Read(ref reload) is { } run) _ = Task.Run(run);
             else log.LogWarning("SIGHUP while starting: ignored (the configuration being started is the one just read)");
         });
-        using var lifetimeStop = new CancellationTokenSource();
+        using var background = new CancellationTokenSource();
         // Pings start before the (possibly long) first render of the hosts file.
-        var watchdog = status.RunWatchdogAsync(lifetimeStop.Token);
+        var watchdog = status.RunWatchdogAsync(background.Token);
         if (notifier.WatchdogTimeout is { } watchdogTimeout)
             log.LogInformation("systemd watchdog: {Timeout:0.###} s, pinging every {Interval:0.###} s", watchdogTimeout.TotalSeconds,
                 watchdogTimeout.TotalSeconds / 2);
 
-        ServerTlsMaterial? tls = null;
-        if (options.Listen.Count > 0)
-        {
-            try { tls = new ServerTlsMaterial(TlsMaterial.Load(options.Tls!.Certificate, options.Tls.Key, options.Tls.Ca)); }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
-                                           or System.Security.Cryptography.CryptographicException)
-            {
-                await AgentLogging.WriteFatalAsync($"{startup.Configuration.Sources.File}: tls: {e.Message}");
-                return 2;
-            }
-        }
-
+        ServerTlsMaterial? tls;
         AgentServices services;
         try
         {
-            services = AgentServices.Create(options, logs);
+            tls = LoadTls(startup);
+            services = OpenServices(startup, logs);
+        }
+        catch (StartFailure e)
+        {
+            await AgentLogging.WriteFatalAsync(e.Message);
+            return e.ExitCode;
+        }
+        status.Engine = services.Engine;
+        var policy = new AccessPolicy(settings.Options.Access);
+        var calls = new InFlightCalls();
+        var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
+            logs.CreateLogger("RouterHosts.Reload"));
+        var app = Build(settings, services, tls, policy, calls, notifier, logs, started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
+
+        // The file must reflect the database before we say we are ready.
+        var file = await services.Writer.RenderAtStartAsync();
+        if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        try
+        {
+            await app.StartAsync(); // binds the listeners; READY=1 once started
+        }
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
+        {
+            await AgentLogging.WriteFatalAsync($"cannot listen: {e.Message}");
+            await background.CancelAsync();
+            await app.DisposeAsync();
+            await services.DisposeAsync();
+            return 1;
+        }
+        if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
+
+        var loops = new[]
+        {
+            watchdog,
+            status.RunStatusLoopAsync(services.Engine, background.Token),
+            services.Store is Core.Storage.ISharedStore shared
+                ? SharedStoreFollower.RunAsync(shared, services.Writer, logs.CreateLogger("RouterHosts.SharedStore"), background.Token)
+                : Task.CompletedTask,
+            Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, settings.Options.Compaction, TimeProvider.System,
+                logs.CreateLogger("RouterHosts.Compaction"), background.Token)),
+        };
+        LogReady(startup, file.Path, status.Describe(), policy, log);
+
+        await app.WaitForShutdownAsync();
+        await FinishAsync(app, services, calls, background, loops, log);
+        log.LogInformation("stopped cleanly: database closed, hosts file {Path} matches it", file.Path);
+        return 0;
+    }
+
+    /// <summary>
+    /// After Kestrel has stopped (calls that outlived the grace period were aborted): wait for their
+    /// handlers, which may still be inside a commit, then end the loops, bring the hosts file up to
+    /// date and close the database.
+    /// </summary>
+    private static async Task FinishAsync(WebApplication app, AgentServices services, InFlightCalls calls,
+        CancellationTokenSource background, Task[] loops, ILogger log)
+    {
+        if (!await calls.WaitIdleAsync(UnwindTimeout))
+            log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
+                calls.Count, string.Join(", ", calls.Methods));
+        if (services.Engine.Sessions.Current is { } session)
+            log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
+                session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
+        await background.CancelAsync();
+        await Task.WhenAll(loops.Select(Quietly));
+        await BringHostsFileUpToDateAsync(services, log);
+        await app.DisposeAsync();
+        await services.DisposeAsync();
+    }
+
+    /// <summary>Why the agent cannot start, and the exit code that says so (see <see cref="AgentCommandLine"/>).</summary>
+    private sealed class StartFailure(int exitCode, string message) : Exception(message)
+    {
+        public int ExitCode { get; } = exitCode;
+    }
+
+    private static ServerTlsMaterial? LoadTls(AgentStartup startup)
+    {
+        if (startup.Settings.Tls is not { } files) return null;
+        try { return new ServerTlsMaterial(TlsMaterial.Load(files.Certificate, files.Key, files.Ca)); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
+                                       or System.Security.Cryptography.CryptographicException)
+        {
+            throw new StartFailure(2, $"{startup.Configuration.Sources.File}: tls: {e.Message}");
+        }
+    }
+
+    private static AgentServices OpenServices(AgentStartup startup, ILoggerFactory logs)
+    {
+        var options = startup.Settings.Options;
+        try
+        {
+            return AgentServices.Create(startup.Settings, logs);
         }
         catch (CoreException e) when (e.Reason == CoreReasons.DatabaseCorrupt)
         {
             // Restarting cannot help, and serving a damaged database would fail reads and writes one by one.
-            await Console.Error.WriteLineAsync($"routerhosts-agent: refusing to start: {e.Message}");
-            return AgentCommandLine.ExitDatabaseCorrupt;
+            throw new StartFailure(AgentCommandLine.ExitDatabaseCorrupt, $"refusing to start: {e.Message}");
         }
         catch (ForeignHostsFileException e)
         {
-            await Console.Error.WriteLineAsync($"routerhosts-agent: {startup.Configuration.Sources.File}: hosts_file:path: " +
-                                               AgentOptionsValidator.ForeignLinesAdvice(options.HostsFile.Path, e.Foreign));
-            return 2;
+            throw new StartFailure(2, $"{startup.Configuration.Sources.File}: hosts_file:path: " +
+                                      AgentOptionsValidator.ForeignLinesAdvice(options.HostsFile.Path, e.Foreign));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or CoreException
                                        or Npgsql.NpgsqlException or InvalidOperationException)
         {
-            await AgentLogging.WriteFatalAsync($"cannot open the database {options.Database}: {e.Message}");
-            return 1;
+            throw new StartFailure(1, $"cannot open the database {options.Database}: {e.Message}");
         }
-        status.Engine = services.Engine;
-        var policy = new AccessPolicy(options.Access);
-        var calls = new InFlightCalls();
+    }
 
+    /// <summary>The host: Kestrel with the listeners, the gRPC service and what its handlers need, the lifetime.</summary>
+    private static WebApplication Build(AgentSettings settings, AgentServices services, ServerTlsMaterial? tls, AccessPolicy policy,
+        InFlightCalls calls, AgentNotifier notifier, ILoggerFactory logs, Action started)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(logs);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownGrace);
+        // Under systemd (or whoever set $NOTIFY_SOCKET) the package's lifetime says READY=1 and STOPPING=1 and stops on
+        // SIGTERM; otherwise the console lifetime stops on SIGTERM, SIGINT and SIGQUIT.
+        builder.Services.AddSingleton<ISystemdNotifier>(notifier);
+        if (notifier.IsEnabled) builder.Services.AddSingleton<IHostLifetime, SystemdLifetime>();
+        else builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(services.Engine);
         builder.Services.AddSingleton(new AgentInfo());
         builder.Services.AddSingleton(policy);
         builder.Services.AddSingleton(calls);
+        builder.Services.AddHostedService(_ => new AgentLifecycle(settings, calls, started, logs.CreateLogger("RouterHosts.Agent")));
         builder.Services.AddGrpc(grpc =>
         {
-            grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
-            grpc.MaxSendMessageSize = options.MaxMessageBytes;
+            grpc.MaxReceiveMessageSize = settings.Options.MaxMessageBytes;
+            grpc.MaxSendMessageSize = settings.Options.MaxMessageBytes;
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<CallGuard>();
         });
-
-        UnixSocketListener? socket = null;
+        var log = logs.CreateLogger("RouterHosts.Agent");
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -118,65 +206,23 @@ public static class AgentHost
             kestrel.Limits.Http2.InitialConnectionWindowSize = 2 * 1024 * 1024;
             kestrel.Limits.MaxRequestBodySize = null; // gRPC enforces the per-message limit itself
             kestrel.Limits.MinRequestBodyDataRate = null; // streams may idle (watch, slow pipelines)
-            foreach (var endpoint in options.Listen)
-                GrpcListeners.AddTcp(kestrel, AgentOptionsValidator.ParseEndpoint(endpoint, out _)!, tls!, log);
-            if (options.UnixSocket is { Path.Length: > 0 } unix)
-            {
-                socket = new UnixSocketListener(unix.Path, AgentOptionsValidator.ParseMode(unix.Mode)!.Value, unix.Group);
-                GrpcListeners.AddUnixSocket(kestrel, socket);
-            }
+            if (tls is not null)
+                foreach (var endpoint in settings.Listen) GrpcListeners.AddTcp(kestrel, endpoint, tls, log);
+            if (settings.UnixSocket is { } socket) GrpcListeners.AddUnixSocket(kestrel, socket);
         });
-
         var app = builder.Build();
         app.MapGrpcService<HostsServiceAdapter>();
+        return app;
+    }
 
-        // The file must reflect the database before we say we are ready.
-        var file = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
-        if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
-
-        try
-        {
-            await app.StartAsync();
-            if (socket is not null) GrpcListeners.SecureUnixSocket(socket);
-        }
-        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
-        {
-            await AgentLogging.WriteFatalAsync($"cannot listen: {e.Message}");
-            await lifetimeStop.CancelAsync();
-            await app.DisposeAsync();
-            await services.DisposeAsync();
-            return 1;
-        }
-
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        lifetime.ApplicationStopping.Register(() =>
-        {
-            notifier.Notify("STOPPING=1\nSTATUS=stopping");
-            var inFlight = calls.Methods; // before BeginStopping, which ends watches at once
-            calls.BeginStopping();
-            log.LogInformation("stopping: no new connections; {Count} call(s) in flight{Methods}, given up to {Grace} s to finish",
-                inFlight.Count, inFlight.Count == 0 ? "" : $" ({string.Join(", ", inFlight)})", options.ShutdownGraceSeconds);
-        });
-
-        var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
-            status.Describe, logs.CreateLogger("RouterHosts.Reload"));
-        Volatile.Write(ref reload, reloader.ReloadAsync);
-
-        // The first render of a large hosts file leaves garbage behind; give it back before idling (a router is short of memory).
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        var statusText = status.Describe();
-        notifier.Notify("READY=1\nSTATUS=" + statusText);
-        if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
-        var statusLoop = status.RunStatusLoopAsync(services.Engine, lifetimeStop.Token);
-        var follower = services.Store is Core.Storage.ISharedStore shared
-            ? SharedStoreFollower.RunAsync(shared, services.Writer, logs.CreateLogger("RouterHosts.SharedStore"), lifetimeStop.Token)
-            : Task.CompletedTask;
-        var compaction = Task.Run(() => AutomaticCompaction.RunAsync(services.Engine, options.Compaction, TimeProvider.System,
-            logs.CreateLogger("RouterHosts.Compaction"), lifetimeStop.Token));
+    private static void LogReady(AgentStartup startup, string hostsFile, string status, AccessPolicy policy, ILogger log)
+    {
+        var settings = startup.Settings;
+        var options = settings.Options;
         log.LogInformation("RouterHosts agent {Version} ready: listening on {Endpoints}; database {Database}; hosts file {Hosts} ({Mode} mode); {Status}; {Policy}",
             new AgentInfo().Version,
-            string.Join(", ", options.Listen.Concat(socket is null ? [] : [$"unix:{socket.Path}"])), DatabaseUrl.Describe(options.Database),
-            file.Path, options.HostsFile.Mode, statusText, policy.Describe());
+            string.Join(", ", options.Listen.Concat(settings.UnixSocket is { } socket ? [$"unix:{socket.Path}"] : [])),
+            DatabaseUrl.Describe(options.Database), hostsFile, options.HostsFile.Mode, status, policy.Describe());
         if (startup.DevDataDirectory is { } devDirectory)
         {
             Console.WriteLine($"""
@@ -185,36 +231,19 @@ public static class AgentHost
                 Client files: {Path.Combine(devDirectory, "pki")} (client.crt, client.key, client.pfx, ca.crt)
                 """);
         }
+    }
 
-        await app.WaitForShutdownAsync();
-
-        // Kestrel has stopped: calls that outlived the grace period were aborted. Their handlers
-        // may still be inside a commit; the database closes only after they return.
-        if (!await calls.WaitIdleAsync(UnwindTimeout))
-            log.LogWarning("{Count} call handler(s) still running after the grace period ({Methods}); closing anyway",
-                calls.Count, string.Join(", ", calls.Methods));
-        if (services.Engine.Sessions.Current is { } session)
-            log.LogWarning("stopping with an open edit session held by {Holder} since {Started:u}: its {Count} staged change(s) are discarded",
-                session.Holder, session.StartedAt.UtcDateTime, session.StagedChanges);
-        await lifetimeStop.CancelAsync();
-        await Task.WhenAll(Quietly(statusLoop), Quietly(watchdog), Quietly(follower), Quietly(compaction));
+    private static async Task BringHostsFileUpToDateAsync(AgentServices services, ILogger log)
+    {
         try
         {
-            var before = services.HostsFile.State;
-            if (!before.Current || before.RenderedChangeId < services.Store.LastChangeId())
-            {
-                var after = await services.HostsFile.EnsureCurrentAsync(0, CancellationToken.None);
+            if (await services.Writer.RenderBeforeStopAsync() is { } after)
                 log.LogInformation("hosts file brought up to date before stopping ({State})", after.Current ? "current" : after.LastError);
-            }
         }
         catch (Exception e)
         {
             log.LogError("could not bring the hosts file up to date before stopping: {Error}", e.Message);
         }
-        await app.DisposeAsync();
-        await services.DisposeAsync();
-        log.LogInformation("stopped cleanly: database closed, hosts file {Path} matches it", file.Path);
-        return 0;
     }
 
     private static async Task Quietly(Task task)

@@ -28,15 +28,15 @@ public sealed class AgentServices : IAsyncDisposable
     public HostWriter Writer { get; }
     public HostsEngine Engine { get; }
 
-    public static AgentServices Create(AgentOptions options, ILoggerFactory logs)
+    public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
-        var store = OpenStore(options);
-        var hooks = new HookRunner(ToHookSet(options.Hooks), logs.CreateLogger("RouterHosts.Hooks"));
-        var mode = ParseHostsFileMode(options.HostsFile.Mode);
+        var options = settings.Options;
+        var store = OpenStore(settings);
+        var hooks = new HookRunner(settings.Hooks, logs.CreateLogger("RouterHosts.Hooks"));
         HostsFileSync hostsFile;
         try
         {
-            hostsFile = new HostsFileSync(options.HostsFile.Path, mode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"),
+            hostsFile = new HostsFileSync(options.HostsFile.Path, settings.HostsFileMode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"),
                 options.HostsFile.TakeOver);
         }
         catch
@@ -48,44 +48,26 @@ public sealed class AgentServices : IAsyncDisposable
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;
-        var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = ToSnapshotPolicy(options.Snapshots) };
-        var sessions = new EditSessions(store, clock) { IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds) };
+        var writer = new HostWriter(store, hostsFile, feed, clock) { SnapshotPolicy = settings.Snapshots };
+        var sessions = new EditSessions(store, clock) { IdleTimeout = settings.EditSessionIdleTimeout };
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
         return new AgentServices(store, hooks, hostsFile, writer, engine);
     }
 
-    /// <summary>The store the database key names (validated before this runs).</summary>
-    public static IHostStore OpenStore(AgentOptions options)
+    /// <summary>The store the database key names.</summary>
+    private static IHostStore OpenStore(AgentSettings settings)
     {
-        if (DatabaseUrl.Parse(options.Database).SqlitePath is { } path)
+        if (settings.Database.SqlitePath is { } path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             return new SqliteHostStore(path);
         }
-        return new PostgresHostStore(DatabaseUrl.PostgresSettings(options));
-    }
-
-    public static SnapshotPolicy ToSnapshotPolicy(SnapshotOptions options) => new(options.MaxSnapshots, options.MaxAgeDays);
-
-    public static HostsFileMode ParseHostsFileMode(string value) => value.ToLowerInvariant() switch
-    {
-        "block" => HostsFileMode.Block,
-        "file" => HostsFileMode.File,
-        _ => throw new ArgumentException($"hosts_file.mode: '{value}' is not block or file"),
-    };
-
-    public static HookSet ToHookSet(HooksOptions options)
-    {
-        static HookDefinition Convert(HookOptions h, string list) =>
-            string.IsNullOrWhiteSpace(h.Name) || string.IsNullOrWhiteSpace(h.Command) || h.TimeoutSeconds <= 0
-                ? throw new ArgumentException($"hooks.{list}: every hook needs a name, a command and a positive timeout_seconds")
-                : new HookDefinition(h.Name, h.Command, TimeSpan.FromSeconds(h.TimeoutSeconds));
-        return new HookSet(options.OnSuccess.Select(h => Convert(h, "on_success")).ToList(),
-            options.OnFailure.Select(h => Convert(h, "on_failure")).ToList());
+        return new PostgresHostStore(DatabaseUrl.PostgresSettings(settings.Options));
     }
 
     public async ValueTask DisposeAsync()
     {
+        Writer.Dispose();
         await Hooks.DisposeAsync();
         HostsFile.Dispose();
         Store.Dispose();

@@ -1,5 +1,6 @@
 using System.Net;
 using RouterHosts.Agent.Configuration;
+using RouterHosts.Agent.Pki;
 using RouterHosts.Transport;
 
 namespace RouterHosts.Agent;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using RouterHosts.Client;
 using RouterHosts.Commands.Internal;
@@ -13,8 +14,9 @@ namespace RouterHosts.Commands;
 /// (Add-, Set- and Remove-RouterHost): ProcessRecord queues each accepted item with
 /// <see cref="Send"/>, a background reader collects the agent's per-item results, and
 /// the pipeline thread writes them (errors, -PassThru objects, progress) as they arrive
-/// and in EndProcessing. On Ctrl+C the items already sent are let finish (briefly) and a
-/// warning says how many went through and that the rest were not sent.
+/// and in EndProcessing. On Ctrl+C the items already handed to the call are let finish
+/// (briefly), the ones still queued are dropped, and a warning says how many went
+/// through and that the rest were not sent.
 /// </summary>
 public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
 {
@@ -31,7 +33,8 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
     private readonly Stopwatch _sinceProgress = new();
     private readonly Stopwatch _elapsed = new();
     private bool _progressShown;
-    private int _sent, _answered, _succeeded, _failed, _stopping;
+    // _queued: accepted by Send; _sent: handed to the call (the rest are dropped on Ctrl+C).
+    private int _queued, _sent, _answered, _succeeded, _failed, _stopping;
 
     /// <summary>Opens the streaming call for <paramref name="items"/>.</summary>
     private protected abstract IAsyncEnumerable<RouterHostsBulkResult> Open(RouterHostsClient client, IAsyncEnumerable<TItem> items, CancellationToken ct);
@@ -49,8 +52,7 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
     private protected void Send(TItem item, object target)
     {
         Start();
-        _pending[_sent] = (item, target);
-        Interlocked.Increment(ref _sent);
+        _pending[_queued++] = (item, target);
         _items!.Writer.TryWrite(item);
         Drain(untilDone: false);
         ShowProgress(final: false);
@@ -74,10 +76,10 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
             // The stream ended without an answer for some items: say so rather than lose them silently.
             var first = _pending.OrderBy(p => p.Key).First().Value.Target;
             Terminate(ErrorIds.AgentError, ErrorCategory.NotSpecified,
-                $"The agent ended the call without answering {_pending.Count} of {_sent} item(s) (the first: {first}); check them with Get-RouterHost.",
+                $"The agent ended the call without answering {_pending.Count} of {_queued} item(s) (the first: {first}); check them with Get-RouterHost.",
                 first);
         }
-        WriteVerbose($"{Doing} hosts: {_succeeded} of {_sent} {Done}, {_failed} failed, in {_elapsed.Elapsed.TotalSeconds:0.0} s over one call to {ActiveConnection.Target}.");
+        WriteVerbose($"{Doing} hosts: {_succeeded} of {_queued} {Done}, {_failed} failed, in {_elapsed.Elapsed.TotalSeconds:0.0} s over one call to {ActiveConnection.Target}.");
     }
 
     private void Start()
@@ -86,7 +88,7 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
         _items = Channel.CreateUnbounded<TItem>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var client = Client;
         var token = _call.Token;
-        var items = _items.Reader.ReadAllAsync(token);
+        var items = Outgoing(_items.Reader, token);
         WriteDebug($"{Doing} hosts: opening one streaming call to {ActiveConnection.Target}.");
         _elapsed.Start();
         _reader = Task.Run(async () =>
@@ -109,6 +111,22 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
         _sinceProgress.Start();
     }
 
+    /// <summary>
+    /// What the call sends: the queued items, until Ctrl+C. After it, the items still queued
+    /// are not sent (the channel would otherwise hand them all over before the call ends).
+    /// </summary>
+    private async IAsyncEnumerable<TItem> Outgoing(ChannelReader<TItem> queue, [EnumeratorCancellation] CancellationToken ct)
+    {
+        while (Volatile.Read(ref _stopping) == 0 && await queue.WaitToReadAsync(ct).ConfigureAwait(false))
+        {
+            while (Volatile.Read(ref _stopping) == 0 && queue.TryRead(out var item))
+            {
+                Interlocked.Increment(ref _sent);
+                yield return item;
+            }
+        }
+    }
+
     /// <summary>Writes the results that have arrived; with <paramref name="untilDone"/>, waits for all of them.</summary>
     private void Drain(bool untilDone)
     {
@@ -129,7 +147,7 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
                 else if (!untilDone)
                 {
                     Terminate(ErrorIds.AgentError, ErrorCategory.NotSpecified,
-                        $"The agent ended the call early, after {_answered} of {_sent} item(s).", ActiveConnection.Target);
+                        $"The agent ended the call early, after {_answered} of {_queued} item(s).", ActiveConnection.Target);
                 }
                 return;
             }
@@ -160,21 +178,22 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
         _sinceProgress.Restart();
         var answered = Volatile.Read(ref _answered);
         WriteProgress(new ProgressRecord(1, $"{Doing} hosts on {ActiveConnection.Target}",
-            $"{answered} of {_sent} done ({_succeeded} {Done}, {_failed} failed)")
+            $"{answered} of {_queued} done ({_succeeded} {Done}, {_failed} failed)")
         {
-            PercentComplete = _sent == 0 ? 0 : Math.Min(100, answered * 100 / _sent),
+            PercentComplete = _queued == 0 ? 0 : Math.Min(100, answered * 100 / _queued),
         });
         _progressShown = true;
     }
 
     /// <summary>
-    /// Ctrl+C: send nothing more, give the agent a moment to answer what it already has,
-    /// then say what was done and what was not (on the host: the pipeline can no longer write).
+    /// Ctrl+C: send nothing more (<see cref="Outgoing"/> stops at the flag), give the agent a
+    /// moment to answer what it already has, then say what was done and what was not (on the
+    /// host: the pipeline can no longer write).
     /// </summary>
     private protected override void OnStopping()
     {
         if (Interlocked.Exchange(ref _stopping, 1) != 0 || _items is null || _reader is null) return;
-        _items.Writer.TryComplete();
+        _items.Writer.TryComplete(); // wakes Outgoing, which sees the flag and ends the request stream
         try { _reader.Wait(StopGrace); }
         catch (AggregateException) { /* reported below as unanswered */ }
         _call.Cancel();
@@ -185,6 +204,10 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
             Volatile.Read(ref _succeeded), Done, Volatile.Read(ref _failed), sent, ActiveConnection.Target);
         message += answered < sent
             ? string.Format(CultureInfo.InvariantCulture, "{0:N0} sent but unanswered may or may not have been {1}; ", sent - answered, Done)
+            : "";
+        var dropped = Volatile.Read(ref _queued) - sent;
+        message += dropped > 0
+            ? string.Format(CultureInfo.InvariantCulture, "{0:N0} queued were not sent; ", dropped)
             : "";
         message += "no later input was sent. Check with Get-RouterHost.";
         try { Host.UI.WriteWarningLine(message); }

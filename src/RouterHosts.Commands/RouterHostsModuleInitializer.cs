@@ -12,8 +12,12 @@ public sealed class RouterHostsModuleInitializer : IModuleAssemblyInitializer, I
     public void OnImport() => ModuleAssemblyLoader.Register();
 
     /// <summary>
-    /// Closes this runspace's default connection. The resolver stays registered: other
+    /// Ends the dev agents this runspace started and closes its default connection. The resolver stays registered: other
     /// runspaces of the process may still use the module, and it only answers our names.
     /// </summary>
-    public void OnRemove(PSModuleInfo psModuleInfo) => ConnectionRegistry.CloseDefault();
+    public void OnRemove(PSModuleInfo psModuleInfo)
+    {
+        DevAgents.StopCurrentRunspace();
+        ConnectionRegistry.CloseDefault();
+    }
 }

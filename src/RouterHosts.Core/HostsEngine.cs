@@ -173,8 +173,7 @@ public sealed class HostsEngine(
         if (edit is not null) sessions.View(edit);
         var index = 0;
         var batch = new List<T>(BulkBatchSize);
-        long lastChangeId = 0;
-        var lastRender = DateTime.UtcNow;
+        var writes = writer.StartBulk();
         while (await FillBatchAsync(items, batch, ct))
         {
             var results = new List<BulkItemResult>(batch.Count);
@@ -191,7 +190,7 @@ public sealed class HostsEngine(
             }
             else
             {
-                (_, outcome) = await writer.WriteAsync(actor, set =>
+                outcome = await writes.WriteBatchAsync(actor, set =>
                 {
                     var i = first;
                     foreach (var item in batch)
@@ -200,16 +199,8 @@ public sealed class HostsEngine(
                         catch (CoreException e) { results.Add(new(i, null, e, null)); }
                         i++;
                     }
-                    return 0;
-                }, ct, render: FileRender.Defer);
+                }, ct);
                 index = first + batch.Count;
-                lastChangeId = Math.Max(lastChangeId, outcome.ChangeId);
-                // A long bulk call brings the file along now and then, not after every batch.
-                if (lastChangeId > 0 && DateTime.UtcNow - lastRender > BulkRenderInterval)
-                {
-                    _ = hostsFile.EnsureCurrentAsync(lastChangeId, CancellationToken.None);
-                    lastRender = DateTime.UtcNow;
-                }
             }
             for (var r = 0; r < results.Count; r++)
             {
@@ -217,11 +208,8 @@ public sealed class HostsEngine(
                 await onResult(result with { Outcome = result.Entry is null ? null : outcome, EndOfBatch = r == results.Count - 1 });
             }
         }
-        if (lastChangeId > 0) await hostsFile.EnsureCurrentAsync(lastChangeId, CancellationToken.None);
+        await writes.FinishAsync();
     }
-
-    /// <summary>How often a long bulk call regenerates the file while it runs (it always does at its end).</summary>
-    public static readonly TimeSpan BulkRenderInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a bulk batch waits for more items before it commits what it has.</summary>
     public static readonly TimeSpan BulkLinger = TimeSpan.FromMilliseconds(5);
@@ -457,22 +445,15 @@ public sealed class HostsEngine(
     public async Task<RollbackResult> RollbackAsync(string actor, string snapshotId, CancellationToken ct)
     {
         var (_, recorded) = GetSnapshot(snapshotId);
-        var backup = new SnapshotHolder();
         var (_, outcome) = await writer.WriteAsync(actor, set =>
         {
             var keep = recorded.Select(e => e.Id).ToHashSet();
             foreach (var live in store.StreamAll().ToList())
                 if (!keep.Contains(live.Id)) set.Delete(live.Id, null);
             foreach (var entry in recorded) set.Restore(entry);
-            return backup;
+            return 0;
         }, ct, ($"before rollback to {snapshotId}", "pre-rollback"));
-        return new RollbackResult(backup.Id ?? "", recorded.Count, outcome);
-    }
-
-    private sealed class SnapshotHolder : ISnapshotAware
-    {
-        public string? Id { get; private set; }
-        public void SnapshotTaken(SnapshotInfo snapshot) => Id = snapshot.Id;
+        return new RollbackResult(outcome.SnapshotId ?? "", recorded.Count, outcome);
     }
 
     private static CoreException SnapshotNotFound(string id) =>
@@ -488,7 +469,6 @@ public sealed class HostsEngine(
     public async Task<EditCommitResult> FinishEditAsync(string actor, EditAccess edit, CancellationToken ct)
     {
         var commands = sessions.BeginCommit(edit);
-        var snapshot = new SnapshotHolder();
         int added = 0, changed = 0, removed = 0;
         WriteOutcome outcome;
         try
@@ -506,7 +486,7 @@ public sealed class HostsEngine(
                         $"the edit session conflicts with changes made since it started ({conflicts.Count}); nothing was applied, the session is still open",
                         conflicts);
                 (added, changed, removed) = set.NetCounts();
-                return snapshot;
+                return 0;
             }, ct, ("before edit session commit", "pre-edit"));
         }
         catch
@@ -515,7 +495,7 @@ public sealed class HostsEngine(
             throw;
         }
         sessions.EndCommit(edit);
-        return new EditCommitResult(added, changed, removed, snapshot.Id ?? "", outcome);
+        return new EditCommitResult(added, changed, removed, outcome.SnapshotId ?? "", outcome);
     }
 
     /// <summary>A staged command as a user knows the host: "update web01 (01J...)", not the id alone.</summary>

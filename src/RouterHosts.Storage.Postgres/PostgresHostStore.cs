@@ -186,11 +186,12 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
             version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
         """;
 
-    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now) => Run(() =>
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null) => Run(() =>
     {
         using var connection = _source.OpenConnection();
         using var tx = connection.BeginTransaction();
         using (var lockCommand = Command(connection, $"SELECT pg_advisory_xact_lock({WriteLock})")) lockCommand.ExecuteNonQuery();
+        if (snapshotBefore is not null) InsertSnapshot(connection, snapshotBefore.Info, snapshotBefore.Entries, snapshotBefore.RenderedHosts);
         // Under the lock this transaction is the only writer, so the ids the log will give are known in advance.
         long firstEventId;
         using (var next = Command(connection, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events"))
@@ -345,18 +346,25 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore
         var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
         using var connection = _source.OpenConnection();
         using var tx = connection.BeginTransaction();
+        InsertSnapshot(connection, info, entries, renderedHosts);
+        tx.Commit();
+        return info;
+    });
+
+    /// <summary>Inside the connection's open transaction (its own, or a change's).</summary>
+    private void InsertSnapshot(NpgsqlConnection connection, SnapshotInfo info, IReadOnlyList<HostEntry> entries, string renderedHosts)
+    {
         using (var command = Command(connection,
                    "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, hosts_text) VALUES (@id, @name, @trigger, @at, @count, @text)",
-                   ("id", info.Id), ("name", name), ("trigger", trigger), ("at", now.UtcDateTime), ("count", entries.Count), ("text", renderedHosts)))
+                   ("id", info.Id), ("name", info.Name), ("trigger", info.Trigger), ("at", info.CreatedAt.UtcDateTime),
+                   ("count", info.EntryCount), ("text", renderedHosts)))
             command.ExecuteNonQuery();
         RunBatched(connection, InsertSnapshotEntry, entries.Select((e, i) => new object?[]
         {
             info.Id, i, e.Id, e.IpAddress, e.Hostname, e.Comment, e.Tags.ToArray(), e.Aliases.ToArray(),
             e.CreatedAt.UtcDateTime, e.UpdatedAt.UtcDateTime, e.Version,
         }).ToList());
-        tx.Commit();
-        return info;
-    });
+    }
 
     public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit) =>
         Query("SELECT id, name, trigger, created_at, entry_count FROM snapshots ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset",

@@ -334,8 +334,9 @@ public sealed class SqliteHostStore : IHostStore
             version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
         """;
 
-    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now)
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null)
     {
+        var snapshotBlob = snapshotBefore is null ? null : CompressEntries(snapshotBefore.Entries);
         return Guard(() =>
         {
             lock (_primaryLock)
@@ -343,6 +344,7 @@ public sealed class SqliteHostStore : IHostStore
                 using var tx = _primary.BeginTransaction();
                 try
                 {
+                    if (snapshotBefore is not null) InsertSnapshot(tx, snapshotBefore.Info, snapshotBlob!, snapshotBefore.RenderedHosts);
                     // This process is the only writer, so the ids the log will give are known in advance.
                     var firstEventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
                     // The log takes the events in the order given; the projection takes each host's
@@ -531,25 +533,35 @@ public sealed class SqliteHostStore : IHostStore
         return Guard(() =>
         {
             var info = new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count);
-            var compressed = new MemoryStream();
-            using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
-                JsonSerializer.Serialize(gzip, entries.Select(SnapshotEntry.From).ToList(), StoreJson.Default.ListSnapshotEntry);
-            lock (_primaryLock)
-            {
-                using var command = _primary.CreateCommand();
-                command.CommandText = "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, entries, hosts_text) " +
-                                      "VALUES ($id, $name, $trigger, $at, $count, $entries, $text)";
-                command.Parameters.AddWithValue("$id", info.Id);
-                command.Parameters.AddWithValue("$name", name);
-                command.Parameters.AddWithValue("$trigger", trigger);
-                command.Parameters.AddWithValue("$at", now.UtcTicks);
-                command.Parameters.AddWithValue("$count", entries.Count);
-                command.Parameters.AddWithValue("$entries", compressed.ToArray());
-                command.Parameters.AddWithValue("$text", renderedHosts);
-                command.ExecuteNonQuery();
-            }
+            var blob = CompressEntries(entries);
+            lock (_primaryLock) InsertSnapshot(null, info, blob, renderedHosts);
             return info;
         }, write: true);
+    }
+
+    private static byte[] CompressEntries(IReadOnlyList<HostEntry> entries)
+    {
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
+            JsonSerializer.Serialize(gzip, entries.Select(SnapshotEntry.From).ToList(), StoreJson.Default.ListSnapshotEntry);
+        return compressed.ToArray();
+    }
+
+    /// <summary>Under the primary lock; inside <paramref name="tx"/> when given (a snapshot taken with a change).</summary>
+    private void InsertSnapshot(SqliteTransaction? tx, SnapshotInfo info, byte[] entries, string renderedHosts)
+    {
+        using var command = _primary.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "INSERT INTO snapshots (id, name, trigger, created_at, entry_count, entries, hosts_text) " +
+                              "VALUES ($id, $name, $trigger, $at, $count, $entries, $text)";
+        command.Parameters.AddWithValue("$id", info.Id);
+        command.Parameters.AddWithValue("$name", info.Name);
+        command.Parameters.AddWithValue("$trigger", info.Trigger);
+        command.Parameters.AddWithValue("$at", info.CreatedAt.UtcTicks);
+        command.Parameters.AddWithValue("$count", info.EntryCount);
+        command.Parameters.AddWithValue("$entries", entries);
+        command.Parameters.AddWithValue("$text", renderedHosts);
+        command.ExecuteNonQuery();
     }
 
     public IReadOnlyList<SnapshotInfo> ListSnapshots(int offset, int? limit)

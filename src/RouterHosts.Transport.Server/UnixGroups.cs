@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace RouterHosts.Transport.Server;
 
 /// <summary>Group lookups and chgrp through libc, which .NET does not expose.</summary>
@@ -8,18 +6,12 @@ public static class UnixGroups
     public static uint GroupId(string name)
     {
         if (uint.TryParse(name, out var numeric)) return numeric;
-        var entry = getgrnam(name);
-        if (entry == IntPtr.Zero) throw new ArgumentException($"no group named '{name}'");
-        // struct group { char *gr_name; char *gr_passwd; gid_t gr_gid; ... }
-        return (uint)Marshal.ReadInt32(entry, 2 * IntPtr.Size);
+        return Posix.GroupId(name) ?? throw new ArgumentException($"no group named '{name}'");
     }
 
     public static void Chgrp(string path, string group)
     {
-        if (chown(path, uint.MaxValue /* keep owner */, GroupId(group)) != 0)
-            throw new IOException($"cannot give {path} to group {group} (errno {Marshal.GetLastPInvokeError()})");
+        if (Posix.chown(path, uint.MaxValue /* keep owner */, GroupId(group)) != 0)
+            throw new IOException($"cannot give {path} to group {group} (errno {Posix.LastError})");
     }
-
-    [DllImport("libc", SetLastError = true)] private static extern IntPtr getgrnam(string name);
-    [DllImport("libc", SetLastError = true)] private static extern int chown(string path, uint owner, uint group);
 }

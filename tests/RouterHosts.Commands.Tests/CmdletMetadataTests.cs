@@ -37,6 +37,8 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit", "Get-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Get-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot",
         "Watch-RouterHost", "Invoke-RouterHostsCompaction",
+        "Compare-RouterHost", "Sync-RouterHost",
+        "Start-RouterHostsDevAgent", "Stop-RouterHostsDevAgent",
     ];
 
     /// <summary>Cmdlets that change the agent's state (or write a file): they must support -WhatIf/-Confirm.</summary>
@@ -45,10 +47,12 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
         "Add-RouterHost", "Set-RouterHost", "Remove-RouterHost", "Import-RouterHost", "Export-RouterHost",
         "Start-RouterHostsEdit", "Complete-RouterHostsEdit", "Undo-RouterHostsEdit",
         "New-RouterHostsSnapshot", "Restore-RouterHostsSnapshot", "Remove-RouterHostsSnapshot", "Invoke-RouterHostsCompaction",
+        "Sync-RouterHost",
+        "Start-RouterHostsDevAgent", "Stop-RouterHostsDevAgent",
     ];
 
     /// <summary>Cmdlets that write nothing (so they have no OutputType).</summary>
-    private static readonly string[] WriteNothing = ["Disconnect-RouterHostsAgent", "Remove-RouterHost", "Remove-RouterHostsSnapshot"];
+    private static readonly string[] WriteNothing = ["Disconnect-RouterHostsAgent", "Remove-RouterHost", "Remove-RouterHostsSnapshot", "Stop-RouterHostsDevAgent"];
 
     private IReadOnlyList<CmdletDefinition> Cmdlets => module.Catalog.Cmdlets;
 
@@ -124,7 +128,7 @@ public sealed class CmdletMetadataTests(ModuleUnderTest module)
     [Fact]
     public void Every_cmdlet_that_talks_to_an_agent_takes_an_optional_Connection()
     {
-        foreach (var cmdlet in Cmdlets.Where(c => c.Name != "Connect-RouterHostsAgent"))
+        foreach (var cmdlet in Cmdlets.Where(c => c.Name is not ("Connect-RouterHostsAgent" or "Start-RouterHostsDevAgent")))
         {
             var connection = cmdlet.Parameter("Connection");
             Assert.Equal("RouterHosts.RouterHostsConnection", connection.Type.FullName);

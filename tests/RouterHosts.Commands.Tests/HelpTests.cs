@@ -35,6 +35,16 @@ public sealed class HelpTests(ModuleUnderTest module)
     }
 
     [Fact]
+    public void Every_error_id_is_in_the_README_error_table()
+    {
+        var readme = File.ReadAllLines(Path.Combine(module.RepositoryRoot, "README.md"));
+        var table = readme.Where(line => line.StartsWith("| `RouterHost", StringComparison.Ordinal)).ToList();
+        var ids = typeof(RouterHosts.Commands.Internal.ErrorIds).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToList();
+        Assert.True(ids.Count > 20);
+        Assert.Empty(ids.Where(id => !table.Any(row => row.Contains($"`{id}`", StringComparison.Ordinal))));
+    }
+
+    [Fact]
     public void Every_cmdlet_has_help_and_the_help_has_no_other_commands()
     {
         var documented = Help.Root!.Elements(Command + "command").Select(c => c.Element(Command + "details")!.Element(Command + "name")!.Value);

@@ -35,7 +35,9 @@ public sealed class LayoutTests(ModuleUnderTest module)
         Assert.True(File.Exists(Path.Combine(module.ModuleDirectory, "RouterHosts.psd1")));
         Assert.True(File.Exists(Path.Combine(module.ModuleDirectory, "RouterHosts.format.ps1xml")));
         Assert.True(File.Exists(Path.Combine(module.ModuleDirectory, "en-US", "RouterHosts.Commands.dll-Help.xml")));
-        Assert.Empty(Directory.GetFiles(module.ModuleDirectory, "*.deps.json", SearchOption.AllDirectories));
+        // agent/ (the dev agent that build.ps1 -Task Package ships) is an application of its own, with its deps.json.
+        var agent = Path.Combine(module.ModuleDirectory, "agent") + Path.DirectorySeparatorChar;
+        Assert.Empty(Directory.GetFiles(module.ModuleDirectory, "*.deps.json", SearchOption.AllDirectories).Where(f => !f.StartsWith(agent, StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -36,6 +36,17 @@ public sealed class ManifestTests(ModuleUnderTest module)
     }
 
     [Fact]
+    public void PSData_carries_what_a_gallery_shows()
+    {
+        var psData = (Dictionary<string, object?>)((Dictionary<string, object?>)Root["PrivateData"]!)["PSData"]!;
+        Assert.Contains("PSEdition_Core", Psd1.Strings(psData, "Tags"));
+        Assert.Contains("hosts", Psd1.Strings(psData, "Tags"));
+        foreach (var key in new[] { "ProjectUri", "LicenseUri" })
+            Assert.True(Uri.TryCreate((string)psData[key]!, UriKind.Absolute, out var uri) && uri.Scheme == "https", key);
+        Assert.StartsWith((string)Root["ModuleVersion"]! + ":", (string)psData["ReleaseNotes"]!);
+    }
+
+    [Fact]
     public void RootModule_and_FormatsToProcess_point_into_the_assembled_layout()
     {
         Assert.Equal(Prefix + "RouterHosts.Commands.dll", Root["RootModule"]);

@@ -92,7 +92,7 @@ public sealed class PublicSurfaceTests(ModuleUnderTest module)
         {
             "RouterHosts.RouterHostsConnection", "RouterHosts.RouterHostsFormat", "RouterHosts.RouterHostsConflictMode",
             "RouterHosts.Commands.RouterHostsCmdlet", "RouterHosts.Commands.RouterHostsAgentCmdlet",
-            "RouterHosts.Commands.RouterHostsBulkCmdlet`1", "RouterHosts.Commands.RouterHostsChangeCmdlet",
+            "RouterHosts.Commands.RouterHostsBulkCmdlet`1", "RouterHosts.Commands.RouterHostsChangeCmdlet", "RouterHosts.Commands.RouterHostsSyncCmdlet",
             "RouterHosts.Commands.RouterHostsModuleInitializer",
             "RouterHosts.Commands.CachedValueCompleter", "RouterHosts.Commands.HostIdCompleter", "RouterHosts.Commands.HostnameCompleter",
             "RouterHosts.Commands.TagCompleter", "RouterHosts.Commands.SnapshotIdCompleter",

@@ -88,6 +88,7 @@ public sealed class EngineHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Writer.Dispose();
         await Hooks.DisposeAsync();
         Sync.Dispose();
         Store.Dispose();

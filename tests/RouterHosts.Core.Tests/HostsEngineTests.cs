@@ -536,6 +536,35 @@ public sealed class HostsEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_commit_that_fails_in_the_database_leaves_no_pre_write_snapshot()
+    {
+        var a = await _h.AddAsync("10.0.0.1", "alpha");
+        var kept = await Engine.CreateSnapshotAsync("kept", "manual", default);
+        var b = await _h.AddAsync("10.0.0.2", "beta"); // so that rolling back to "kept" has a change to make
+        var (token, _) = _h.Sessions.Start("alice");
+        _h.Sessions.StageOne(token, new DeleteHostCommand(a.Id, null));
+        // The database itself refuses the events (a trigger on the real file, from another connection),
+        // after the change's pre-write snapshot was written in the same transaction.
+        using (var raw = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_h.Store.DatabasePath}"))
+        {
+            raw.Open();
+            using var create = raw.CreateCommand();
+            create.CommandText = "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused by test'); END";
+            create.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<CoreException>(() => Engine.FinishEditAsync("alice", token, default));
+        Assert.Contains("refused by test", e.Message);
+        var rollback = await Assert.ThrowsAsync<CoreException>(() => Engine.RollbackAsync("t", kept.Id, default));
+        Assert.Contains("refused by test", rollback.Message);
+
+        Assert.Equal([kept.Id], Engine.ListSnapshots(0, null).Select(s => s.Id));
+        Assert.NotNull(_h.Store.Get(a.Id));
+        Assert.NotNull(_h.Store.Get(b.Id));
+        Assert.Equal(["10.0.0.1\talpha", "10.0.0.2\tbeta"], _h.ManagedLines);
+    }
+
+    [Fact]
     public async Task Snapshot_operations_and_retention()
     {
         _h.Writer.SnapshotPolicy = new SnapshotPolicy(MaxSnapshots: 3, MaxAgeDays: 30);

@@ -118,13 +118,13 @@ public sealed class AgentProcess : IAsyncDisposable
     {
         var dir = NewTempDirectory();
         var pki = Path.Combine(dir, "pki");
-        using (var ca = Transport.CertificateAuthority.Create("Test CA"))
+        using (var ca = Agent.Pki.CertificateAuthority.Create("Test CA"))
         {
-            Transport.CertificateAuthority.WritePem(ca.Certificate, Path.Combine(pki, "ca.crt"), Path.Combine(pki, "ca.key"), true);
+            Agent.Pki.CertificateAuthority.WritePem(ca.Certificate, Path.Combine(pki, "ca.crt"), Path.Combine(pki, "ca.key"), true);
             using var server = ca.IssueServer("localhost", ["localhost"], [IPAddress.Loopback]);
-            Transport.CertificateAuthority.WritePem(server, Path.Combine(pki, "server.crt"), Path.Combine(pki, "server.key"), true);
+            Agent.Pki.CertificateAuthority.WritePem(server, Path.Combine(pki, "server.crt"), Path.Combine(pki, "server.key"), true);
             using var client = ca.IssueClient("test-admin", "admin");
-            Transport.CertificateAuthority.WritePem(client, Path.Combine(pki, "client.crt"), Path.Combine(pki, "client.key"), true);
+            Agent.Pki.CertificateAuthority.WritePem(client, Path.Combine(pki, "client.crt"), Path.Combine(pki, "client.key"), true);
         }
         var port = FreePort();
         new Transport.ClientConfigFile($"127.0.0.1:{port}", null, "pki/client.crt", "pki/client.key", "pki/ca.crt", "localhost")

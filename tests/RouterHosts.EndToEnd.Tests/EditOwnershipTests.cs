@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using RouterHosts.Client;
 using RouterHosts.Protocol.V1;
+using RouterHosts.Agent.Pki;
 using RouterHosts.Transport;
 
 namespace RouterHosts.EndToEnd.Tests;

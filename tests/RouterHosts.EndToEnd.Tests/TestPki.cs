@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using RouterHosts.Agent.Pki;
 using RouterHosts.Transport;
 
 namespace RouterHosts.EndToEnd.Tests;

@@ -635,6 +635,39 @@ public abstract class HostStoreComplianceTests : IDisposable
     }
 
     [Fact]
+    public void Append_with_a_snapshot_stores_the_snapshot_and_the_change_together()
+    {
+        var a = Entry("01A", "10.0.0.1", "a", at: T(1));
+        Append(T(1), Created(a));
+        var snapshot = new PendingSnapshot(new SnapshotInfo("01S00000000000000000000001", "before", "pre-edit", T(2), 1), [a], "rendered");
+
+        var changeId = Store.Append([Created(Entry("01B", "10.0.0.2", "b", at: T(2)))], "tester", T(2), snapshot);
+
+        Assert.Equal(changeId, Store.LastChangeId());
+        Assert.Equal(2, Store.CountLive());
+        Assert.Equal(snapshot.Info, Assert.Single(Store.ListSnapshots(0, null)));
+        Same([a], Store.GetSnapshotEntries(snapshot.Info.Id));
+    }
+
+    [Fact]
+    public void A_failed_append_leaves_no_snapshot_behind()
+    {
+        var a = Entry("01A", "10.0.0.1", "a", at: T(1));
+        Append(T(1), Created(a));
+        var before = Store.LastChangeId();
+        var snapshot = new PendingSnapshot(new SnapshotInfo("01S00000000000000000000001", "before", "pre-edit", T(2), 1), [a], "rendered");
+
+        // Another host with a live host's address and name: the unique key refuses the change.
+        Assert.Throws<CoreException>(() =>
+            Store.Append([Created(Entry("01B", "10.0.0.1", "a", at: T(2)))], "tester", T(2), snapshot));
+
+        Assert.Empty(Store.ListSnapshots(0, null));
+        Assert.Null(Store.GetSnapshot(snapshot.Info.Id));
+        Assert.Equal(before, Store.LastChangeId());
+        Assert.Null(Store.Get("01B", includeDeleted: true));
+    }
+
+    [Fact]
     public void PruneSnapshots_keeps_the_newest_by_count()
     {
         var ids = Enumerable.Range(1, 6).Select(i => Store.CreateSnapshot($"s{i}", "manual", [], "", T(i * 10)).Id).ToList();

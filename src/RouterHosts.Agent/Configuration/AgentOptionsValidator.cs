@@ -3,6 +3,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RouterHosts.Agent.Grpc;
+using RouterHosts.Core.Hooks;
+using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Writes;
 using RouterHosts.Transport;
 using RouterHosts.Transport.Server;
 
@@ -24,28 +27,31 @@ public static class AgentOptionsValidator
 
     public static readonly string[] LogLevels = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"];
 
-    /// <summary>Values and paths.</summary>
-    public static IReadOnlyList<string> Validate(AgentOptions options, ConfigurationSources sources)
+    /// <summary>Values and paths; <paramref name="settings"/>, the values parsed, when nothing is wrong (null otherwise).</summary>
+    public static IReadOnlyList<string> Validate(AgentOptions options, ConfigurationSources sources, out AgentSettings? settings)
     {
-        var problems = ValidateValues(options, sources).ToList();
+        var problems = ValidateValues(options, sources, out settings).ToList();
         if (problems.Count == 0) problems.AddRange(CheckPaths(options, sources));
+        if (problems.Count > 0) settings = null;
         return problems;
     }
 
     // ---- values ----
 
-    public static IReadOnlyList<string> ValidateValues(AgentOptions o, ConfigurationSources s)
+    /// <summary>The values, each parsed once; <paramref name="settings"/> holds them when nothing is wrong (null otherwise).</summary>
+    public static IReadOnlyList<string> ValidateValues(AgentOptions o, ConfigurationSources s, out AgentSettings? settings)
     {
         var problems = new List<string>();
         void Problem(string key, string message) => problems.Add(s.Describe(key, message));
 
-        var endpoints = new HashSet<IPEndPoint>();
+        var endpoints = new List<IPEndPoint>();
         for (var i = 0; i < o.Listen.Count; i++)
         {
             var text = o.Listen[i];
             if (ParseEndpoint(text, out var why) is { } endpoint)
             {
-                if (!endpoints.Add(endpoint)) Problem($"listen:{i}", $"'{text}' is listed twice");
+                if (endpoints.Contains(endpoint)) Problem($"listen:{i}", $"'{text}' is listed twice");
+                endpoints.Add(endpoint);
             }
             else Problem($"listen:{i}", why!);
         }
@@ -62,11 +68,12 @@ public static class AgentOptionsValidator
                 if (string.IsNullOrWhiteSpace(o.Tls.Ca)) Problem("tls:ca", "is required for TCP listeners (the CA bundle clients must chain to, PEM)");
             }
         }
+        UnixSocketListener? unixSocket = null;
         if (o.UnixSocket is { } unix)
         {
             if (string.IsNullOrWhiteSpace(unix.Path)) Problem("unix_socket:path", "is required when unix_socket is given");
-            if (ParseMode(unix.Mode) is null)
-                Problem("unix_socket:mode", $"'{unix.Mode}' is not a file mode (write it in octal like \"0660\"; at most 0777)");
+            if (ParseMode(unix.Mode) is { } socketMode) unixSocket = new UnixSocketListener(unix.Path, socketMode, unix.Group);
+            else Problem("unix_socket:mode", $"'{unix.Mode}' is not a file mode (write it in octal like \"0660\"; at most 0777)");
             if (unix.Group is { Length: > 0 } group)
             {
                 try { UnixGroups.GroupId(group); }
@@ -76,15 +83,17 @@ public static class AgentOptionsValidator
 
         var database = DatabaseValues(o, Problem);
         if (string.IsNullOrWhiteSpace(o.HostsFile.Path)) Problem("hosts_file:path", "is required");
-        if (o.HostsFile.Mode?.ToLowerInvariant() is not ("block" or "file"))
+        var hostsFileMode = ParseHostsFileMode(o.HostsFile.Mode);
+        if (hostsFileMode is null)
             Problem("hosts_file:mode", $"'{o.HostsFile.Mode}' is not block (own only the marked block) or file (own the whole file)");
-        if (o.HostsFile.TakeOver && o.HostsFile.Mode?.ToLowerInvariant() != "file")
+        if (o.HostsFile.TakeOver && hostsFileMode != HostsFileMode.File)
             Problem("hosts_file:take_over", "applies to hosts_file:mode file only (block mode keeps every line outside its block anyway)");
         if (database?.SqlitePath is { Length: > 0 } sqlitePath && !string.IsNullOrWhiteSpace(o.HostsFile.Path) &&
             Path.GetFullPath(sqlitePath) == Path.GetFullPath(o.HostsFile.Path))
             Problem("hosts_file:path", "is the same file as database");
 
         var hookNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hookSet = new Dictionary<string, List<HookDefinition>> { ["on_success"] = [], ["on_failure"] = [] };
         foreach (var (list, hooks) in new[] { ("on_success", o.Hooks.OnSuccess), ("on_failure", o.Hooks.OnFailure) })
         {
             for (var i = 0; i < hooks.Count; i++)
@@ -96,6 +105,7 @@ public static class AgentOptionsValidator
                 if (string.IsNullOrWhiteSpace(hook.Command)) Problem($"{key}:command", "every hook needs a command (run with /bin/sh -c)");
                 if (!(hook.TimeoutSeconds > 0 && hook.TimeoutSeconds <= MaxHookTimeoutSeconds))
                     Problem($"{key}:timeout_seconds", $"{Number(hook.TimeoutSeconds)} is not a number of seconds above 0 and at most {MaxHookTimeoutSeconds}");
+                hookSet[list].Add(new HookDefinition(hook.Name, hook.Command, TimeSpan.FromSeconds(hook.TimeoutSeconds)));
             }
         }
 
@@ -110,12 +120,20 @@ public static class AgentOptionsValidator
 
         foreach (var (key, problem) in AccessPolicy.Check(o.Access)) Problem(key, problem);
 
-        if (ParseLogLevel(o.LogLevel) is null)
+        var logLevel = ParseLogLevel(o.LogLevel);
+        if (logLevel is null)
             Problem("log_level", $"'{o.LogLevel}' is not a log level (use {string.Join(", ", LogLevels)})");
         if (o.MaxMessageBytes is < MinMessageBytes or > MaxMessageBytes)
             Problem("max_message_bytes", $"{o.MaxMessageBytes} is not between {MinMessageBytes} (64 KiB) and {MaxMessageBytes} (256 MiB)");
         if (o.ShutdownGraceSeconds is < 1 or > MaxShutdownGraceSeconds)
             Problem("shutdown_grace_seconds", $"{o.ShutdownGraceSeconds} is not between 1 and {MaxShutdownGraceSeconds}");
+
+        settings = problems.Count == 0 && database is not null && hostsFileMode is { } mode && logLevel is { } level
+            ? new AgentSettings(o, endpoints, o.Listen.Count > 0 ? o.Tls : null, unixSocket, database, mode,
+                new HookSet(hookSet["on_success"], hookSet["on_failure"]),
+                new SnapshotPolicy(o.Snapshots.MaxSnapshots, o.Snapshots.MaxAgeDays),
+                TimeSpan.FromSeconds(o.EditSession.IdleTimeoutSeconds), level, TimeSpan.FromSeconds(o.ShutdownGraceSeconds))
+            : null;
         return problems;
     }
 
@@ -303,7 +321,7 @@ public static class AgentOptionsValidator
     /// <summary>File mode on a file with lines the agent did not write, without take_over: what to do about it.</summary>
     public static string? ForeignLinesProblem(HostsFileOptions hostsFile, string hostsPath)
     {
-        if (hostsFile.Mode?.ToLowerInvariant() != "file" || hostsFile.TakeOver) return null;
+        if (ParseHostsFileMode(hostsFile.Mode) != HostsFileMode.File || hostsFile.TakeOver) return null;
         var foreign = RouterHosts.Core.HostsFile.HostsFileRenderer.InspectFileMode(RouterHosts.Core.HostsFile.AtomicFile.TryRead(hostsPath)).Foreign;
         return foreign.Count == 0 ? null : ForeignLinesAdvice(hostsPath, foreign);
     }
@@ -375,6 +393,14 @@ public static class AgentOptionsValidator
         var value = Convert.ToInt32(text, 8);
         return value > 0x1ff ? null : (UnixFileMode)value;
     }
+
+    /// <summary>"block" or "file", in any case; null otherwise.</summary>
+    public static HostsFileMode? ParseHostsFileMode(string? text) => text?.ToLowerInvariant() switch
+    {
+        "block" => HostsFileMode.Block,
+        "file" => HostsFileMode.File,
+        _ => null,
+    };
 
     public static LogLevel? ParseLogLevel(string? text) =>
         LogLevels.FirstOrDefault(l => string.Equals(l, text?.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name

@@ -425,57 +425,41 @@ public sealed class HostsServiceAdapter(HostsEngine engine, AgentInfo agent, ILo
 
     public override Task<ReadinessResponse> Readiness(ReadinessRequest request, ServerCallContext context)
     {
-        var reason = agent.NotReadyReason(engine);
+        var reason = AgentHealth.Read(engine).NotReadyReason;
         return Task.FromResult(new ReadinessResponse { Ready = reason is null, Reason = reason ?? "" });
     }
 
     public override Task<HealthResponse> Health(HealthRequest request, ServerCallContext context)
     {
-        var database = new DatabaseHealth { Backend = engine.Store.BackendName };
-        var timer = Stopwatch.StartNew();
-        string? problem = null;
-        var hostCount = 0;
-        try
-        {
-            engine.Store.Ping();
-            database.Connected = true;
-            hostCount = engine.Store.CountLive();
-        }
-        catch (Exception e)
-        {
-            problem = e.Message;
-        }
-        // Health reports a damaged or full database; it does not fail because of one.
-        problem = engine.Store.Problem() ?? problem;
-        database.Error = problem ?? "";
-        database.LatencyMicros = (long)timer.Elapsed.TotalMicroseconds;
-        database.LatencyMs = (long)timer.Elapsed.TotalMilliseconds;
-
-        var file = engine.HostsFile.State;
-        var hooks = engine.Hooks.Hooks;
+        var health = AgentHealth.Read(engine);
+        var file = health.HostsFile;
         var response = new HealthResponse
         {
-            Healthy = database.Connected && problem is null && file.Current,
+            Healthy = health.Healthy,
             Server = new ServerInfo { Version = agent.Version, UptimeSeconds = (long)agent.Uptime.TotalSeconds, BuildInfo = agent.BuildInfo },
-            Database = database,
+            Database = new DatabaseHealth
+            {
+                Backend = health.Backend, Connected = health.DatabaseConnected, Error = health.DatabaseError ?? "",
+                LatencyMicros = (long)health.DatabaseLatency.TotalMicroseconds, LatencyMs = (long)health.DatabaseLatency.TotalMilliseconds,
+            },
             Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
-            Hooks = new HooksHealth { ConfiguredCount = hooks.All.Count() },
+            Hooks = new HooksHealth { ConfiguredCount = health.Hooks.All.Count() },
             HostsFile = new HostsFileHealth
             {
                 Path = file.Path, Current = file.Current, LastError = file.LastError ?? "", Mode = file.Mode.ToString().ToLowerInvariant(),
                 RenderedChangeId = file.RenderedChangeId.ToString(),
                 LastWrittenAt = file.LastWrittenAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
             },
-            HostCount = hostCount,
-            ChangeId = engine.Feed.ChangeId.ToString(),
+            HostCount = health.HostCount,
+            ChangeId = health.ChangeId.ToString(),
         };
-        response.Hooks.HookNames.AddRange(hooks.All.Select(h => h.Name));
-        response.Hooks.LastRuns.AddRange(engine.Hooks.LastRuns.Select(r => new HookRun
+        response.Hooks.HookNames.AddRange(health.Hooks.All.Select(h => h.Name));
+        response.Hooks.LastRuns.AddRange(health.LastHookRuns.Select(r => new HookRun
         {
             Name = r.Name, Event = r.Event, ExitCode = r.ExitCode, TimedOut = r.TimedOut, DurationMs = (long)r.Duration.TotalMilliseconds,
             FinishedAt = Timestamp.FromDateTimeOffset(r.FinishedAt), OutputTail = r.OutputTail,
         }));
-        if (engine.Sessions.Current is { } session) response.EditSession = ToProto(session);
+        if (health.EditSession is { } session) response.EditSession = ToProto(session);
         return Task.FromResult(response);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Hosting.Systemd;
 using RouterHosts.Agent.Configuration;
 using RouterHosts.Agent.Grpc;
 using RouterHosts.Agent.Systemd;
@@ -22,8 +23,7 @@ public sealed class ConfigurationReloader(
     AgentServices services,
     AccessPolicy policy,
     AgentLogging logging,
-    SystemdNotifier notifier,
-    Func<string> status,
+    AgentNotifier notifier,
     ILogger log)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -37,7 +37,7 @@ public sealed class ConfigurationReloader(
         await _gate.WaitAsync();
         try
         {
-            notifier.Notify("RELOADING=1\n" + SystemdNotifier.MonotonicUsec());
+            notifier.Notify("RELOADING=1\n" + AgentNotifier.MonotonicUsec());
             Reload();
         }
         catch (Exception e)
@@ -46,7 +46,7 @@ public sealed class ConfigurationReloader(
         }
         finally
         {
-            notifier.Notify("READY=1\nSTATUS=" + status());
+            notifier.Notify(ServiceState.Ready); // with the STATUS= line
             Interlocked.Increment(ref _completed);
             _gate.Release();
         }
@@ -55,6 +55,7 @@ public sealed class ConfigurationReloader(
     private void Reload()
     {
         LoadedConfiguration next;
+        AgentSettings? settings = null;
         if (load is null)
         {
             log.LogInformation("SIGHUP: reloading the TLS files");
@@ -73,8 +74,8 @@ public sealed class ConfigurationReloader(
                 log.LogError("the running configuration stays in use (nothing was changed)");
                 return;
             }
-            var problems = AgentOptionsValidator.ValidateValues(next.Options, next.Sources);
-            if (problems.Count > 0)
+            var problems = AgentOptionsValidator.ValidateValues(next.Options, next.Sources, out settings);
+            if (settings is null)
             {
                 foreach (var problem in problems) log.LogError("reload refused: {Problem}", problem);
                 log.LogError("the running configuration stays in use (nothing was changed)");
@@ -89,15 +90,15 @@ public sealed class ConfigurationReloader(
             else log.LogWarning("the new configuration has no TCP listeners or no tls section; the TLS material in use stays until a restart");
         }
 
-        if (load is null) return;
+        if (settings is null) return; // --dev: only the TLS files
 
-        services.Hooks.Reconfigure(AgentServices.ToHookSet(options.Hooks));
+        services.Hooks.Reconfigure(settings.Hooks);
         log.LogInformation("hooks: {Success} on success, {Failure} on failure", options.Hooks.OnSuccess.Count, options.Hooks.OnFailure.Count);
         policy.Replace(options.Access);
         log.LogInformation("{Policy}", policy.Describe());
-        logging.Level = AgentOptionsValidator.ParseLogLevel(options.LogLevel)!.Value;
-        services.Writer.SnapshotPolicy = AgentServices.ToSnapshotPolicy(options.Snapshots);
-        services.Engine.Sessions.IdleTimeout = TimeSpan.FromSeconds(options.EditSession.IdleTimeoutSeconds);
+        logging.Level = settings.LogLevel;
+        services.Writer.SnapshotPolicy = settings.Snapshots;
+        services.Engine.Sessions.IdleTimeout = settings.EditSessionIdleTimeout;
 
         var needRestart = RestartOnlyKeys(running.Options, options);
         if (needRestart.Count > 0)

@@ -28,7 +28,7 @@ public sealed class AgentLogging
             !ulong.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var inode))
             return false;
         // systemd's advice: the variable is inherited, so check that the stream is still ours.
-        return new[] { 1, 2 }.Any(fd => Posix.DeviceAndInode(fd) is { } id && id.Device == device && id.Inode == inode);
+        return new[] { 1, 2 }.Any(fd => Posix.Stat(fd) is { } id && id.Device == device && id.Inode == inode);
     }
 
     /// <summary>

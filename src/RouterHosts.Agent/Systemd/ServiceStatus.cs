@@ -1,4 +1,3 @@
-using System.Globalization;
 using RouterHosts.Core;
 
 namespace RouterHosts.Agent.Systemd;
@@ -9,7 +8,7 @@ namespace RouterHosts.Agent.Systemd;
 /// differs; and the watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, but only while
 /// the agent can still reach its database, so that a wedged agent is restarted.
 /// </summary>
-public sealed class ServiceStatus(SystemdNotifier notifier, ILogger log)
+public sealed class ServiceStatus(AgentNotifier notifier, ILogger log)
 {
     private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
@@ -20,23 +19,8 @@ public sealed class ServiceStatus(SystemdNotifier notifier, ILogger log)
     /// <summary>Set once the core is up; before that the status says "starting".</summary>
     public HostsEngine? Engine { get => Volatile.Read(ref _engine); set => Volatile.Write(ref _engine, value); }
 
-    public string Describe()
-    {
-        if (Engine is not { } engine) return "starting";
-        try
-        {
-            var count = engine.Store.CountLive();
-            var file = engine.HostsFile.State;
-            var written = file.LastWrittenAt is { } at ? at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "never";
-            var fileState = file.Current ? $"hosts file current (last written {written})" : $"hosts file STALE: {file.LastError}";
-            var database = engine.Store.Problem() is { } problem ? $"; DATABASE: {problem}" : "";
-            return $"serving {count} host{(count == 1 ? "" : "s")}; last change #{engine.Feed.ChangeId}; {fileState}{database}";
-        }
-        catch (Exception e)
-        {
-            return $"database unavailable: {e.Message}";
-        }
-    }
+    /// <summary>The STATUS= text: <see cref="AgentHealth.StatusLine"/>, or "starting" before the core is up.</summary>
+    public string Describe() => Engine is { } engine ? AgentHealth.Read(engine).StatusLine : "starting";
 
     /// <summary>Sends STATUS= now when it changed since the last one sent.</summary>
     public void Update()

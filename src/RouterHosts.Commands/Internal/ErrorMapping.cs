@@ -47,6 +47,10 @@ internal static class ErrorIds
     public const string FileExists = "RouterHostsFileExists";
     public const string FileError = "RouterHostsFileError";
     public const string NothingToSet = "RouterHostsNothingToSet";
+    public const string SyncInvalid = "RouterHostsSyncInvalid";
+    public const string SyncConflict = "RouterHostsSyncConflict";
+    public const string DevAgentNotFound = "RouterHostsDevAgentNotFound";
+    public const string DevAgentFailed = "RouterHostsDevAgentFailed";
 }
 
 /// <summary>An error's id, category, and whether nothing else can proceed after it.</summary>

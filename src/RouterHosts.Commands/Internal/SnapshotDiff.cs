@@ -1,4 +1,5 @@
 using System.Text;
+using RouterHosts.Client;
 
 namespace RouterHosts.Commands.Internal;
 
@@ -46,16 +47,7 @@ internal sealed class SnapshotDiff
     private static List<RouterHost> Sorted(IEnumerable<RouterHost> hosts) =>
         hosts.OrderBy(h => h.Hostname, StringComparer.OrdinalIgnoreCase).ThenBy(h => h.IPAddress, StringComparer.Ordinal).ToList();
 
-    public static IReadOnlyList<string> FieldsThatDiffer(RouterHost a, RouterHost b)
-    {
-        var fields = new List<string>();
-        if (!string.Equals(a.IPAddress, b.IPAddress, StringComparison.Ordinal)) fields.Add("IPAddress");
-        if (!string.Equals(a.Hostname, b.Hostname, StringComparison.Ordinal)) fields.Add("Hostname");
-        if (!a.Aliases.SequenceEqual(b.Aliases, StringComparer.Ordinal)) fields.Add("Aliases");
-        if (!a.Tags.SequenceEqual(b.Tags, StringComparer.Ordinal)) fields.Add("Tags");
-        if (!string.Equals(a.Comment ?? "", b.Comment ?? "", StringComparison.Ordinal)) fields.Add("Comment");
-        return fields;
-    }
+    public static IReadOnlyList<string> FieldsThatDiffer(RouterHost a, RouterHost b) => HostFields.ThatDiffer(a, b);
 
     /// <summary>A summary line, then one line per host ("+ added", "- removed", "~ changed: field old -> new"), at most <paramref name="maxLines"/>.</summary>
     public string Describe(int maxLines = 25)
@@ -72,13 +64,5 @@ internal sealed class SnapshotDiff
         return text.ToString();
     }
 
-    private static string DescribeField(string field, RouterHost from, RouterHost to) => field switch
-    {
-        "IPAddress" => $"IPAddress {from.IPAddress} -> {to.IPAddress}",
-        "Hostname" => $"Hostname {from.Hostname} -> {to.Hostname}",
-        "Aliases" => $"Aliases [{string.Join(", ", from.Aliases)}] -> [{string.Join(", ", to.Aliases)}]",
-        "Tags" => $"Tags [{string.Join(", ", from.Tags)}] -> [{string.Join(", ", to.Tags)}]",
-        "Comment" => $"Comment '{from.Comment}' -> '{to.Comment}'",
-        _ => field,
-    };
+    private static string DescribeField(string field, RouterHost from, RouterHost to) => HostFields.Describe(field, from, to);
 }

@@ -40,7 +40,7 @@ public sealed class HostsTextFormat : IHostFormat
 
     public void WriteStart(TextWriter writer)
     {
-        writer.Write(HostsFileRenderer.BeginMarker + "\n" + HostsFileRenderer.ManagedNotice + "\n");
+        writer.Write(HostsFileRenderer.BlockHead);
     }
 
     public void WriteEntry(TextWriter writer, HostEntry entry, bool first)
@@ -50,5 +50,5 @@ public sealed class HostsTextFormat : IHostFormat
         writer.Write(sb);
     }
 
-    public void WriteEnd(TextWriter writer) => writer.Write(HostsFileRenderer.EndMarker + "\n");
+    public void WriteEnd(TextWriter writer) => writer.Write(HostsFileRenderer.BlockTail);
 }

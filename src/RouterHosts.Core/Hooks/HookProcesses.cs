@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace RouterHosts.Core.Hooks;
@@ -28,7 +27,7 @@ internal static class HookProcesses
     public static void BecomeSubreaper()
     {
         if (!OperatingSystem.IsLinux() || Interlocked.Exchange(ref s_subreaper, 1) == 1) return;
-        prctl(PrSetChildSubreaper, 1, 0, 0, 0);
+        Posix.prctl(PrSetChildSubreaper, 1, 0, 0, 0);
     }
 
     /// <summary>
@@ -38,17 +37,17 @@ internal static class HookProcesses
     /// </summary>
     public static async Task<int> EndAllAsync(int shellPid, string marker)
     {
-        if (!OperatingSystem.IsLinux()) { kill(-shellPid, SigKill); return 0; }
+        if (!OperatingSystem.IsLinux()) { Posix.kill(-shellPid, SigKill); return 0; }
         var self = Environment.ProcessId;
         var ended = new HashSet<int>();
         for (var pass = 0; pass < MaxPasses; pass++)
         {
             var alive = Find(shellPid, marker, self).Where(p => p.Pid != shellPid && !p.Zombie).ToList();
-            kill(-shellPid, SigKill); // the group, including the shell if it still runs
+            Posix.kill(-shellPid, SigKill); // the group, including the shell if it still runs
             if (alive.Count == 0) break;
             foreach (var p in alive)
             {
-                kill(p.Pid, SigKill);
+                Posix.kill(p.Pid, SigKill);
                 ended.Add(p.Pid);
             }
         }
@@ -64,7 +63,7 @@ internal static class HookProcesses
         while (pending.Count > 0 && DateTime.UtcNow < deadline)
         {
             // waitpid answers 0 while a child still runs, and -1 for a pid that is not (or no longer) our child.
-            pending.RemoveWhere(pid => waitpid(pid, out _, WNoHang) != 0);
+            pending.RemoveWhere(pid => Posix.waitpid(pid, out _, WNoHang) != 0);
             if (pending.Count > 0) await Task.Delay(20);
         }
     }
@@ -119,8 +118,4 @@ internal static class HookProcesses
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
-
-    [DllImport("libc", SetLastError = true)] private static extern int kill(int pid, int signal);
-    [DllImport("libc", SetLastError = true)] private static extern int waitpid(int pid, out int status, int options);
-    [DllImport("libc", SetLastError = true)] private static extern int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
 }

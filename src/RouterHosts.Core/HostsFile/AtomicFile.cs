@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace RouterHosts.Core.HostsFile;
 
 /// <summary>
@@ -90,38 +88,28 @@ public static class AtomicFile
     private static void CopyOwner(string from, string to)
     {
         var (uid, gid) = Owner(from);
-        if (chown(to, uid, gid) != 0)
+        if (Posix.chown(to, uid, gid) != 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
+            var errno = Posix.LastError;
             // Without the privilege to give the file away, the new file keeps our ownership.
-            if (errno != 1 /* EPERM */) throw new IOException($"chown of {to} failed (errno {errno})");
+            if (errno != Posix.EPERM) throw new IOException($"chown of {to} failed (errno {errno})");
         }
     }
 
-    /// <summary>The owner of a file, via statx (its layout is the same on every architecture).</summary>
-    public static (uint Uid, uint Gid) Owner(string path)
-    {
-        var buffer = new byte[256];
-        const int AT_FDCWD = -100, STATX_UID = 0x8, STATX_GID = 0x10;
-        if (statx(AT_FDCWD, path, 0, STATX_UID | STATX_GID, buffer) != 0)
-            throw new IOException($"statx of {path} failed (errno {Marshal.GetLastPInvokeError()})");
-        return (BitConverter.ToUInt32(buffer, 20), BitConverter.ToUInt32(buffer, 24));
-    }
+    /// <summary>The owner of a file (statx).</summary>
+    public static (uint Uid, uint Gid) Owner(string path) =>
+        Posix.Stat(path) is { } status
+            ? (status.Uid, status.Gid)
+            : throw new IOException($"statx of {path} failed (errno {Posix.LastError})");
 
     public static void FsyncDirectory(string directory)
     {
-        var fd = open(directory, 0 /* O_RDONLY */);
-        if (fd < 0) throw new IOException($"cannot open directory {directory} (errno {Marshal.GetLastPInvokeError()})");
+        var fd = Posix.open(directory, 0 /* O_RDONLY */);
+        if (fd < 0) throw new IOException($"cannot open directory {directory} (errno {Posix.LastError})");
         try
         {
-            if (fsync(fd) != 0) throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+            if (Posix.fsync(fd) != 0) throw new IOException($"fsync of {directory} failed (errno {Posix.LastError})");
         }
-        finally { close(fd); }
+        finally { Posix.close(fd); }
     }
-
-    [DllImport("libc", SetLastError = true)] private static extern int open(string path, int flags);
-    [DllImport("libc", SetLastError = true)] private static extern int fsync(int fd);
-    [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
-    [DllImport("libc", SetLastError = true)] private static extern int chown(string path, uint owner, uint group);
-    [DllImport("libc", SetLastError = true)] private static extern int statx(int dirfd, string path, int flags, int mask, byte[] buffer);
 }

@@ -29,14 +29,18 @@ public static class HostsFileRenderer
     public const string ManagedNotice = "# Managed by RouterHosts: change entries with the agent, not by hand.";
     /// <summary>In file mode, heads the loopback lines the agent kept when it took the file over.</summary>
     public const string KeptNotice = "# Loopback lines RouterHosts kept when it took over this file:";
+    /// <summary>The lines that open the managed block (every writer of a block starts with these).</summary>
+    public const string BlockHead = BeginMarker + "\n" + ManagedNotice + "\n";
+    /// <summary>The line that closes the managed block.</summary>
+    public const string BlockTail = EndMarker + "\n";
 
     /// <summary>The block between (and including) the markers. Entries must be in <see cref="HostQuery.Order"/>.</summary>
     public static string RenderBlock(IEnumerable<HostEntry> orderedEntries)
     {
         var sb = new StringBuilder();
-        sb.Append(BeginMarker).Append('\n').Append(ManagedNotice).Append('\n');
+        sb.Append(BlockHead);
         foreach (var entry in orderedEntries) AppendLine(sb, entry);
-        sb.Append(EndMarker).Append('\n');
+        sb.Append(BlockTail);
         return sb.ToString();
     }
 

@@ -16,20 +16,16 @@ public sealed record HostsFileState(
 /// <summary>
 /// Brings the hosts file up to the committed state: renders from the projection,
 /// writes atomically (only when the bytes change), then hands the hook runner one
-/// trigger. When writing fails the change stays committed, the failure hooks run,
-/// and a retry with backoff (or the next change) catches the file up.
+/// trigger. When writing fails the change stays committed and the failure hooks run;
+/// the <see cref="Writes.HostWriter"/>, which asks for every render, retries with backoff.
 /// </summary>
 public sealed class HostsFileSync : IDisposable
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
     private static readonly System.Text.RegularExpressions.Regex TempFileName = new(@"\.routerhosts-[0-9a-f]{32}\.tmp");
 
     private readonly HookRunner _hooks;
     private readonly ILogger _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Timer _retryTimer;
-    private TimeSpan _nextRetry = FirstRetry;
     private HostsFileState _state;
 
     /// <param name="takeOver">
@@ -44,10 +40,6 @@ public sealed class HostsFileSync : IDisposable
         RemoveLeftoverTempFiles();
         if (mode == HostsFileMode.File) _kept = KeptLines(_state.Path, takeOver);
         Lines.Load(store.StreamAll(), store.LastChangeId());
-        _retryTimer = new Timer(_ =>
-        {
-            if (!Volatile.Read(ref _disposed)) _ = Task.Run(() => EnsureCurrentAsync(0, CancellationToken.None));
-        });
     }
 
     public HostsFileState State => Volatile.Read(ref _state);
@@ -86,21 +78,22 @@ public sealed class HostsFileSync : IDisposable
 
     /// <summary>
     /// Makes the file reflect at least <paramref name="changeId"/>. Concurrent callers
-    /// coalesce: one render covers every change committed before it started.
+    /// coalesce: one render covers every change committed before it started. 0 renders in any case.
     /// </summary>
-    public async Task<HostsFileState> EnsureCurrentAsync(long changeId, CancellationToken ct)
+    /// <param name="retryIn">When the caller retries a failed render (said in the failure's log line).</param>
+    public async Task<HostsFileState> EnsureCurrentAsync(long changeId, CancellationToken ct, TimeSpan? retryIn = null)
     {
         await _gate.WaitAsync(ct);
         try
         {
             var state = State;
             if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
-            return Render();
+            return Render(retryIn);
         }
         finally { _gate.Release(); }
     }
 
-    private HostsFileState Render()
+    private HostsFileState Render(TimeSpan? retryIn)
     {
         var state = State;
         var (block, count, changeId) = Lines.RenderBlock();
@@ -114,8 +107,6 @@ public sealed class HostsFileSync : IDisposable
                 Current = true, RenderedChangeId = changeId, LastError = null,
                 LastWrittenAt = wrote ? now : state.LastWrittenAt ?? now,
             };
-            _nextRetry = FirstRetry;
-            _retryTimer.Change(Timeout.Infinite, Timeout.Infinite);
             if (wrote || !state.Current)
                 _hooks.Trigger(new HookTrigger(true, count, null, state.Path, changeId));
         }
@@ -128,11 +119,11 @@ public sealed class HostsFileSync : IDisposable
                         "the changes are committed and the file catches up by itself once there is room";
             var firstFailure = state.Current || state.LastError != error;
             _state = state with { Current = false, LastError = error };
-            _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",
-                state.Path, error, _nextRetry.TotalSeconds);
+            if (retryIn is { } retry)
+                _log.LogError("hosts file {Path} could not be written: {Error}; retrying in {Seconds:0.#} s",
+                    state.Path, error, retry.TotalSeconds);
+            else _log.LogError("hosts file {Path} could not be written: {Error}", state.Path, error);
             if (firstFailure) _hooks.Trigger(new HookTrigger(false, count, error, state.Path, changeId));
-            _retryTimer.Change(_nextRetry, Timeout.InfiniteTimeSpan);
-            _nextRetry = TimeSpan.FromTicks(Math.Min(_nextRetry.Ticks * 2, MaxRetry.Ticks));
         }
         return _state;
     }
@@ -142,12 +133,5 @@ public sealed class HostsFileSync : IDisposable
     /// <summary>On Unix an IOException carries the errno as its HResult.</summary>
     private static bool IsNoSpace(Exception e) => e is IOException { HResult: ENOSPC or EDQUOT };
 
-    private bool _disposed;
-
-    public void Dispose()
-    {
-        Volatile.Write(ref _disposed, true);
-        _retryTimer.Dispose();
-        _gate.Dispose();
-    }
+    public void Dispose() => _gate.Dispose();
 }

@@ -53,9 +53,9 @@ public sealed class RenderedLines
         lock (_gate)
         {
             var sb = new StringBuilder(_characters + 256);
-            sb.Append(HostsFileRenderer.BeginMarker).Append('\n').Append(HostsFileRenderer.ManagedNotice).Append('\n');
+            sb.Append(HostsFileRenderer.BlockHead);
             foreach (var line in _lines.Values) sb.Append(line);
-            sb.Append(HostsFileRenderer.EndMarker).Append('\n');
+            sb.Append(HostsFileRenderer.BlockTail);
             return (sb.ToString(), _lines.Count, _changeId);
         }
     }

@@ -32,8 +32,12 @@ public interface IHostStore : Writes.IHostLookup, IDisposable
     /// <summary>The id of the last committed event; grows with every change. 0 when empty.</summary>
     long LastChangeId();
 
-    /// <summary>Appends the events and updates the projection atomically; returns the new change id.</summary>
-    long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now);
+    /// <summary>
+    /// Appends the events and updates the projection atomically; returns the new change id.
+    /// With <paramref name="snapshotBefore"/> the snapshot of the state before the change is stored
+    /// in the same transaction: if the change fails, no snapshot is left behind.
+    /// </summary>
+    long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null);
 
     IReadOnlyList<HostEvent> History(string id);
 
@@ -80,5 +84,8 @@ public sealed record PendingEvent(HostEventType Type, HostEntry State);
 
 /// <summary>One host a compaction folded: its event counts before and after, and its current version.</summary>
 public sealed record CompactedHost(string HostId, long EventsBefore, long EventsAfter, long Version);
+
+/// <summary>A snapshot to store with a change (<see cref="IHostStore.Append"/>); its id and time are chosen by the caller.</summary>
+public sealed record PendingSnapshot(SnapshotInfo Info, IReadOnlyList<HostEntry> Entries, string RenderedHosts);
 
 public sealed record SnapshotInfo(string Id, string Name, string Trigger, DateTimeOffset CreatedAt, int EntryCount);

@@ -4,8 +4,11 @@ using RouterHosts.Core.Storage;
 
 namespace RouterHosts.Core.Writes;
 
-/// <summary>What a write did: the change id committed (0 when nothing changed) and the hosts file's state after it.</summary>
-public sealed record WriteOutcome(long ChangeId, HostsFileState File)
+/// <summary>
+/// What a write did: the change id committed (0 when nothing changed), the hosts file's state after it,
+/// and the id of the snapshot taken before it, when one was asked for.
+/// </summary>
+public sealed record WriteOutcome(long ChangeId, HostsFileState File, string? SnapshotId = null)
 {
     public bool HostsFileStale => !File.Current;
 }
@@ -13,51 +16,89 @@ public sealed record WriteOutcome(long ChangeId, HostsFileState File)
 public sealed record SnapshotPolicy(int MaxSnapshots = 50, int MaxAgeDays = 30);
 
 /// <summary>
-/// The single write path. Every change (single, bulk, import, session commit,
-/// rollback) is planned on a <see cref="ChangeSet"/>, then committed here: one
-/// writer at a time, events and projection in one transaction, then the hosts
-/// file rendered once (which hands the hook runner one trigger) and watchers told.
+/// The single write path, and the only place a write becomes a file. Every change (single,
+/// bulk, import, session commit, rollback) is planned on a <see cref="ChangeSet"/>, then
+/// committed here: one writer at a time, events, projection and any pre-write snapshot in one
+/// transaction, then the hosts file rendered once (which hands the hook runner one trigger) and
+/// watchers told. It also owns every other render: at start, before stopping, catching up with
+/// other agents, bulk calls' periodic renders, and the retry (with backoff) after a failed write.
 /// </summary>
-public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, ChangeFeed feed, TimeProvider clock)
+public sealed class HostWriter : IDisposable
 {
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a long bulk call regenerates the file while it runs (it always does at its end).</summary>
+    public static readonly TimeSpan BulkRenderInterval = TimeSpan.FromSeconds(1);
+
+    private readonly IHostStore _store;
+    private readonly HostsFileSync _hostsFile;
+    private readonly ChangeFeed _feed;
+    private readonly TimeProvider _clock;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _retryLock = new();
+    private readonly Timer _retryTimer;
+    private TimeSpan _nextRetry = FirstRetry;
+    private bool _disposed;
+
+    public HostWriter(IHostStore store, HostsFileSync hostsFile, ChangeFeed feed, TimeProvider clock)
+    {
+        _store = store;
+        _hostsFile = hostsFile;
+        _feed = feed;
+        _clock = clock;
+        _retryTimer = new Timer(_ =>
+        {
+            if (!Volatile.Read(ref _disposed)) _ = Task.Run(() => RenderAsync(0));
+        });
+    }
 
     public SnapshotPolicy SnapshotPolicy { get; set; } = new();
+
+    /// <summary>The hosts file's state as of the last render.</summary>
+    public HostsFileState FileState => _hostsFile.State;
 
     /// <summary>
     /// Plans with <paramref name="plan"/> against the committed state and commits its
     /// events. A plan that throws commits nothing. With <paramref name="snapshotBefore"/>
-    /// a snapshot of the state before the change is taken first (only if the plan succeeded).
+    /// a snapshot of the state before the change is stored in the change's transaction
+    /// (only if the plan succeeded; alone when the plan changed nothing); its id is in the outcome.
     /// </summary>
-    /// <param name="render">
-    /// When the file is brought up to date: before returning (the default), or later by the
-    /// caller (bulk batches, which regenerate it once in a while and at their end).
-    /// </param>
-    public async Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
-        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null,
-        FileRender render = FileRender.Wait)
+    public Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
+        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore = null) =>
+        WriteAsync(actor, plan, ct, snapshotBefore, deferRender: false);
+
+    /// <param name="deferRender">The caller brings the file up to date later (bulk batches: see <see cref="BulkWrites"/>).</param>
+    private async Task<(T Result, WriteOutcome Outcome)> WriteAsync<T>(
+        string actor, Func<ChangeSet, T> plan, CancellationToken ct, (string Name, string Trigger)? snapshotBefore, bool deferRender)
     {
         long changeId;
         T result;
+        string? snapshotId;
         await _gate.WaitAsync(ct);
         try
         {
-            var set = new ChangeSet(store, clock.GetUtcNow());
+            var set = new ChangeSet(_store, _clock.GetUtcNow());
             result = plan(set);
-            var snapshot = snapshotBefore is { } before ? CreateSnapshotLocked(before.Name, before.Trigger) : null;
-            if (result is ISnapshotAware aware && snapshot is not null) aware.SnapshotTaken(snapshot);
-            if (set.Events.Count == 0) return (result, new WriteOutcome(0, hostsFile.State));
-            changeId = store.Append(set.Events, actor, set.Now);
+            if (set.Events.Count == 0)
+            {
+                snapshotId = snapshotBefore is { } alone ? CreateSnapshotLocked(alone.Name, alone.Trigger).Id : null;
+                return (result, new WriteOutcome(0, _hostsFile.State, snapshotId));
+            }
+            var snapshot = snapshotBefore is { } before ? PendingSnapshotLocked(before.Name, before.Trigger) : null;
+            changeId = _store.Append(set.Events, actor, set.Now, snapshot);
+            snapshotId = snapshot?.Info.Id;
+            if (snapshot is not null) PruneAfterCommitLocked();
             // The change's ids follow the lines' own unless another agent sharing the store committed in between.
-            if (changeId - set.Events.Count == hostsFile.Lines.ChangeId) hostsFile.Lines.Apply(set.Events, changeId);
+            if (changeId - set.Events.Count == _hostsFile.Lines.ChangeId) _hostsFile.Lines.Apply(set.Events, changeId);
             else ReloadLinesLocked();
         }
         finally { _gate.Release(); }
 
-        feed.Publish(changeId);
+        _feed.Publish(changeId);
         // Outside the gate: the next writer can commit while this one renders; renders coalesce.
-        if (render == FileRender.Defer) return (result, new WriteOutcome(changeId, hostsFile.State));
-        return (result, new WriteOutcome(changeId, await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None)));
+        var file = deferRender ? _hostsFile.State : await RenderAsync(changeId);
+        return (result, new WriteOutcome(changeId, file, snapshotId));
     }
 
     /// <summary>
@@ -70,14 +111,85 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
         await _gate.WaitAsync(ct);
         try
         {
-            changeId = store.LastChangeId();
-            if (changeId == hostsFile.Lines.ChangeId) return changeId;
+            changeId = _store.LastChangeId();
+            if (changeId == _hostsFile.Lines.ChangeId) return changeId;
             changeId = ReloadLinesLocked();
         }
         finally { _gate.Release(); }
-        feed.Publish(changeId);
-        await hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None);
+        _feed.Publish(changeId);
+        await RenderAsync(changeId);
         return changeId;
+    }
+
+    /// <summary>At start, before the agent says it is ready: the file made to reflect the database.</summary>
+    public Task<HostsFileState> RenderAtStartAsync() => RenderAsync(0);
+
+    /// <summary>Before stopping: the file brought up to date when it is behind the database; null when it already was.</summary>
+    public async Task<HostsFileState?> RenderBeforeStopAsync()
+    {
+        var before = _hostsFile.State;
+        if (before.Current && before.RenderedChangeId >= _store.LastChangeId()) return null;
+        return await RenderAsync(0);
+    }
+
+    /// <summary>Starts a bulk call's writes: batches commit at once, the file follows about once a second and at the end.</summary>
+    public BulkWrites StartBulk() => new(this);
+
+    /// <summary>A bulk call's batches (see <see cref="StartBulk"/>). One caller at a time.</summary>
+    public sealed class BulkWrites
+    {
+        private readonly HostWriter _writer;
+        private long _lastChangeId;
+        private DateTime _lastRender = DateTime.UtcNow;
+
+        internal BulkWrites(HostWriter writer) => _writer = writer;
+
+        /// <summary>Commits one batch; the file is not waited for.</summary>
+        public async Task<WriteOutcome> WriteBatchAsync(string actor, Action<ChangeSet> plan, CancellationToken ct)
+        {
+            var (_, outcome) = await _writer.WriteAsync(actor, set => { plan(set); return 0; }, ct, null, deferRender: true);
+            _lastChangeId = Math.Max(_lastChangeId, outcome.ChangeId);
+            // A long bulk call brings the file along now and then, not after every batch.
+            if (_lastChangeId > 0 && DateTime.UtcNow - _lastRender > BulkRenderInterval)
+            {
+                _ = _writer.RenderAsync(_lastChangeId);
+                _lastRender = DateTime.UtcNow;
+            }
+            return outcome;
+        }
+
+        /// <summary>Waits until the file holds every batch committed.</summary>
+        public async Task FinishAsync()
+        {
+            if (_lastChangeId > 0) await _writer.RenderAsync(_lastChangeId);
+        }
+    }
+
+    /// <summary>
+    /// Every render goes through here. A failed one schedules a retry with backoff, so the file
+    /// catches up without another change; once the file is current the retries stop. The decision
+    /// follows the file's latest state, so a render that finished earlier cannot cancel a later one's retry.
+    /// </summary>
+    private async Task<HostsFileState> RenderAsync(long changeId)
+    {
+        TimeSpan retryIn;
+        lock (_retryLock) retryIn = _nextRetry;
+        var state = await _hostsFile.EnsureCurrentAsync(changeId, CancellationToken.None, retryIn);
+        lock (_retryLock)
+        {
+            if (_disposed) return state;
+            if (_hostsFile.State.Current)
+            {
+                _nextRetry = FirstRetry;
+                _retryTimer.Change(Timeout.Infinite, Timeout.Infinite);
+            }
+            else if (!state.Current)
+            {
+                _retryTimer.Change(_nextRetry, Timeout.InfiniteTimeSpan);
+                _nextRetry = TimeSpan.FromTicks(Math.Min(_nextRetry.Ticks * 2, MaxRetry.Ticks));
+            }
+        }
+        return state;
     }
 
     /// <summary>
@@ -86,8 +198,8 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
     /// </summary>
     private long ReloadLinesLocked()
     {
-        var changeId = store.LastChangeId();
-        hostsFile.Lines.Load(store.StreamAll(), changeId);
+        var changeId = _store.LastChangeId();
+        _hostsFile.Lines.Load(_store.StreamAll(), changeId);
         return changeId;
     }
 
@@ -100,24 +212,35 @@ public sealed class HostWriter(IHostStore store, HostsFileSync hostsFile, Change
 
     private SnapshotInfo CreateSnapshotLocked(string name, string trigger)
     {
-        var now = clock.GetUtcNow();
-        var entries = store.StreamAll().ToList();
-        var snapshot = store.CreateSnapshot(name, trigger, entries, hostsFile.Lines.RenderBlock().Block, now);
-        store.PruneSnapshots(SnapshotPolicy.MaxSnapshots, now.AddDays(-SnapshotPolicy.MaxAgeDays));
+        var now = _clock.GetUtcNow();
+        var snapshot = _store.CreateSnapshot(name, trigger, _store.StreamAll().ToList(), _hostsFile.Lines.RenderBlock().Block, now);
+        _store.PruneSnapshots(SnapshotPolicy.MaxSnapshots, now.AddDays(-SnapshotPolicy.MaxAgeDays));
         return snapshot;
     }
-}
 
-/// <summary>A plan result that wants to know the id of the snapshot taken before it was committed.</summary>
-public interface ISnapshotAware
-{
-    void SnapshotTaken(SnapshotInfo snapshot);
-}
+    /// <summary>The committed state as a snapshot to store with the change about to be appended.</summary>
+    private PendingSnapshot PendingSnapshotLocked(string name, string trigger)
+    {
+        var now = _clock.GetUtcNow();
+        var entries = _store.StreamAll().ToList();
+        return new PendingSnapshot(new SnapshotInfo(Ulid.New(now), name, trigger, now, entries.Count), entries,
+            _hostsFile.Lines.RenderBlock().Block);
+    }
 
-public enum FileRender
-{
-    /// <summary>Regenerate the hosts file before the write returns.</summary>
-    Wait,
-    /// <summary>The caller regenerates it (see <see cref="HostsFileSync.EnsureCurrentAsync"/>).</summary>
-    Defer,
+    /// <summary>Pruning is housekeeping: once the change is committed its failure must not fail the write; the next snapshot prunes again.</summary>
+    private void PruneAfterCommitLocked()
+    {
+        var now = _clock.GetUtcNow();
+        try { _store.PruneSnapshots(SnapshotPolicy.MaxSnapshots, now.AddDays(-SnapshotPolicy.MaxAgeDays)); }
+        catch (CoreException) { }
+    }
+
+    public void Dispose()
+    {
+        lock (_retryLock)
+        {
+            _disposed = true;
+            _retryTimer.Dispose();
+        }
+    }
 }

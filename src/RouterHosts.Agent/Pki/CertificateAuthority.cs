@@ -1,13 +1,16 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using RouterHosts.Transport;
 
-namespace RouterHosts.Transport;
+namespace RouterHosts.Agent.Pki;
 
 /// <summary>
 /// A small private CA (ECDSA P-256) that issues server and client certificates
 /// for mTLS. Keys are written as PKCS#8 PEM with mode 0600; nothing is
-/// overwritten unless asked.
+/// overwritten unless asked. The agent's (dev mode, `pki` subcommands); the client never issues
+/// certificates, so this is not in the Transport assembly the module ships. The end-to-end tests
+/// compile this file in to make their test PKI.
 /// </summary>
 public sealed class CertificateAuthority : IDisposable
 {
