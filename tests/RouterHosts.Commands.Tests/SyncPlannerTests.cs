@@ -147,15 +147,13 @@ public sealed class SyncPlannerTests
     }
 
     [Fact]
-    public void Ten_thousand_against_ten_thousand_plans_in_well_under_the_time_a_user_waits()
+    public void Ten_thousand_against_ten_thousand_plans_every_change()
     {
-        // Not a benchmark (bench/ measures): a guard that planning stays linear, with a generous bound.
+        // Correctness at size; how long planning takes is measured by bench/ (--sync), not here.
         var current = Enumerable.Range(0, 10_000).Select(i => Current($"10.{i / 256}.{i % 256}.1", $"h{i}", tags: ["lab"])).ToList();
         var desired = Enumerable.Range(0, 10_000).Select(i => Want(i + 1, $"10.{i / 256}.{i % 256}.1", $"h{i}", comment: i % 10 == 0 ? "x" : null)).ToList();
-        var watch = Stopwatch.StartNew();
         var plan = SyncPlanner.Plan(desired, current, "lab", prune: true);
         Assert.Equal((1000, 9000), (plan.Count(RouterHostsSyncAction.Update), plan.Unchanged));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"planning took {watch.Elapsed}");
     }
 }
 
