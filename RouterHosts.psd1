@@ -55,7 +55,7 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('hosts', 'dns', 'router', 'grpc', 'mtls', 'pester', 'PSEdition_Core', 'Linux', 'MacOS', 'Windows')
+            Tags         = @('hosts', 'dns', 'router', 'grpc', 'mtls', 'pester', 'PSEdition_Core', 'Linux')
             # The project's home and licence: to be confirmed by its owners (the repository has no LICENSE file yet).
             ProjectUri   = 'https://github.com/routerhosts/RouterHosts'
             LicenseUri   = 'https://github.com/routerhosts/RouterHosts/blob/main/LICENSE'
