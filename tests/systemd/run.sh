@@ -217,14 +217,15 @@ cursor() { journal | wc -l; }
 since() { journal | tail -n "+$(($1 + 1))"; }
 
 # Readiness over gRPC (TLS, the client certificate) from the host: a unary call by hand.
-# The request is an empty message (5-byte gRPC frame); the answer must be grpc-status 0 and ready = true (field 1: 08 01).
+# The request is an empty message (5-byte gRPC frame); the answer must be grpc-status 0 and an uncompressed
+# frame (any length: later fields such as hosts_file_drift follow) that starts with ready = true (field 1: 08 01).
 readiness() {
     printf '\0\0\0\0\0' >"$run/readiness.req"
     curl -sS --http2 --max-time 20 --cacert "$client/ca.crt" --cert "$client/client.crt" --key "$client/client.key" \
         -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @"$run/readiness.req" \
         -D "$run/readiness.headers" -o "$run/readiness.body" \
         "https://127.0.0.1:$port/router_hosts.v1.HostsService/Readiness" 2>"$run/readiness.err" || return 1
-    grep -qi '^grpc-status: *0' "$run/readiness.headers" && od -An -tx1 "$run/readiness.body" | tr -d ' \n' | grep -q '^00000000020801'
+    grep -qi '^grpc-status: *0' "$run/readiness.headers" && od -An -tx1 "$run/readiness.body" | tr -d ' \n' | grep -q '^00[0-9a-f]\{8\}0801'
 }
 
 # 1. start to READY: systemctl start returns once READY=1 arrived (Type=notify), and the agent answers.
