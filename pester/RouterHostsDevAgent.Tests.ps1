@@ -88,6 +88,7 @@ Describe 'Start-RouterHostsDevAgent' {
             Should -Throw -ErrorId 'RouterHostsDevAgentNotFound,RouterHosts.Commands.StartRouterHostsDevAgentCommand' -ExpectedMessage "*$missing*"
     }
 
+    # Skipped on Windows (here and in the next two): the stand-in agents are /bin/sh scripts made executable with chmod.
     It 'reports an agent that exits at start with its exit code and the end of its log' -Skip:$IsWindows {
         $fake = Join-Path $TestDrive 'exits.sh'
         Set-Content -LiteralPath $fake -Value "#!/bin/sh`necho 'cannot bind: the fake agent gives up' >&2`nexit 3"

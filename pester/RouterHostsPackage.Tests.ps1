@@ -23,6 +23,7 @@ Describe 'The RouterHosts package' {
         Join-Path $PackageDir "RouterHosts-$($Manifest.ModuleVersion).zip" | Should -Exist
     }
 
+    # Skipped on Windows: the package ships a linux-x64 agent only.
     It 'installs from a local repository with Install-PSResource, imports, and starts the agent it ships' -Skip:$IsWindows {
         if (-not $PackageDir) { Set-ItResult -Skipped -Because $SkipReason; return }
         $repository = Join-Path $TestDrive 'repository'
