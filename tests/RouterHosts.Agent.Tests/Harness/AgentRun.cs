@@ -46,9 +46,9 @@ public sealed class AgentRun : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>The agent's built binary (same configuration as the tests); one definition, in the end-to-end harness.</summary>
-    public static string AgentDll => EndToEnd.Tests.AgentProcess.AgentDll;
+    public static string AgentDll => AgentProcess.AgentDll;
 
-    public static string RepositoryRoot => EndToEnd.Tests.AgentProcess.RepositoryRoot;
+    public static string RepositoryRoot => AgentProcess.RepositoryRoot;
 
     /// <summary>
     /// Starts `dotnet routerhosts-agent.dll ARGS`. With <paramref name="viaShell"/> the
@@ -89,7 +89,7 @@ public sealed class AgentRun : IAsyncDisposable
             info.Environment.Remove(name);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = Process.Start(info)!;
-        EndToEnd.Tests.RunningAgents.Track(process);
+        RunningAgents.Track(process);
         return new AgentRun(process);
     }
 
@@ -153,7 +153,7 @@ public sealed class AgentRun : IAsyncDisposable
             try { await WaitForExitAsync(TimeSpan.FromSeconds(15)); }
             catch (TimeoutException) { _process.Kill(entireProcessTree: true); }
         }
-        EndToEnd.Tests.RunningAgents.Forget(_process);
+        RunningAgents.Forget(_process);
         _process.Dispose();
     }
 

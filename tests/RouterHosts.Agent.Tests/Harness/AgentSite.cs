@@ -101,7 +101,7 @@ public sealed class AgentSite : IDisposable
             .ToList();
     }
 
-    public static int FreePort() => EndToEnd.Tests.AgentProcess.FreePort();
+    public static int FreePort() => AgentProcess.FreePort();
 
     public static string NewTempDirectory(string what)
     {

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using RouterHosts.Client;
 
-namespace RouterHosts.EndToEnd.Tests;
+namespace RouterHosts.Testing;
 
 /// <summary>
 /// The real agent binary, started as a process in a temporary data directory
@@ -247,7 +247,7 @@ public sealed class AgentProcess : IAsyncDisposable
 /// exits, so that an aborted run or a fixture whose disposal never ran leaves no agent
 /// holding its port.
 /// </summary>
-internal static class RunningAgents
+public static class RunningAgents
 {
     private static readonly HashSet<Process> Processes = [];
 
