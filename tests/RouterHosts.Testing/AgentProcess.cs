@@ -168,11 +168,11 @@ public sealed class AgentProcess : IAsyncDisposable
     /// Waits until the agent answers (see <see cref="WaitUntilReadyAsync"/>); if it never does,
     /// ends it before the error goes up (no process outlives a failed setup).
     /// </summary>
-    public static async Task<AgentProcess> ReadyOrDisposedAsync(AgentProcess agent, Func<RouterHostsClient?>? connect = null)
+    public static async Task<AgentProcess> ReadyOrDisposedAsync(AgentProcess agent, Func<RouterHostsClient?>? connect = null, TimeSpan? timeout = null)
     {
         try
         {
-            await agent.WaitUntilReadyAsync(connect: connect);
+            await agent.WaitUntilReadyAsync(timeout, connect);
             return agent;
         }
         catch
