@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using RouterHosts;
 using RouterHosts.Client;
-using RouterHosts.EndToEnd.Tests;
+using RouterHosts.Testing;
 
 /// <summary>
 /// `--compare`: each figure of the performance issue beside its floor, taken in the same run,

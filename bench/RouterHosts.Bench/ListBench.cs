@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using RouterHosts;
 using RouterHosts.Client;
-using RouterHosts.EndToEnd.Tests;
+using RouterHosts.Testing;
 
 /// <summary>
 /// ListHosts of N hosts over mTLS beside its floor: the same rows, in the same order,

@@ -3,7 +3,7 @@ using System.Text;
 using Npgsql;
 using RouterHosts;
 using RouterHosts.Client;
-using RouterHosts.EndToEnd.Tests;
+using RouterHosts.Testing;
 using RouterHosts.Storage.Postgres;
 
 /// <summary>

@@ -4,7 +4,7 @@ using RouterHosts;
 using RouterHosts.Client;
 using RouterHosts.Core.Hosts;
 using RouterHosts.Core.HostsFile;
-using RouterHosts.EndToEnd.Tests;
+using RouterHosts.Testing;
 
 // Usage: dotnet run -c Release --project bench/RouterHosts.Bench [-- --hosts N --adds N]
 //        dotnet run -c Release --project bench/RouterHosts.Bench -- --list [--hosts 1000 --runs 300]

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using RouterHosts;
 using RouterHosts.Client;
-using RouterHosts.EndToEnd.Tests;
+using RouterHosts.Testing;
 
 /// <summary>
 /// Declarative sync of N desired hosts against N current ones (all tagged "lab"): a tenth

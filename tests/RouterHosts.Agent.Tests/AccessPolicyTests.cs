@@ -16,7 +16,7 @@ public sealed class AccessPolicyTests(AccessPolicyTests.Agent fixture) : IClassF
     public sealed class Agent : IAsyncLifetime
     {
         public AgentSite Site { get; private set; } = null!;
-        public AgentRun Run { get; private set; } = null!;
+        public AgentProcess Run { get; private set; } = null!;
         public Dictionary<string, string> Clients { get; } = new();
 
         public async Task InitializeAsync()
@@ -46,7 +46,7 @@ public sealed class AccessPolicyTests(AccessPolicyTests.Agent fixture) : IClassF
     }
 
     private AgentSite _site => fixture.Site;
-    private AgentRun _agent => fixture.Run;
+    private AgentProcess _agent => fixture.Run;
     private Dictionary<string, string> _clients => fixture.Clients;
 
     internal static string CurrentUid() => File.ReadLines("/proc/self/status").First(l => l.StartsWith("Uid:")).Split('\t')[1];
@@ -139,7 +139,7 @@ public sealed class AccessPolicyTests(AccessPolicyTests.Agent fixture) : IClassF
 public sealed class UnixPeerAccessTests : IAsyncLifetime
 {
     private AgentSite _site = null!;
-    private AgentRun _agent = null!;
+    private AgentProcess _agent = null!;
 
     public async Task InitializeAsync()
     {

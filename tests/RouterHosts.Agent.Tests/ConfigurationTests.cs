@@ -19,7 +19,7 @@ public sealed class ConfigurationTests : IDisposable
 
     private async Task<string> ExpectRefusedAsync(IDictionary<string, string>? environment = null, params string[] extra)
     {
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args(["--check-config", .. extra]), _site.Root, environment);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args(["--check-config", .. extra]), _site.Root, environment);
         Assert.True(exit == 2, $"expected exit code 2, got {exit}:\n{output}");
         Assert.DoesNotContain("configuration is valid", output);
         Assert.DoesNotContain("Unhandled exception", output);
@@ -35,7 +35,7 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public async Task Valid_configuration_passes_the_check()
     {
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config"), _site.Root);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args("--check-config"), _site.Root);
         Assert.True(exit == 0, output);
         Assert.Contains($"{_site.ConfigPath}: configuration is valid", output);
     }
@@ -44,7 +44,7 @@ public sealed class ConfigurationTests : IDisposable
     public async Task Missing_file_is_named()
     {
         var missing = Path.Combine(_site.Root, "nope.json");
-        var (exit, output) = await AgentRun.RunToExitAsync(["--config", missing], _site.Root);
+        var (exit, output) = await AgentProcess.RunToExitAsync(["--config", missing], _site.Root);
         Assert.Equal(2, exit);
         Assert.Contains($"{missing}: configuration file does not exist", output);
     }
@@ -85,7 +85,7 @@ public sealed class ConfigurationTests : IDisposable
             ["ROUTERHOSTS_CLIENT_CONFIG"] = "/nowhere/client.json",
             ["ROUTERHOSTS_WHATEVER"] = "x",
         };
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config"), _site.Root, foreign);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args("--check-config"), _site.Root, foreign);
         Assert.True(exit == 0, output);
         Assert.Contains("configuration is valid", output);
 
@@ -254,7 +254,7 @@ public sealed class ConfigurationTests : IDisposable
         var other = AgentSite.NewTempDirectory("otherpki");
         try
         {
-            var (exit, text) = await AgentRun.RunToExitAsync(["pki", "init", "--dir", other, "--server-name", "other.test"], other);
+            var (exit, text) = await AgentProcess.RunToExitAsync(["pki", "init", "--dir", other, "--server-name", "other.test"], other);
             Assert.True(exit == 0, text);
             Edit(c => c["tls"]!["key"] = Path.Combine(other, "server.key"));
             var output = await ExpectRefusedAsync();
@@ -295,7 +295,7 @@ public sealed class ConfigurationTests : IDisposable
         var environment = new Dictionary<string, string> { ["ROUTERHOSTS_AGENT_LOG_LEVEL"] = "loud" };
         Assert.Contains("log_level: 'loud' is not a log level (use Trace, Debug, Information, Warning, Error, Critical, None) (set by the environment variable ROUTERHOSTS_AGENT_LOG_LEVEL)",
             await ExpectRefusedAsync(environment));
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config", "--log_level=Debug"), _site.Root, environment);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args("--check-config", "--log_level=Debug"), _site.Root, environment);
         Assert.True(exit == 0, output);
 
         // A stray word is not silently ignored.
@@ -338,13 +338,13 @@ public sealed class ConfigurationTests : IDisposable
     /// <summary>The real agent as the unprivileged user nobody (65534), as systemd's User= would start it.</summary>
     private async Task<(int ExitCode, string Output)> RunAsNobodyAsync(params string[] args)
     {
-        var binary = Environment.GetEnvironmentVariable(AgentRun.AgentUnderTestVariable);
+        var binary = Environment.GetEnvironmentVariable(AgentProcess.AgentUnderTestVariable);
         var info = new ProcessStartInfo("setpriv")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _site.Root,
         };
         foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--" }) info.ArgumentList.Add(a);
-        if (string.IsNullOrEmpty(binary)) { info.ArgumentList.Add("dotnet"); info.ArgumentList.Add(AgentRun.AgentDll); }
+        if (string.IsNullOrEmpty(binary)) { info.ArgumentList.Add("dotnet"); info.ArgumentList.Add(AgentProcess.AgentDll); }
         else info.ArgumentList.Add(binary);
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["HOME"] = "/nonexistent";

@@ -22,7 +22,7 @@ public sealed class DatabaseConfigurationTests : IDisposable
 
     private async Task<string> ExpectRefusedAsync(IDictionary<string, string>? environment = null)
     {
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config"), _site.Root, environment);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args("--check-config"), _site.Root, environment);
         Assert.True(exit == 2, $"expected exit code 2, got {exit}:\n{output}");
         Assert.DoesNotContain("configuration is valid", output);
         Assert.DoesNotContain("Unhandled exception", output);
@@ -31,7 +31,7 @@ public sealed class DatabaseConfigurationTests : IDisposable
 
     private async Task ExpectValidAsync(IDictionary<string, string>? environment = null)
     {
-        var (exit, output) = await AgentRun.RunToExitAsync(_site.Args("--check-config"), _site.Root, environment);
+        var (exit, output) = await AgentProcess.RunToExitAsync(_site.Args("--check-config"), _site.Root, environment);
         Assert.True(exit == 0, output);
         Assert.Contains("configuration is valid", output);
     }

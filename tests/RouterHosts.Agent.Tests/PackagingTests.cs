@@ -17,10 +17,10 @@ public sealed class PackagingTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Packaging(string file) => Path.Combine(AgentRun.RepositoryRoot, "packaging", file);
+    private static string Packaging(string file) => Path.Combine(AgentProcess.RepositoryRoot, "packaging", file);
 
     /// <summary>The agent as built next to the tests: an apphost executable that can stand in for the installed one.</summary>
-    private static string AgentExecutable => Path.Combine(Path.GetDirectoryName(AgentRun.AgentDll)!, "routerhosts-agent");
+    private static string AgentExecutable => Path.Combine(Path.GetDirectoryName(AgentProcess.AgentDll)!, "routerhosts-agent");
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
@@ -83,13 +83,13 @@ public sealed class PackagingTests : IDisposable
         // The sample names router paths (/etc/router-hosts/pki, /var/lib/router-hosts, group router-hosts) that
         // exist only on an installed router: those values are overridden; every key and every other value is the sample's.
         var pki = Path.Combine(_dir, "pki");
-        var (exit, output) = await AgentRun.RunToExitAsync(["pki", "init", "--dir", pki, "--server-name", "router.test"], _dir);
+        var (exit, output) = await AgentProcess.RunToExitAsync(["pki", "init", "--dir", pki, "--server-name", "router.test"], _dir);
         Assert.True(exit == 0, output);
         var sample = Path.Combine(_dir, "agent.json");
         File.Copy(Packaging("agent.json.sample"), sample);
         File.SetUnixFileMode(sample, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
         Directory.CreateDirectory(Path.Combine(_dir, "hosts.d"));
-        (exit, output) = await AgentRun.RunToExitAsync(
+        (exit, output) = await AgentProcess.RunToExitAsync(
         [
             "--config", sample, "--check-config",
             $"--tls:certificate={pki}/server.crt", $"--tls:key={pki}/server.key", $"--tls:ca={pki}/ca.crt",
@@ -100,7 +100,7 @@ public sealed class PackagingTests : IDisposable
         Assert.Contains("configuration is valid", output);
 
         // Without the overrides the same file is judged on this machine: it may fail only on what a router has.
-        (exit, output) = await AgentRun.RunToExitAsync(["--config", sample, "--check-config"], _dir);
+        (exit, output) = await AgentProcess.RunToExitAsync(["--config", sample, "--check-config"], _dir);
         Assert.Equal(2, exit);
         AssertOnlyRouterSpecificProblems(output);
 
@@ -137,7 +137,7 @@ public sealed class PackagingTests : IDisposable
         // Staged from the agent as built for the tests (framework-dependent) rather than a fresh
         // `dotnet publish --self-contained` (about a minute and a half here): the layout logic is the same;
         // the publish step itself is run by `packaging/install.sh` without --from, and by bench/agent-startup.sh.
-        var from = Path.GetDirectoryName(AgentRun.AgentDll)!;
+        var from = Path.GetDirectoryName(AgentProcess.AgentDll)!;
         var stage = Path.Combine(_dir, "stage");
         var (exit, output) = await RunAsync(Packaging("install.sh"), ["--from", from], new Dictionary<string, string> { ["DESTDIR"] = stage });
         Assert.True(exit == 0, output);

@@ -15,7 +15,7 @@ public sealed class PkiCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private Task<(int ExitCode, string Output)> Pki(params string[] args) => AgentRun.RunToExitAsync(["pki", .. args], _dir);
+    private Task<(int ExitCode, string Output)> Pki(params string[] args) => AgentProcess.RunToExitAsync(["pki", .. args], _dir);
 
     private static UnixFileMode Mode(string path) => File.GetUnixFileMode(path);
 

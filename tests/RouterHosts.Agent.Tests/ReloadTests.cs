@@ -47,7 +47,7 @@ public sealed class ReloadTests : IDisposable
 
     private async Task RenewServerCertificateAsync(string pkiDirectory, string serverName, string ip)
     {
-        var (exit, output) = await AgentRun.RunToExitAsync(
+        var (exit, output) = await AgentProcess.RunToExitAsync(
             ["pki", "issue-server", "--dir", pkiDirectory, "--server-name", serverName, "--ip", ip, "--force"], _site.Root);
         Assert.True(exit == 0, output);
     }
@@ -58,10 +58,10 @@ public sealed class ReloadTests : IDisposable
         var clientJson = await _site.IssueClientAsync("ops", "admin");
         await using var agent = await _site.StartReadyAsync();
         try { await RenewedCertificateAsync(agent, clientJson); }
-        catch (Exception e) when (e is not Xunit.Sdk.XunitException) { throw new Exception("agent output:\n" + agent.Output, e); }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException) { throw new Exception("agent output:\n" + agent.Transcript, e); }
     }
 
-    private async Task RenewedCertificateAsync(AgentRun agent, string clientJson)
+    private async Task RenewedCertificateAsync(AgentProcess agent, string clientJson)
     {
         var hookOutput = Path.Combine(_site.Root, "hook-ran");
         var oldSerial = SerialOf(Path.Combine(_site.PkiDirectory, "server.crt"));
@@ -125,7 +125,7 @@ public sealed class ReloadTests : IDisposable
         try
         {
             var port = AgentSite.FreePort();
-            await using var agent = AgentRun.Start(["--dev", "--data-dir", dir, "--listen", $"127.0.0.1:{port}"], dir);
+            await using var agent = AgentProcess.Launch(["--dev", "--data-dir", dir, "--listen", $"127.0.0.1:{port}"], dir, port);
             await agent.WaitUntilReadyAsync();
             var pki = Path.Combine(dir, "pki");
             var clientJson = Path.Combine(dir, "client.json");

@@ -248,7 +248,7 @@ public sealed class EditOwnershipTests(EditOwnershipTests.Agent fixture) : IClas
         var record = Assert.Single(await admin.ListSnapshotsAsync().ToListAsync(), s => s.Trigger == "edit-ended" && s.Name.Contains("CN=wendy"));
         Assert.Contains("ended by CN=ada", record.Name);
         Assert.Contains("2 staged change(s) discarded", record.Name);
-        await WaitForOutputAsync("CN=ada ended the edit session of CN=wendy");
+        await _agent.WaitForLineAsync("CN=ada ended the edit session of CN=wendy", TimeSpan.FromSeconds(30));
 
         var told = await Assert.ThrowsAsync<RouterHostsException>(() => holder.CompleteEditAsync());
         Assert.Equal("edit-session-ended", told.Reason);
@@ -258,16 +258,6 @@ public sealed class EditOwnershipTests(EditOwnershipTests.Agent fixture) : IClas
 
     private static async Task<int> EndedRecordsAsync(RouterHostsClient client) =>
         (await client.ListSnapshotsAsync().ToListAsync()).Count(s => s.Trigger == "edit-ended");
-
-    private async Task WaitForOutputAsync(string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!_agent.Output.Contains(text))
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"the agent never logged \"{text}\":\n{_agent.Output}");
-            await Task.Delay(50);
-        }
-    }
 
     // ---- item 3: compare-on-revision at commit ----
 

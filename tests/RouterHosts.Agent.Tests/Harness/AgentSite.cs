@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RouterHosts.Client;
@@ -46,7 +44,7 @@ public sealed class AgentSite : IDisposable
     public static async Task<AgentSite> CreateAsync()
     {
         var site = new AgentSite(NewTempDirectory("site"));
-        var (exit, output) = await AgentRun.RunToExitAsync(
+        var (exit, output) = await AgentProcess.RunToExitAsync(
             ["pki", "init", "--dir", site.PkiDirectory, "--server-name", "router.test", "--ip", "127.0.0.1"], site.Root);
         Assert.True(exit == 0, output);
         File.WriteAllText(site.HostsFilePath, "127.0.0.1\tlocalhost\n");
@@ -62,22 +60,19 @@ public sealed class AgentSite : IDisposable
 
     public IEnumerable<string> Args(params string[] extra) => new[] { "--config", ConfigPath }.Concat(extra);
 
-    public AgentRun Start(IDictionary<string, string>? environment = null, string? viaShell = null, params string[] extra) =>
-        AgentRun.Start(Args(extra), Root, environment, viaShell);
+    public AgentProcess Start(IDictionary<string, string>? environment = null, string? viaShell = null, params string[] extra) =>
+        AgentProcess.Launch(Args(extra), Root, Port, environment: environment, viaShell: viaShell);
 
-    public async Task<AgentRun> StartReadyAsync(IDictionary<string, string>? environment = null)
-    {
-        var run = Start(environment);
-        await run.WaitUntilReadyAsync();
-        return run;
-    }
+    /// <summary>Starts the agent and waits for a successful Readiness call over the Unix socket; ends it if that never comes.</summary>
+    public Task<AgentProcess> StartReadyAsync(IDictionary<string, string>? environment = null) =>
+        AgentProcess.ReadyOrDisposedAsync(Start(environment), () => File.Exists(SocketPath) ? ConnectUnix() : null);
 
     /// <summary>Issues a client with `pki issue-client`; returns its client.json.</summary>
     public async Task<string> IssueClientAsync(string name, string? role = null)
     {
         var args = new List<string> { "pki", "issue-client", "--dir", PkiDirectory, "--name", name, "--endpoint", Endpoint };
         if (role is not null) args.AddRange(["--role", role]);
-        var (exit, output) = await AgentRun.RunToExitAsync(args, Root);
+        var (exit, output) = await AgentProcess.RunToExitAsync(args, Root);
         Assert.True(exit == 0, output);
         return Path.Combine(PkiDirectory, "clients", name, "client.json");
     }
@@ -101,14 +96,9 @@ public sealed class AgentSite : IDisposable
             .ToList();
     }
 
-    public static int FreePort() => EndToEnd.Tests.AgentProcess.FreePort();
+    public static int FreePort() => AgentProcess.FreePort();
 
-    public static string NewTempDirectory(string what)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), $"routerhosts-agent-tests-{what}-{Guid.NewGuid().ToString("N")[..10]}");
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    public static string NewTempDirectory(string what) => AgentProcess.NewTempDirectory("agent-tests-" + what);
 
     public void Dispose()
     {
