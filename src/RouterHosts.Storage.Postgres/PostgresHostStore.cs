@@ -105,6 +105,13 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         Query($"SELECT {HostColumns} FROM hosts WHERE ip_address = @ip AND hostname_lc = @name AND NOT deleted", ReadHost,
             ("ip", key.IpAddress), ("name", key.Hostname)).SingleOrDefault();
 
+    public IReadOnlyList<HostEntry> FindLiveMany(IReadOnlyCollection<HostKey> keys) =>
+        keys.Count == 0 ? [] : Query($"""
+            SELECT {string.Join(", ", HostColumns.Split(", ").Select(c => "h." + c))}
+            FROM unnest(@ips::text[], @names::text[]) AS k(ip, name)
+            JOIN hosts h ON h.ip_address = k.ip AND h.hostname_lc = k.name COLLATE "C" AND NOT h.deleted
+            """, ReadHost, ("ips", keys.Select(k => k.IpAddress).ToArray()), ("names", keys.Select(k => k.Hostname).ToArray()));
+
     // ---- lists ----
 
     public IReadOnlyList<HostEntry> List(HostQuery query)
@@ -122,8 +129,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         {
             // search_text joins the fields with '\n', which no field holds (the validator
             // refuses control characters): a needle with '\n' would only match across fields.
-            where.Add(text.Contains('\n') ? "false" : "strpos(search_text, @text) > 0");
-            parameters.Add(("text", HostQuery.Fold(text)));
+            // LIKE '%...%' (its own characters escaped) means what strpos does, and can use the trigram index.
+            where.Add(text.Contains('\n') ? "false" : "search_text LIKE @text");
+            parameters.Add(("text", "%" + EscapeLike(HostQuery.Fold(text)) + "%"));
         }
         if (query.HostnamePattern is { Length: > 0 } pattern)
         {
@@ -137,7 +145,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         }
         if (query.Tag is { Length: > 0 } tag)
         {
-            where.Add("@tag = ANY (tags_lc)");
+            where.Add("tags_lc @> ARRAY[@tag]");
             parameters.Add(("tag", HostQuery.Fold(tag)));
         }
         parameters.Add(("limit", query.Limit is { } limit ? (long)limit : null));
@@ -147,8 +155,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
     }
 
     /// <summary>The wildcard pattern (* and ?) as LIKE on lowercased names; LIKE's own characters escaped.</summary>
-    private static string LikePattern(string pattern) =>
-        HostQuery.Fold(pattern).Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_").Replace('*', '%').Replace('?', '_');
+    private static string LikePattern(string pattern) => EscapeLike(HostQuery.Fold(pattern)).Replace('*', '%').Replace('?', '_');
+
+    private static string EscapeLike(string text) => text.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
 
     public IEnumerable<HostEntry> StreamAll() => Stream(HostQuery.All);
 
@@ -264,6 +273,10 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
     private static string TypeName(HostEventType type) => type.ToString().ToLowerInvariant();
 
     // ---- history ----
+
+    public IReadOnlyList<HostEvent> EventsAfter(long changeId, int limit) =>
+        Query($"SELECT {ReadEventColumns} FROM events WHERE event_id > @after ORDER BY event_id LIMIT @limit", ReadEvent,
+            ("after", changeId), ("limit", (long)limit));
 
     public IReadOnlyList<HostEvent> History(string id) =>
         Query($"SELECT {ReadEventColumns} FROM events WHERE host_id = @id ORDER BY version", ReadEvent, ("id", id));
