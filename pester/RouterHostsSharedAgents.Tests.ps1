@@ -6,8 +6,10 @@
 # Against two real --dev agents on a fresh database of the throwaway server that
 # ROUTERHOSTS_TEST_POSTGRES_URL names (tests/postgres/throwaway.sh start; test.sh starts one).
 
+# Skipped on Windows: the throwaway PostgreSQL (tests/postgres/throwaway.sh: Debian's postgresql-15, pg_ctl) is Linux-only.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    if ($IsWindows) { return }
     $server = $env:ROUTERHOSTS_TEST_POSTGRES_URL
     if (-not $server) { throw 'ROUTERHOSTS_TEST_POSTGRES_URL is not set: start tests/postgres/throwaway.sh start and export what it prints' }
     $DatabaseName = 'rh_pester_' + [guid]::NewGuid().ToString('N')
@@ -40,7 +42,7 @@ AfterAll {
     if ($DatabaseName) { & psql $env:ROUTERHOSTS_TEST_POSTGRES_URL -q -c "DROP DATABASE IF EXISTS $DatabaseName WITH (FORCE)" }
 }
 
-Describe 'Get-RouterHostsAgent -All with two agents on one PostgreSQL database' {
+Describe 'Get-RouterHostsAgent -All with two agents on one PostgreSQL database' -Skip:$IsWindows {
     It 'shows a write through either agent in both hosts files' {
         Add-RouterHost 10.0.0.5 nas -Connection $ToA
         Add-RouterHost 10.0.0.6 printer -Connection $ToB
@@ -79,7 +81,7 @@ Describe 'Get-RouterHostsAgent -All with two agents on one PostgreSQL database' 
     }
 }
 
-Describe 'Get-RouterHostsEdit on a shared database' {
+Describe 'Get-RouterHostsEdit on a shared database' -Skip:$IsWindows {
     It 'shows, through the other agent, the agent the session was started through, in the table too' {
         $null = Start-RouterHostsEdit -Connection $ToA
         try {
