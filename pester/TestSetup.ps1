@@ -44,7 +44,8 @@ function Get-FreePort {
 }
 
 function Start-TestAgent {
-    param([Parameter(Mandatory)] [string] $Name, [string] $ConfigPath)
+    # -Database: a --dev agent on that database URL (PostgreSQL) instead of its own SQLite file.
+    param([Parameter(Mandatory)] [string] $Name, [string] $ConfigPath, [string] $Database)
     $dataDir = Join-Path $TestDrive $Name
     $null = New-Item -ItemType Directory -Path $dataDir -Force
     $port = Get-FreePort
@@ -52,7 +53,7 @@ function Start-TestAgent {
         @($AgentDll, '--config', $ConfigPath)
     }
     else {
-        @($AgentDll, '--dev', '--data-dir', $dataDir, '--listen', "127.0.0.1:$port")
+        @($AgentDll, '--dev', '--data-dir', $dataDir, '--listen', "127.0.0.1:$port") + ($Database ? @('--database', $Database) : @())
     }
     $out = Join-Path $TestDrive "$Name.out.log"
     $err = Join-Path $TestDrive "$Name.err.log"

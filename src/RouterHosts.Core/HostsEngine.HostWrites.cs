@@ -49,7 +49,7 @@ public sealed partial class HostsEngine
     /// </summary>
     public Task BulkAddAsync(string actor, ChannelReader<HostDraft> items, EditAccess? edit,
         Func<BulkItemResult, Task> onResult, CancellationToken ct) =>
-        BulkAsync(actor, items, edit, NewAdd, (set, draft) => set.Add(draft), onResult, ct);
+        BulkAsync(actor, items, edit, NewAdd, (set, draft) => set.Add(draft), onResult, ct, prefetch: (set, batch) => set.Prefetch(batch));
 
     /// <summary>
     /// Changes or removes hosts (update and delete commands) in batches, each item on its
@@ -60,7 +60,8 @@ public sealed partial class HostsEngine
         BulkAsync(actor, items, edit, command => command, (set, command) => command.ApplyTo(set), onResult, ct);
 
     private async Task BulkAsync<T>(string actor, ChannelReader<T> items, EditAccess? edit, Func<T, HostCommand> toCommand,
-        Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct)
+        Func<ChangeSet, T, HostEntry> apply, Func<BulkItemResult, Task> onResult, CancellationToken ct,
+        Action<ChangeSet, List<T>>? prefetch = null)
     {
         // The token is the whole call's: one that is not the caller's (or not live) refuses the call, not each item.
         if (edit is not null) sessions.View(edit);
@@ -85,6 +86,7 @@ public sealed partial class HostsEngine
             {
                 outcome = await writes.WriteBatchAsync(actor, set =>
                 {
+                    prefetch?.Invoke(set, batch);
                     var i = first;
                     foreach (var item in batch)
                     {

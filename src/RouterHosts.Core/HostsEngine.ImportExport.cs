@@ -96,6 +96,7 @@ public sealed partial class HostsEngine
         var commands = new List<HostCommand>(applyTo is null ? records.Count : 0);
         var conflicts = new List<string>();
         int created = 0, updated = 0, skipped = 0;
+        applyTo?.Prefetch(records.Select(r => r.Draft));
         void Do(HostCommand command)
         {
             if (applyTo is null) commands.Add(command);

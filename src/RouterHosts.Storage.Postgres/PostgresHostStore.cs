@@ -1,5 +1,4 @@
 using Npgsql;
-using NpgsqlTypes;
 using RouterHosts.Core.Hosts;
 using RouterHosts.Core.Storage;
 
@@ -20,8 +19,6 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
 
     /// <summary>The advisory lock key every writer takes ("rh" "wr").</summary>
     private const long WriteLock = 0x7268_7772;
-    /// <summary>Rows per round trip in bulk writes.</summary>
-    private const int BatchSize = 1000;
 
     private readonly NpgsqlDataSource _source;
 
@@ -105,6 +102,13 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         Query($"SELECT {HostColumns} FROM hosts WHERE ip_address = @ip AND hostname_lc = @name AND NOT deleted", ReadHost,
             ("ip", key.IpAddress), ("name", key.Hostname)).SingleOrDefault();
 
+    public IReadOnlyList<HostEntry> FindLiveMany(IReadOnlyCollection<HostKey> keys) =>
+        keys.Count == 0 ? [] : Query($"""
+            SELECT {string.Join(", ", HostColumns.Split(", ").Select(c => "h." + c))}
+            FROM unnest(@ips::text[], @names::text[]) AS k(ip, name)
+            JOIN hosts h ON h.ip_address = k.ip AND h.hostname_lc = k.name COLLATE "C" AND NOT h.deleted
+            """, ReadHost, ("ips", keys.Select(k => k.IpAddress).ToArray()), ("names", keys.Select(k => k.Hostname).ToArray()));
+
     // ---- lists ----
 
     public IReadOnlyList<HostEntry> List(HostQuery query)
@@ -122,8 +126,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         {
             // search_text joins the fields with '\n', which no field holds (the validator
             // refuses control characters): a needle with '\n' would only match across fields.
-            where.Add(text.Contains('\n') ? "false" : "strpos(search_text, @text) > 0");
-            parameters.Add(("text", HostQuery.Fold(text)));
+            // LIKE '%...%' (its own characters escaped) means what strpos does, and can use the trigram index.
+            where.Add(text.Contains('\n') ? "false" : "search_text LIKE @text");
+            parameters.Add(("text", "%" + EscapeLike(HostQuery.Fold(text)) + "%"));
         }
         if (query.HostnamePattern is { Length: > 0 } pattern)
         {
@@ -137,7 +142,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         }
         if (query.Tag is { Length: > 0 } tag)
         {
-            where.Add("@tag = ANY (tags_lc)");
+            where.Add("tags_lc @> ARRAY[@tag]");
             parameters.Add(("tag", HostQuery.Fold(tag)));
         }
         parameters.Add(("limit", query.Limit is { } limit ? (long)limit : null));
@@ -147,8 +152,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
     }
 
     /// <summary>The wildcard pattern (* and ?) as LIKE on lowercased names; LIKE's own characters escaped.</summary>
-    private static string LikePattern(string pattern) =>
-        HostQuery.Fold(pattern).Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_").Replace('*', '%').Replace('?', '_');
+    private static string LikePattern(string pattern) => EscapeLike(HostQuery.Fold(pattern)).Replace('*', '%').Replace('?', '_');
+
+    private static string EscapeLike(string text) => text.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
 
     public IEnumerable<HostEntry> StreamAll() => Stream(HostQuery.All);
 
@@ -173,11 +179,14 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
 
     // ---- the write ----
 
-    private const string InsertEvent = $"INSERT INTO events ({EventColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
-    private const string UpsertHost = """
-        INSERT INTO hosts (id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, tags_lc, aliases, aliases_lc, search_text,
-                           created_at, updated_at, version, deleted, last_event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    // The column types of the rows each write inserts, in column order (see InsertRows).
+    private static readonly string[] EventTypes =
+        ["bigint", "text", "bigint", "text", "text", "text", "text", "text[]", "text[]", "timestamptz", "timestamptz", "timestamptz", "text"];
+    private const string HostWriteColumns = "id, ip_address, ip_sort, hostname, hostname_lc, comment, tags, tags_lc, aliases, aliases_lc, " +
+                                            "search_text, created_at, updated_at, version, deleted, last_event_id";
+    private static readonly string[] HostWriteTypes =
+        ["text", "text", "bytea", "text", "text", "text", "text[]", "text[]", "text[]", "text[]", "text", "timestamptz", "timestamptz", "bigint", "boolean", "bigint"];
+    private const string UpsertHostTail = """
         ON CONFLICT (id) DO UPDATE SET
             ip_address = excluded.ip_address, ip_sort = excluded.ip_sort, hostname = excluded.hostname,
             hostname_lc = excluded.hostname_lc, comment = excluded.comment, tags = excluded.tags, tags_lc = excluded.tags_lc,
@@ -212,13 +221,13 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
                 s.Aliases.ToArray(), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, now.UtcDateTime, actor]);
             finals[s.Id] = (pending, eventId);
         }
-        RunBatched(connection, InsertEvent, rows);
+        InsertRows(connection, "events", EventColumns, EventTypes, rows);
 
         using (var release = Command(connection, "UPDATE hosts SET deleted = true WHERE NOT deleted AND id = ANY (@ids)",
                    ("ids", finals.Keys.ToArray())))
             release.ExecuteNonQuery();
 
-        RunBatched(connection, UpsertHost, finals.Values.Select(f =>
+        InsertRows(connection, "hosts", HostWriteColumns, HostWriteTypes, finals.Values.Select(f =>
         {
             var s = f.Event.State;
             return new object?[]
@@ -227,7 +236,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
                 s.Tags.ToArray(), s.Tags.Select(HostQuery.Fold).ToArray(), s.Aliases.ToArray(), s.Aliases.Select(HostQuery.Fold).ToArray(),
                 SearchText(s), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, s.Version, f.Event.Type == HostEventType.Deleted, f.EventId,
             };
-        }).ToList());
+        }).ToList(), UpsertHostTail);
         var changeId = firstEventId + events.Count - 1;
         using (var notify = Command(connection, $"SELECT pg_notify('{ChangesChannel}', @id)", ("id", changeId.ToString())))
             notify.ExecuteNonQuery();
@@ -235,28 +244,42 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
         return changeId;
     });
 
-    /// <summary>One statement per row, sent <see cref="BatchSize"/> at a time in one round trip.</summary>
-    private static void RunBatched(NpgsqlConnection connection, string sql, IReadOnlyList<object?[]> rows)
-    {
-        for (var start = 0; start < rows.Count; start += BatchSize)
-        {
-            using var batch = new NpgsqlBatch(connection);
-            foreach (var row in rows.Skip(start).Take(BatchSize))
-            {
-                var command = new NpgsqlBatchCommand(sql);
-                foreach (var value in row) command.Parameters.Add(Positional(value));
-                batch.BatchCommands.Add(command);
-            }
-            batch.ExecuteNonQuery();
-        }
-    }
+    /// <summary>No field holds control characters (the validator refuses them), so lists travel joined by this one.</summary>
+    private const char ListSeparator = '\u001f';
 
-    private static NpgsqlParameter Positional(object? value) => value switch
+    /// <summary>
+    /// Inserts the rows in one statement: each column goes as one array parameter, unnested by the server,
+    /// so a change of any size is one parse and one round trip. A text[] column travels as its items joined
+    /// by <see cref="ListSeparator"/> and is split back (an empty list is an empty string: string_to_array gives '{}').
+    /// </summary>
+    private static void InsertRows(NpgsqlConnection connection, string table, string columns, string[] types, IReadOnlyList<object?[]> rows,
+        string tail = "")
     {
-        null => new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-        DateTime utc => new NpgsqlParameter { Value = utc, NpgsqlDbType = NpgsqlDbType.TimestampTz },
-        _ => new NpgsqlParameter { Value = value },
-    };
+        if (rows.Count == 0) return;
+        var values = string.Join(", ", types.Select((type, i) => type == "text[]" ? $"string_to_array(c{i}, chr(31))" : $"c{i}"));
+        var arrays = string.Join(", ", types.Select((type, i) => $"${i + 1}::{(type == "text[]" ? "text" : type)}[]"));
+        var names = string.Join(", ", types.Select((_, i) => $"c{i}"));
+        using var command = new NpgsqlCommand($"INSERT INTO {table} ({columns}) SELECT {values} FROM unnest({arrays}) AS r({names}) {tail}", connection);
+        for (var i = 0; i < types.Length; i++)
+        {
+            var at = i;
+            var column = rows.Select(row => row[at]);
+            command.Parameters.Add(new NpgsqlParameter
+            {
+                Value = types[i] switch
+                {
+                    "bigint" => column.Select(Convert.ToInt64).ToArray(),
+                    "integer" => column.Select(Convert.ToInt32).ToArray(),
+                    "boolean" => column.Select(v => (bool)v!).ToArray(),
+                    "timestamptz" => column.Select(v => (DateTime)v!).ToArray(),
+                    "bytea" => column.Select(v => (byte[])v!).ToArray(),
+                    "text[]" => column.Select(v => string.Join(ListSeparator, (string[])v!)).ToArray(),
+                    _ => (Array)column.Select(v => (string?)v).ToArray(),
+                },
+            });
+        }
+        command.ExecuteNonQuery();
+    }
 
     private static string SearchText(HostEntry e) =>
         HostQuery.Fold(string.Join('\n', [e.IpAddress, e.Hostname, .. e.Aliases, e.Comment ?? "", .. e.Tags]));
@@ -264,6 +287,10 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
     private static string TypeName(HostEventType type) => type.ToString().ToLowerInvariant();
 
     // ---- history ----
+
+    public IReadOnlyList<HostEvent> EventsAfter(long changeId, int limit) =>
+        Query($"SELECT {ReadEventColumns} FROM events WHERE event_id > @after ORDER BY event_id LIMIT @limit", ReadEvent,
+            ("after", changeId), ("limit", (long)limit));
 
     public IReadOnlyList<HostEvent> History(string id) =>
         Query($"SELECT {ReadEventColumns} FROM events WHERE host_id = @id ORDER BY version", ReadEvent, ("id", id));
@@ -337,9 +364,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
 
     // ---- snapshots ----
 
-    private const string InsertSnapshotEntry =
-        "INSERT INTO snapshot_entries (snapshot_id, position, id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version) " +
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    private const string SnapshotEntryColumns = "snapshot_id, position, id, ip_address, hostname, comment, tags, aliases, created_at, updated_at, version";
+    private static readonly string[] SnapshotEntryTypes =
+        ["text", "integer", "text", "text", "text", "text", "text[]", "text[]", "timestamptz", "timestamptz", "bigint"];
 
     public SnapshotInfo CreateSnapshot(string name, string trigger, IReadOnlyList<HostEntry> entries, string renderedHosts, DateTimeOffset now) => Run(() =>
     {
@@ -359,7 +386,7 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
                    ("id", info.Id), ("name", info.Name), ("trigger", info.Trigger), ("at", info.CreatedAt.UtcDateTime),
                    ("count", info.EntryCount), ("text", renderedHosts)))
             command.ExecuteNonQuery();
-        RunBatched(connection, InsertSnapshotEntry, entries.Select((e, i) => new object?[]
+        InsertRows(connection, "snapshot_entries", SnapshotEntryColumns, SnapshotEntryTypes, entries.Select((e, i) => new object?[]
         {
             info.Id, i, e.Id, e.IpAddress, e.Hostname, e.Comment, e.Tags.ToArray(), e.Aliases.ToArray(),
             e.CreatedAt.UtcDateTime, e.UpdatedAt.UtcDateTime, e.Version,

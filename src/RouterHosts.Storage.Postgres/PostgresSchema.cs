@@ -112,6 +112,13 @@ internal static class PostgresSchema
             ended_by             text
         );
         """,
+        // 4: indexed search, as SQLite's trigram index: substring texts (LIKE '%...%') through pg_trgm, tags through a GIN
+        // index. pg_trgm ships with Debian's postgresql-15 and is a trusted extension (a database owner may create it).
+        """
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX hosts_search_trgm ON hosts USING gin (search_text gin_trgm_ops) WHERE NOT deleted;
+        CREATE INDEX hosts_tags ON hosts USING gin (tags_lc) WHERE NOT deleted;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

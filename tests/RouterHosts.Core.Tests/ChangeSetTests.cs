@@ -294,4 +294,32 @@ public sealed class ChangeSetTests : IDisposable
         Assert.Single(scratch.Events);
         Assert.Equal(2, staged.Events.Count);
     }
+
+    [Fact]
+    public void Prefetch_looks_the_keys_up_in_one_call_and_the_adds_judge_conflicts_by_it_as_without()
+    {
+        var committed = Committed(new HostDraft("10.0.0.1", "web"));
+        var counting = new CountingLookup(_store);
+        var set = new ChangeSet(counting, Now);
+        set.Prefetch([new HostDraft("10.0.0.1", "WEB"), new HostDraft("10.0.0.2", "db"), new HostDraft("not an ip", "x")]);
+        Assert.Equal((0, 1), (counting.Single, counting.Many));
+
+        Fails(set, CoreErrorKind.AlreadyExists, () => set.Add(new HostDraft("10.0.0.1", "web")));
+        set.Add(new HostDraft("10.0.0.2", "db"));
+        set.Delete(committed.Id, null);
+        set.Add(new HostDraft("10.0.0.1", "web")); // freed within the set
+        Assert.Throws<CoreException>(() => set.Add(new HostDraft("not an ip", "x")));
+        Assert.Equal((0, 1), (counting.Single, counting.Many));
+        set.Add(new HostDraft("10.0.0.3", "other")); // not prefetched: looked up on its own
+        Assert.Equal((1, 1), (counting.Single, counting.Many));
+    }
+
+    /// <summary>The real store, counting the key lookups a set makes of it.</summary>
+    private sealed class CountingLookup(IHostLookup store) : IHostLookup
+    {
+        public int Single, Many;
+        public HostEntry? Get(string id, bool includeDeleted = false) => store.Get(id, includeDeleted);
+        public HostEntry? FindLive(HostKey key) { Single++; return store.FindLive(key); }
+        public IReadOnlyList<HostEntry> FindLiveMany(IReadOnlyCollection<HostKey> keys) { Many++; return store.FindLiveMany(keys); }
+    }
 }

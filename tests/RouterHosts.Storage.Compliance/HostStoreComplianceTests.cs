@@ -56,7 +56,7 @@ public abstract class HostStoreComplianceTests : IDisposable
     /// A time with a sub-second part down to the microsecond, so every comparison in this
     /// suite also checks that the store keeps timestamp precision (not whole seconds or milliseconds).
     /// </summary>
-    private static DateTimeOffset T(int seconds) => T0.AddSeconds(seconds).AddMicroseconds(123_457);
+    protected static DateTimeOffset T(int seconds) => T0.AddSeconds(seconds).AddMicroseconds(123_457);
 
     private long Append(DateTimeOffset at, params PendingEvent[] events) => Store.Append(events, "tester", at);
 
@@ -203,6 +203,22 @@ public abstract class HostStoreComplianceTests : IDisposable
     }
 
     // ---------------------------------------------------------------- Get / FindLive
+
+    [Fact]
+    public void FindLiveMany_finds_the_live_entries_holding_the_keys_and_nothing_else()
+    {
+        Assert.Empty(Store.FindLiveMany([]));
+        var a = Entry("01A", "10.0.0.1", "Web", at: T(1));
+        var b = Entry("01B", "10.0.0.2", "db", at: T(1));
+        var gone = Entry("01C", "10.0.0.3", "old", at: T(1));
+        Append(T(1), Created(a), Created(b), Created(gone));
+        Append(T(2), new PendingEvent(HostEventType.Deleted, gone with { Version = 2, UpdatedAt = T(2) }));
+
+        var found = Store.FindLiveMany([new HostKey("10.0.0.1", "WEB"), new HostKey("10.0.0.3", "old"), new HostKey("10.0.0.9", "db"),
+            new HostKey("10.0.0.2", "db")]);
+        Assert.Equal(["01A", "01B"], found.Select(e => e.Id).Order());
+        Same(a, found.Single(e => e.Id == "01A"));
+    }
 
     [Fact]
     public void Get_and_FindLive_see_live_entries_and_deleted_ones_only_when_asked()
@@ -470,7 +486,7 @@ public abstract class HostStoreComplianceTests : IDisposable
     // ---------------------------------------------------------------- compaction
 
     /// <summary>Host 01A: created at 1, updated at 2 and 3, deleted at 4, restored at 5; 01B created at 2.</summary>
-    private (HostEntry[] A, HostEntry B) CompactionHistory()
+    protected (HostEntry[] A, HostEntry B) CompactionHistory()
     {
         var a1 = Entry("01A", "10.0.0.1", "a", "one", at: T(1));
         var a2 = a1 with { Comment = "two", Version = 2, UpdatedAt = T(2) };

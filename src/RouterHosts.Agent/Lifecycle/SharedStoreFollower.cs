@@ -20,7 +20,7 @@ internal static class SharedStoreFollower
         {
             try
             {
-                await writer.CatchUpAsync(ct);
+                await writer.CatchUpAsync(shared, ct);
                 if (failing) log.LogInformation("the database is reachable again; the hosts file has caught up");
                 failing = false;
                 await shared.WaitForChangeAsync(Fallback, ct);

@@ -1,3 +1,5 @@
+using RouterHosts.Core.Hosts;
+
 namespace RouterHosts.Core.Storage;
 
 /// <summary>
@@ -9,6 +11,13 @@ public interface ISharedStore
 {
     /// <summary>Returns when another writer may have committed, or after <paramref name="timeout"/>.</summary>
     Task WaitForChangeAsync(TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>
+    /// The events committed after <paramref name="changeId"/>, in id order, at most <paramref name="limit"/>:
+    /// what a follower applies to catch up (compaction keeps each host's last event, so the result still
+    /// ends each host in its current state).
+    /// </summary>
+    IReadOnlyList<HostEvent> EventsAfter(long changeId, int limit);
 }
 
 /// <summary>

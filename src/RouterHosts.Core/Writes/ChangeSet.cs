@@ -17,6 +17,8 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
     private readonly List<Storage.PendingEvent> _events = new();
     // id -> the live state in the base before this set first touched it (null: absent or deleted there).
     private readonly Dictionary<string, HostEntry?> _before = new();
+    // key -> the base's live entry holding it, as looked up by Prefetch (the base does not change under a set).
+    private readonly Dictionary<HostKey, HostEntry?> _baseByKey = new();
 
     public IReadOnlyList<Storage.PendingEvent> Events => _events;
 
@@ -45,10 +47,31 @@ public sealed class ChangeSet(IHostLookup baseLookup, DateTimeOffset now) : IHos
         return baseLookup.Get(id, includeDeleted);
     }
 
+    /// <summary>
+    /// Looks up in one call the base entries holding the keys of <paramref name="drafts"/>, which the adds that
+    /// follow then check against without a lookup each (invalid drafts are left to fail in their add).
+    /// </summary>
+    public void Prefetch(IEnumerable<HostDraft> drafts)
+    {
+        var keys = new HashSet<HostKey>();
+        foreach (var draft in drafts)
+        {
+            try
+            {
+                var valid = HostValidator.Normalize(draft);
+                var key = new HostKey(valid.IpAddress, valid.Hostname);
+                if (!_baseByKey.ContainsKey(key)) keys.Add(key);
+            }
+            catch (CoreException) { }
+        }
+        foreach (var key in keys) _baseByKey[key] = null;
+        foreach (var entry in baseLookup.FindLiveMany(keys)) _baseByKey[entry.Key] = entry;
+    }
+
     public HostEntry? FindLive(HostKey key)
     {
         if (_byKey.TryGetValue(key, out var id)) return id is null ? null : Get(id);
-        var found = baseLookup.FindLive(key);
+        var found = _baseByKey.TryGetValue(key, out var known) ? known : baseLookup.FindLive(key);
         // A base entry found by key may have moved or gone within this set.
         if (found is not null && _byId.TryGetValue(found.Id, out var own) && (!own.IsLive || own.State.Key != key)) return null;
         return found;

@@ -104,19 +104,29 @@ public sealed class HostWriter : IDisposable
         return (result, new WriteOutcome(changeId, file, snapshotId));
     }
 
+    /// <summary>More events than this behind, a follower reloads the projection instead of applying them.</summary>
+    public const int MaxCatchUpEvents = 20_000;
+
     /// <summary>
-    /// Takes in what other agents sharing the store committed: when the store is ahead of the
-    /// rendered lines, reloads them and brings the file up to date. Returns the store's change id.
+    /// Takes in what other agents sharing the store committed: applies the events after the
+    /// rendered lines' change (or, that far behind, reloads the lines) and brings the file up
+    /// to date. Returns the change id the lines reflect.
     /// </summary>
-    public async Task<long> CatchUpAsync(CancellationToken ct)
+    public async Task<long> CatchUpAsync(ISharedStore shared, CancellationToken ct)
     {
         long changeId;
         await _gate.WaitAsync(ct);
         try
         {
-            changeId = _store.LastChangeId();
-            if (changeId == _hostsFile.Lines.ChangeId) return changeId;
-            changeId = ReloadLinesLocked();
+            var from = _hostsFile.Lines.ChangeId;
+            var events = shared.EventsAfter(from, MaxCatchUpEvents + 1);
+            if (events.Count == 0) return from;
+            if (events.Count > MaxCatchUpEvents) changeId = ReloadLinesLocked();
+            else
+            {
+                changeId = events[^1].EventId;
+                _hostsFile.Lines.Apply(events.Select(e => new PendingEvent(e.Type, e.State)).ToList(), changeId);
+            }
         }
         finally { _gate.Release(); }
         _feed.Publish(changeId);
