@@ -77,9 +77,12 @@ public static class AgentHost
         var app = Build(settings, services, agentInfo, tls, policy, calls, notifier, logs,
             started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
 
-        // The file must reflect the database before we say we are ready.
+        // The file must reflect the database before we say we are ready; a hand edit made while the agent was stopped
+        // is drift, handled first (in report mode the file is left alone, stale, until the next write or a repair).
+        await services.Drift.CheckAtStartAsync(CancellationToken.None);
         var file = await services.Writer.RenderAtStartAsync();
-        if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        if (services.Drift.LeavesFileAlone) log.LogWarning("hosts file {Path} drifted while the agent was stopped; left as it is (hosts_file.drift: report)", file.Path);
+        else if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
         var registration = agentInfo.Registry is { } registry
             ? new AgentRegistration(registry, services.Name, agentInfo.Version, agentInfo.StartedAt, services.HostsFile)
             : null;

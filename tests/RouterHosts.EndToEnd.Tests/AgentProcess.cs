@@ -16,7 +16,9 @@ public sealed class AgentProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly bool _ownsDirectory;
+    private bool _ownsDirectory;
+    private IReadOnlyList<string> _args = [];
+    private IDictionary<string, string>? _environment;
 
     private AgentProcess(Process process, string dataDirectory, int port, bool ownsDirectory)
     {
@@ -167,7 +169,22 @@ public sealed class AgentProcess : IAsyncDisposable
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = Process.Start(info)!;
         RunningAgents.Track(process);
-        return new AgentProcess(process, dataDirectory, port, ownsDirectory);
+        return new AgentProcess(process, dataDirectory, port, ownsDirectory) { _args = args.ToList(), _environment = environment };
+    }
+
+    /// <summary>
+    /// Stops this agent (SIGTERM, or kill -9 with <paramref name="crash"/>), runs <paramref name="whileStopped"/>, then starts
+    /// it again with the same arguments, directory and port, and waits until it is ready. The new process owns the directory.
+    /// </summary>
+    public async Task<AgentProcess> RestartAsync(Func<Task>? whileStopped = null, bool crash = false)
+    {
+        Signal(crash ? 9 : 15);
+        var code = await WaitForExitAsync(TimeSpan.FromSeconds(30));
+        if (!crash) Assert.True(code == 0, $"agent stopped with {code}:\n{Output}");
+        if (whileStopped is not null) await whileStopped();
+        var next = Launch(_args, DataDirectory, Port, _ownsDirectory, _environment);
+        _ownsDirectory = false;
+        return await ReadyOrDisposedAsync(next);
     }
 
     public RouterHostsClient Connect(Action<RouterHostsConnectionOptions>? adjust = null)
