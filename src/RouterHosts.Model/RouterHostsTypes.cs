@@ -91,6 +91,8 @@ public sealed class RouterHostsOutputStatus
     /// <summary>The names the format cannot carry, left out of the file, each with why.</summary>
     public string[] Refused { get; init; } = [];
     public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
+    /// <summary>Hand edits of the output: its state ("clean" or "drifted"), and the last one noticed with its diff and what was done.</summary>
+    public RouterHostsDrift? Drift { get; init; }
 }
 
 public sealed class RouterHostsAgentStatus

@@ -180,7 +180,7 @@ public sealed class AgentProcess : IAsyncDisposable
     {
         Signal(crash ? 9 : 15);
         var code = await WaitForExitAsync(TimeSpan.FromSeconds(30));
-        if (!crash) Assert.True(code == 0, $"agent stopped with {code}:\n{Output}");
+        if (!crash && code != 0) throw new InvalidOperationException($"agent stopped with {code}:\n{Output}");
         if (whileStopped is not null) await whileStopped();
         var next = Launch(_args, DataDirectory, Port, _ownsDirectory, _environment);
         _ownsDirectory = false;

@@ -241,6 +241,58 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
         Assert.Contains("10.66.0.2\tweb02", File.ReadAllText(record));
     }
 
+    [Theory]
+    [InlineData("restore")]
+    [InlineData("report")]
+    public async Task A_hand_edit_of_an_output_is_drift_too_shown_in_Health_and_handled_by_the_mode(string policy)
+    {
+        var output = "";
+        var hookRuns = "";
+        await using var agent = await StartAsync(policy, (config, dir) =>
+        {
+            output = Path.Combine(dir, "lan.conf");
+            hookRuns = Path.Combine(dir, "output-hook-runs");
+            config["outputs"] = new JsonArray(new JsonObject
+            {
+                ["format"] = "dnsmasq", ["path"] = output,
+                ["hooks"] = new JsonObject
+                {
+                    ["on_success"] = new JsonArray(new JsonObject { ["name"] = "count", ["command"] = $"echo run >> {hookRuns}", ["timeout_seconds"] = 10 }),
+                },
+            });
+        });
+        using var client = agent.Connect();
+        int HookRuns() => File.Exists(hookRuns) ? File.ReadAllLines(hookRuns).Length : 0;
+        string Output() => File.Exists(output) ? File.ReadAllText(output) : "(missing)";
+        await client.AddHostAsync(Host("10.67.0.1", "web01"));
+        var written = await Eventually(() => Task.FromResult(Output()), t => t.Contains("host-record=web01,10.67.0.1\n"), "the output written", agent);
+        var runsBefore = await Eventually(() => Task.FromResult(HookRuns()), n => n >= 2, "the output's hook ran for the start and the write", agent);
+        Assert.Equal("clean", (await client.GetAgentStatusAsync()).Outputs.Single().Drift!.State);
+
+        await Run("sed", "-i", "s/host-record=web01,10.67.0.1/host-record=web01,10.67.0.99/", output);
+        var status = await Eventually(() => client.GetAgentStatusAsync(), s => s.Outputs.Single().Drift!.Sequence > 0, "the output's drift in Health", agent);
+        var drift = status.Outputs.Single().Drift!;
+        Assert.Equal(policy, drift.Policy);
+        Assert.Equal(["file-changed"], drift.Kinds);
+        Assert.Equal(["- host-record=web01,10.67.0.1", "+ host-record=web01,10.67.0.99"], drift.Diff);
+        Assert.Contains($"output {output} drifted (file-changed): {drift.Action}; diff: - host-record=web01,10.67.0.1 | + host-record=web01,10.67.0.99",
+            agent.Output);
+        if (policy == "restore")
+        {
+            Assert.Equal(("clean", "restored"), (drift.State, drift.Action));
+            Assert.Equal(written, Output());
+            await Eventually(() => Task.FromResult(HookRuns()), n => n > runsBefore, "the output's hook ran after the restore", agent);
+            return;
+        }
+        Assert.Equal(("drifted", "reported"), (drift.State, drift.Action));
+        Assert.Contains("host-record=web01,10.67.0.99\n", Output()); // left alone
+        // Until the next change.
+        await client.AddHostAsync(Host("10.67.0.2", "web02"));
+        var text = await Eventually(() => Task.FromResult(Output()), t => t.Contains("host-record=web02,10.67.0.2\n"), "the next change written", agent);
+        Assert.Contains("host-record=web01,10.67.0.1\n", text);
+        Assert.Equal("clean", (await client.GetAgentStatusAsync()).Outputs.Single().Drift!.State);
+    }
+
     [Fact]
     public async Task Report_mode_leaves_the_file_until_the_next_write_or_a_repair_and_only_admins_may_ask()
     {

@@ -469,6 +469,7 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
                 Path = output.Path, Format = Core.Outputs.OutputRenderer.Name(output.Format), Current = output.Current,
                 LastError = output.LastError ?? "", RenderedChangeId = output.RenderedChangeId.ToString(),
                 LastWrittenAt = output.LastWrittenAt is { } written ? Timestamp.FromDateTimeOffset(written) : null,
+                Drift = output.Drift is { } drift ? DriftToProto(drift) : null,
             };
             outputHealth.Refused.AddRange(output.Refused);
             outputHealth.LastHookRuns.AddRange(output.LastHookRuns.Select(ToHookRun));

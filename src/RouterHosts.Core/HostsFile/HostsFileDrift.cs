@@ -38,6 +38,8 @@ public static class DriftKinds
     public const string FileReplaced = "file-replaced";
     public const string ModeChanged = "mode-changed";
     public const string OwnerChanged = "owner-changed";
+    /// <summary>An output (a DNS server file, owned whole) holds something else than was written to it.</summary>
+    public const string FileChanged = "file-changed";
 }
 
 /// <summary>
@@ -92,10 +94,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
     private FileStat? _inspected; // the file as the last look saw it (null: missing, or not looked at)
     private bool _looked;
     private FileStat? _adoptedStat; // adopting: the mode and owner the next render keeps
-    private string? _handled; // the finding last acted on, so that it is not acted on again
-    private long _sequence;
-
-    private DriftStatus _status;
+    private readonly DriftRecorder _drift;
 
     public HostsFileDrift(HostsFileSync file, HostWriter writer, IHostStore store, DriftPolicy policy, ILogger log, TimeProvider clock)
     {
@@ -106,17 +105,17 @@ public sealed class HostsFileDrift : IHostsFileObserver
         _clock = clock;
         _path = file.State.Path;
         _mode = file.State.Mode;
-        _status = new DriftStatus(false, policy, null);
+        _drift = new DriftRecorder("hosts file", _path, "hosts_file", policy, log, clock);
         file.Observer = this;
     }
 
-    public DriftPolicy Policy => _status.Policy;
-    public DriftStatus Status => Volatile.Read(ref _status);
+    public DriftPolicy Policy => _drift.Policy;
+    public DriftStatus Status => _drift.Status;
 
     public bool LeavesFileAlone => Policy == DriftPolicy.Report && Status.Drifted;
 
     /// <summary>Publishes each new <see cref="DriftEvent.Sequence"/> (for Watch).</summary>
-    public ChangeFeed Events { get; } = new();
+    public ChangeFeed Events => _drift.Events;
 
     public static DriftPolicy ParsePolicy(string? value) => (value ?? "restore").ToLowerInvariant() switch
     {
@@ -306,8 +305,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
         await _file.ExclusiveAsync(async () =>
         {
             var finding = Inspect();
-            if (finding is null) Clear("it matches what the agent wrote again");
-            else if (finding.Signature != _handled) render = (await ActAsync(finding, Policy, ct)).Render;
+            if (finding is null) _drift.Clear("it matches what the agent wrote again");
+            else if (finding.Signature != _drift.Handled) render = (await ActAsync(finding, Policy, ct)).Render;
         }, ct);
         if (render) await RenderAsync();
     }
@@ -364,7 +363,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         try
         {
             var finding = Inspect();
-            if (finding is null || finding.Signature == _handled) return; // handled already; Rendered says the write replaced it
+            if (finding is null || finding.Signature == _drift.Handled) return; // handled already; Rendered says the write replaced it
             // A hand edit this render is about to overwrite: adopt it first, or at least say what is lost.
             if (Policy == DriftPolicy.Adopt) await ActAsync(finding, DriftPolicy.Adopt, ct);
             else Record(finding, Policy == DriftPolicy.Report ? "overwritten by a write" : "restored", [], [], null, drifted: false);
@@ -399,16 +398,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         // Not taken as clean by its stat: someone may have replaced the file since the rename (the directory's
         // fsync takes a while), so the next look reads it once.
         _lastCleanStat = null;
-        Clear("a write replaced it");
-    }
-
-    private void Clear(string why)
-    {
-        _handled = null;
-        var status = Status;
-        if (!status.Drifted) return;
-        Volatile.Write(ref _status, status with { Drifted = false });
-        _log.LogInformation("the drift of {Path} noticed at {Time:u} is over: {Why}", _path, status.Last?.DetectedAt.UtcDateTime, why);
+        _drift.Clear("a write replaced it");
     }
 
     /// <summary>What differs from what the agent last wrote; null when nothing does (or nothing was written yet).</summary>
@@ -564,24 +554,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
     }
 
     private DriftEvent Record(Finding finding, string action, IReadOnlyList<string> applied, IReadOnlyList<string> invalid, string? actor,
-        bool drifted)
-    {
-        _handled = finding.Signature;
-        var e = new DriftEvent(++_sequence, _clock.GetUtcNow(), finding.Kinds, finding.Diff, action, applied, invalid, finding.Stat?.Uid, actor);
-        Volatile.Write(ref _status, new DriftStatus(drifted, Policy, e));
-        Telemetry.RouterHostsTelemetry.RecordDrift("hosts_file");
-        _log.LogWarning("hosts file {Path} drifted ({Kinds}): {Action}; diff: {Diff}", _path, string.Join(", ", finding.Kinds), action,
-            Shorten(finding.Diff));
-        if (applied.Count > 0)
-            _log.LogWarning("adopted from {Path} as {Actor}: {Applied}", _path, actor, Shorten(applied));
-        if (invalid.Count > 0)
-            _log.LogWarning("{Count} line(s) of {Path} not adopted (invalid; no host was removed): {Lines}", invalid.Count, _path, Shorten(invalid));
-        Events.Publish(e.Sequence);
-        return e;
-    }
-
-    private static string Shorten(IReadOnlyList<string> lines) =>
-        string.Join(" | ", lines.Take(50).Select(l => l.Replace('\t', ' '))) + (lines.Count > 50 ? $" | ... ({lines.Count - 50} more)" : "");
+        bool drifted) =>
+        _drift.Record(finding.Kinds, finding.Diff, finding.Signature, finding.Stat?.Uid, action, applied, invalid, actor, drifted);
 
     /// <summary>
     /// The lines the agent owns in <paramref name="content"/>: in block mode from its BEGIN marker to its END marker
