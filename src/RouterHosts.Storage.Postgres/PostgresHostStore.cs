@@ -171,6 +171,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
 
     public void Ping() => Scalar("SELECT 1");
 
+    public DateTimeOffset? CommittedAt(long changeId) =>
+        Scalar("SELECT occurred_at FROM events WHERE event_id = @id", ("id", changeId)) is DateTime at ? new DateTimeOffset(at.Ticks, TimeSpan.Zero) : null;
+
     // ---- the write ----
 
     private const string InsertEvent = $"INSERT INTO events ({EventColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";

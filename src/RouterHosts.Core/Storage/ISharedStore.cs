@@ -9,6 +9,9 @@ public interface ISharedStore
 {
     /// <summary>Returns when another writer may have committed, or after <paramref name="timeout"/>.</summary>
     Task WaitForChangeAsync(TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>When change <paramref name="changeId"/> was committed, by the committing agent's clock; null when the log no longer has it (compacted).</summary>
+    DateTimeOffset? CommittedAt(long changeId);
 }
 
 /// <summary>
