@@ -73,7 +73,7 @@ public static class AgentHost
         var calls = new InFlightCalls();
         var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
             logs.CreateLogger("RouterHosts.Reload"));
-        var agentInfo = new AgentInfo { Name = services.Name, Registry = services.Store as Core.Storage.IAgentRegistry };
+        var agentInfo = new AgentInfo { Name = services.Name, Registry = services.Store as Core.Storage.IAgentRegistry, Tls = tls };
         var app = Build(settings, services, agentInfo, tls, policy, calls, notifier, logs,
             started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
 

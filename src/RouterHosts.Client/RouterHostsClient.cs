@@ -493,6 +493,9 @@ public sealed partial class RouterHostsClient : IDisposable
             }).ToArray(),
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
             HostsFileDrift = h.HostsFile?.Drift?.State ?? "",
+            ServerCertificateSubject = string.IsNullOrEmpty(h.Acme?.CertificateSubject) ? null : h.Acme.CertificateSubject,
+            ServerCertificateIssuer = string.IsNullOrEmpty(h.Acme?.CertificateIssuer) ? null : h.Acme.CertificateIssuer,
+            ServerCertificateExpiresAt = h.Acme?.CertificateNotAfter?.ToDateTimeOffset(),
             Agents = h.Agents.Select(ToAgent).ToArray(),
         };
     }, ct);

@@ -448,7 +448,7 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
                 Backend = health.Backend, Connected = health.DatabaseConnected, Error = health.DatabaseError ?? "",
                 LatencyMicros = (long)health.DatabaseLatency.TotalMicroseconds, LatencyMs = (long)health.DatabaseLatency.TotalMilliseconds,
             },
-            Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
+            Acme = ServerCertificate(),
             Hooks = new HooksHealth { ConfiguredCount = health.Hooks.All.Count() },
             HostsFile = new HostsFileHealth
             {
@@ -479,6 +479,18 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
         if (health.EditSession is { } session) response.EditSession = ToProto(session);
         response.Agents.AddRange(Agents(file));
         return Task.FromResult(response);
+    }
+
+    /// <summary>The server certificate in use now (after any reload): what an operator watching an ACME renewal wants to see.</summary>
+    private AcmeHealth ServerCertificate()
+    {
+        if (agent.Tls?.Current.Certificate is not { } certificate) return new AcmeHealth { Enabled = false, Status = "disabled" };
+        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        return new AcmeHealth
+        {
+            Enabled = false, Status = "external", ExpiresAt = notAfter.ToUnixTimeSeconds(),
+            CertificateSubject = certificate.Subject, CertificateIssuer = certificate.Issuer, CertificateNotAfter = Timestamp.FromDateTimeOffset(notAfter),
+        };
     }
 
     private static HookRun ToHookRun(Core.Hooks.HookRunResult r) => new()
