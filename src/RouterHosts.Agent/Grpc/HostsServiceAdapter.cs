@@ -481,16 +481,20 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
         return Task.FromResult(response);
     }
 
-    /// <summary>The server certificate in use now (after any reload): what an operator watching an ACME renewal wants to see.</summary>
+    /// <summary>
+    /// The server certificate in use now (after any reload): what an operator watching an ACME renewal wants to see.
+    /// Enabled and status keep router-hosts' meaning (the server's own ACME client, which this agent does not have).
+    /// </summary>
     private AcmeHealth ServerCertificate()
     {
-        if (agent.Tls?.Current.Certificate is not { } certificate) return new AcmeHealth { Enabled = false, Status = "disabled" };
+        var health = new AcmeHealth { Enabled = false, Status = "disabled" };
+        if (agent.Tls?.Current.Certificate is not { } certificate) return health;
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
-        return new AcmeHealth
-        {
-            Enabled = false, Status = "external", ExpiresAt = notAfter.ToUnixTimeSeconds(),
-            CertificateSubject = certificate.Subject, CertificateIssuer = certificate.Issuer, CertificateNotAfter = Timestamp.FromDateTimeOffset(notAfter),
-        };
+        health.ExpiresAt = notAfter.ToUnixTimeSeconds();
+        health.CertificateSubject = certificate.Subject;
+        health.CertificateIssuer = certificate.Issuer;
+        health.CertificateNotAfter = Timestamp.FromDateTimeOffset(notAfter);
+        return health;
     }
 
     private static HookRun ToHookRun(Core.Hooks.HookRunResult r) => new()
