@@ -73,13 +73,16 @@ public static class AgentHost
         var calls = new InFlightCalls();
         var reloader = new ConfigurationReloader(startup.Reload, startup.Configuration, tls, services, policy, logging, notifier,
             logs.CreateLogger("RouterHosts.Reload"));
-        var agentInfo = new AgentInfo { Name = services.Name, Registry = services.Store as Core.Storage.IAgentRegistry };
+        var agentInfo = new AgentInfo { Name = services.Name, Registry = services.Store as Core.Storage.IAgentRegistry, Tls = tls };
         var app = Build(settings, services, agentInfo, tls, policy, calls, notifier, logs,
             started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
 
-        // The file must reflect the database before we say we are ready.
+        // The file must reflect the database before we say we are ready; a hand edit made while the agent was stopped
+        // is drift, handled first (in report mode the file is left alone, stale, until the next write or a repair).
+        await services.Drift.CheckAtStartAsync(CancellationToken.None);
         var file = await services.Writer.RenderAtStartAsync();
-        if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
+        if (services.Drift.LeavesFileAlone) log.LogWarning("hosts file {Path} drifted while the agent was stopped; left as it is (hosts_file.drift: report)", file.Path);
+        else if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
         var registration = agentInfo.Registry is { } registry
             ? new AgentRegistration(registry, services.Name, agentInfo.Version, agentInfo.StartedAt, services.HostsFile)
             : null;

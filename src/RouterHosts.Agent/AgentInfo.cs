@@ -23,4 +23,7 @@ public sealed class AgentInfo
 
     /// <summary>The agents sharing the database (a shared PostgreSQL store); null when it is this agent's alone.</summary>
     public Core.Storage.IAgentRegistry? Registry { get; init; }
+
+    /// <summary>The TLS material in use (replaced on reload); null when the agent serves the Unix socket alone.</summary>
+    public Transport.Server.ServerTlsMaterial? Tls { get; init; }
 }

@@ -69,7 +69,7 @@ public sealed class AgentServices : IAsyncDisposable
         var engine = new HostsEngine(store, writer, sessions, hostsFile, hooks, feed, clock);
         var drift = new HostsFileDrift(hostsFile, writer, store, HostsFileDrift.ParsePolicy(options.HostsFile.Drift),
             logs.CreateLogger("RouterHosts.HostsFile"), clock);
-        var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"));
+        var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"), drift.Policy, clock);
         outputs.Start();
         return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name) { Outputs = outputs };
     }

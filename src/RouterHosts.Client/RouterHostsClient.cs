@@ -489,9 +489,13 @@ public sealed partial class RouterHostsClient : IDisposable
             {
                 Path = o.Path, Format = o.Format, Current = o.Current, Error = string.IsNullOrEmpty(o.LastError) ? null : o.LastError,
                 RenderedChangeId = o.RenderedChangeId, Refused = o.Refused.ToArray(), LastHookRuns = o.LastHookRuns.Select(ToHookStatus).ToArray(),
+                Drift = o.Drift is null ? null : ToDrift(o.Drift),
             }).ToArray(),
             EditSession = h.EditSession is null ? null : ToEdit(h.EditSession, EditToken is not null),
             HostsFileDrift = h.HostsFile?.Drift?.State ?? "",
+            ServerCertificateSubject = string.IsNullOrEmpty(h.Acme?.CertificateSubject) ? null : h.Acme.CertificateSubject,
+            ServerCertificateIssuer = string.IsNullOrEmpty(h.Acme?.CertificateIssuer) ? null : h.Acme.CertificateIssuer,
+            ServerCertificateExpiresAt = h.Acme?.CertificateNotAfter?.ToDateTimeOffset(),
             Agents = h.Agents.Select(ToAgent).ToArray(),
         };
     }, ct);

@@ -91,6 +91,8 @@ public sealed class RouterHostsOutputStatus
     /// <summary>The names the format cannot carry, left out of the file, each with why.</summary>
     public string[] Refused { get; init; } = [];
     public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
+    /// <summary>Hand edits of the output: its state ("clean" or "drifted"), and the last one noticed with its diff and what was done.</summary>
+    public RouterHostsDrift? Drift { get; init; }
 }
 
 public sealed class RouterHostsAgentStatus
@@ -115,6 +117,10 @@ public sealed class RouterHostsAgentStatus
     public RouterHostsHookStatus[] LastHookRuns { get; init; } = [];
     public RouterHostsOutputStatus[] Outputs { get; init; } = [];
     public RouterHostsEdit? EditSession { get; init; }
+    /// <summary>The server certificate the agent serves now (after any reload, e.g. by an ACME client's deploy hook); null on the Unix socket alone.</summary>
+    public string? ServerCertificateSubject { get; init; }
+    public string? ServerCertificateIssuer { get; init; }
+    public DateTimeOffset? ServerCertificateExpiresAt { get; init; }
     /// <summary>Drift of the hosts file: "clean" or "drifted" (see Get-RouterHostsDrift for the diff).</summary>
     public string HostsFileDrift { get; init; } = "";
     /// <summary>Every agent sharing the database (PostgreSQL), this one included; with SQLite only this one.</summary>

@@ -177,6 +177,9 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
 
     public void Ping() => Scalar("SELECT 1");
 
+    public DateTimeOffset? CommittedAt(long changeId) =>
+        Scalar("SELECT occurred_at FROM events WHERE event_id = @id", ("id", changeId)) is DateTime at ? new DateTimeOffset(at.Ticks, TimeSpan.Zero) : null;
+
     // ---- the write ----
 
     // The column types of the rows each write inserts, in column order (see InsertRows).

@@ -106,7 +106,11 @@ public sealed class AcmeTests
             Assert.Contains(watch.Current.Hosts, h => h.Hostname == "after-acme");
 
             using var after = agent.Connect(o => o.CaPath = bundle);
-            Assert.Equal(2, (await after.GetAgentStatusAsync()).HostCount);
+            var status = await after.GetAgentStatusAsync();
+            Assert.Equal(2, status.HostCount);
+            // Health names the certificate now served: pebble's, with its expiry.
+            Assert.Equal((issued.Subject, issued.Issuer), (status.ServerCertificateSubject, status.ServerCertificateIssuer));
+            Assert.Equal(new DateTimeOffset(issued.NotAfter.ToUniversalTime()), status.ServerCertificateExpiresAt);
         }
         finally
         {

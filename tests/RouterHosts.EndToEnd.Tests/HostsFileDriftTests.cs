@@ -147,6 +147,152 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
 
     private static uint AtomicOwner(string path) => Core.HostsFile.FileStat.Of(path)!.Value.Uid;
 
+    /// <summary>Starts an agent with <paramref name="policy"/>, adds web01 and web02, and restarts it after <paramref name="whileStopped"/>.</summary>
+    private async Task<AgentProcess> RestartedAfterAsync(string policy, Func<AgentProcess, Task> whileStopped, bool crash = false)
+    {
+        await using var first = await StartAsync(policy);
+        using (var client = first.Connect())
+        {
+            await client.AddHostAsync(Host("10.66.0.1", "web01"));
+            await client.AddHostAsync(Host("10.66.0.2", "web02"));
+        }
+        return await first.RestartAsync(() => whileStopped(first), crash);
+    }
+
+    /// <summary>sed -i while the agent is stopped: web01's line in the block becomes web01-by-hand.</summary>
+    private static Task EditWeb01(AgentProcess agent) =>
+        Run("sed", "-i", @"s/^10\.66\.0\.1\tweb01$/10.66.0.1\tweb01-by-hand/", agent.HostsFilePath);
+
+    private static readonly string[] Web01EditDiff = ["- 10.66.0.1\tweb01", "+ 10.66.0.1\tweb01-by-hand"];
+
+    [Theory]
+    [InlineData("restore")]
+    [InlineData("adopt")]
+    [InlineData("report")]
+    public async Task A_hand_edit_made_while_the_agent_was_stopped_is_drift_at_its_start_handled_by_the_mode(string policy)
+    {
+        await using var agent = await RestartedAfterAsync(policy, EditWeb01);
+        using var client = agent.Connect();
+        var path = agent.HostsFilePath;
+        // Handled before the agent said it was ready: no waiting.
+        var drift = await client.GetDriftAsync();
+        Assert.Equal((policy, 1L), (drift.Policy, drift.Sequence));
+        Assert.Equal(["block-changed"], drift.Kinds); // sed -i replaced the file, but while the agent was stopped: its content is what counts
+        Assert.Equal(Web01EditDiff, drift.Diff);
+        var hosts = (await client.ListHostsAsync().ToListAsync()).Select(h => h.Hostname).ToList();
+        var text = File.ReadAllText(path);
+        switch (policy)
+        {
+            case "restore":
+                Assert.Equal(("clean", "restored"), (drift.State, drift.Action));
+                Assert.Contains("10.66.0.1\tweb01\n", text);
+                Assert.DoesNotContain("web01-by-hand", text);
+                Assert.Equal(["web01", "web02"], hosts);
+                Assert.Contains($"hosts file {path} drifted (block-changed): restored; diff: - 10.66.0.1 web01 | + 10.66.0.1 web01-by-hand", agent.Output);
+                break;
+            case "adopt":
+                Assert.Equal(("clean", "adopted"), (drift.State, drift.Action));
+                Assert.Equal(["+ 10.66.0.1\tweb01-by-hand", "- 10.66.0.1\tweb01"], drift.Applied);
+                Assert.Equal(["web01-by-hand", "web02"], hosts);
+                Assert.Contains("10.66.0.1\tweb01-by-hand\n", text);
+                Assert.DoesNotContain("10.66.0.1\tweb01\n", text);
+                break;
+            case "report":
+                Assert.Equal(("drifted", "reported"), (drift.State, drift.Action));
+                Assert.Contains("10.66.0.1\tweb01-by-hand\n", text); // left alone
+                Assert.Equal(["web01", "web02"], hosts);
+                Assert.Equal("drifted", (await client.GetAgentStatusAsync()).HostsFileDrift);
+                Assert.True((await client.TestAsync()).Ready); // ready: drift is reported, not a failure
+                Assert.Contains($"hosts file {path} drifted while the agent was stopped; left as it is", agent.Output);
+                // Until the next write.
+                await client.AddHostAsync(Host("10.66.0.3", "web03"));
+                text = File.ReadAllText(path);
+                Assert.Contains("10.66.0.1\tweb01\n", text);
+                Assert.Contains("10.66.0.3\tweb03\n", text);
+                Assert.Equal("clean", (await client.GetDriftAsync()).State);
+                break;
+        }
+    }
+
+    [Fact]
+    public async Task A_stopped_agents_own_last_write_is_not_drift_at_start_even_when_it_crashed_before_recording_it()
+    {
+        var record = "";
+        string? saved = null;
+        // kill -9 after the last write, and the record of what was written put back as it was before that write: as if the
+        // agent had died between writing the file and its record. The file holds what the database says, so it is no drift.
+        await using var agent = await RestartedAfterAsync("report", async first =>
+        {
+            record = Path.Combine(first.DataDirectory, ".hosts.routerhosts-written");
+            saved = File.ReadAllText(record);
+            Assert.Contains("10.66.0.2\tweb02", saved);
+            File.WriteAllText(record, saved.Replace("10.66.0.2\tweb02\n", ""));
+            await Task.CompletedTask;
+        }, crash: true);
+        using var client = agent.Connect();
+        var drift = await client.GetDriftAsync();
+        Assert.Equal(("clean", 0L), (drift.State, drift.Sequence));
+        Assert.Contains("10.66.0.2\tweb02\n", File.ReadAllText(agent.HostsFilePath));
+
+        // A clean stop and start: no drift either; and the record follows each write.
+        await using var again = await agent.RestartAsync();
+        using var second = again.Connect();
+        Assert.Equal(("clean", 0L), ((await second.GetDriftAsync()).State, (await second.GetDriftAsync()).Sequence));
+        Assert.Contains("10.66.0.2\tweb02", File.ReadAllText(record));
+    }
+
+    [Theory]
+    [InlineData("restore")]
+    [InlineData("report")]
+    public async Task A_hand_edit_of_an_output_is_drift_too_shown_in_Health_and_handled_by_the_mode(string policy)
+    {
+        var output = "";
+        var hookRuns = "";
+        await using var agent = await StartAsync(policy, (config, dir) =>
+        {
+            output = Path.Combine(dir, "lan.conf");
+            hookRuns = Path.Combine(dir, "output-hook-runs");
+            config["outputs"] = new JsonArray(new JsonObject
+            {
+                ["format"] = "dnsmasq", ["path"] = output,
+                ["hooks"] = new JsonObject
+                {
+                    ["on_success"] = new JsonArray(new JsonObject { ["name"] = "count", ["command"] = $"echo run >> {hookRuns}", ["timeout_seconds"] = 10 }),
+                },
+            });
+        });
+        using var client = agent.Connect();
+        int HookRuns() => File.Exists(hookRuns) ? File.ReadAllLines(hookRuns).Length : 0;
+        string Output() => File.Exists(output) ? File.ReadAllText(output) : "(missing)";
+        await client.AddHostAsync(Host("10.67.0.1", "web01"));
+        var written = await Eventually(() => Task.FromResult(Output()), t => t.Contains("host-record=web01,10.67.0.1\n"), "the output written", agent);
+        var runsBefore = await Eventually(() => Task.FromResult(HookRuns()), n => n >= 2, "the output's hook ran for the start and the write", agent);
+        Assert.Equal("clean", (await client.GetAgentStatusAsync()).Outputs.Single().Drift!.State);
+
+        await Run("sed", "-i", "s/host-record=web01,10.67.0.1/host-record=web01,10.67.0.99/", output);
+        var status = await Eventually(() => client.GetAgentStatusAsync(), s => s.Outputs.Single().Drift!.Sequence > 0, "the output's drift in Health", agent);
+        var drift = status.Outputs.Single().Drift!;
+        Assert.Equal(policy, drift.Policy);
+        Assert.Equal(["file-changed"], drift.Kinds);
+        Assert.Equal(["- host-record=web01,10.67.0.1", "+ host-record=web01,10.67.0.99"], drift.Diff);
+        Assert.Contains($"output {output} drifted (file-changed): {drift.Action}; diff: - host-record=web01,10.67.0.1 | + host-record=web01,10.67.0.99",
+            agent.Output);
+        if (policy == "restore")
+        {
+            Assert.Equal(("clean", "restored"), (drift.State, drift.Action));
+            Assert.Equal(written, Output());
+            await Eventually(() => Task.FromResult(HookRuns()), n => n > runsBefore, "the output's hook ran after the restore", agent);
+            return;
+        }
+        Assert.Equal(("drifted", "reported"), (drift.State, drift.Action));
+        Assert.Contains("host-record=web01,10.67.0.99\n", Output()); // left alone
+        // Until the next change.
+        await client.AddHostAsync(Host("10.67.0.2", "web02"));
+        var text = await Eventually(() => Task.FromResult(Output()), t => t.Contains("host-record=web02,10.67.0.2\n"), "the next change written", agent);
+        Assert.Contains("host-record=web01,10.67.0.1\n", text);
+        Assert.Equal("clean", (await client.GetAgentStatusAsync()).Outputs.Single().Drift!.State);
+    }
+
     [Fact]
     public async Task Report_mode_leaves_the_file_until_the_next_write_or_a_repair_and_only_admins_may_ask()
     {

@@ -66,6 +66,35 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task With_a_shared_PostgreSQL_database_a_change_committed_through_another_agent_is_measured_as_propagation_lag()
+    {
+        using var database = new Storage.Postgres.Tests.TestDatabase();
+        var scrapePort = AgentProcess.FreePort();
+        await using var writer = await AgentProcess.StartWithConfigAsync((config, _) => config["database"] = database.Url);
+        await using var follower = await AgentProcess.StartWithConfigAsync((config, _) =>
+        {
+            config["database"] = database.Url;
+            config["telemetry"] = new JsonObject { ["prometheus"] = new JsonObject { ["enabled"] = true, ["listen"] = $"127.0.0.1:{scrapePort}" } };
+        });
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var url = $"http://127.0.0.1:{scrapePort}/metrics";
+        var before = (await ScrapeUntilAsync(http, url, _ => true)).Sum("routerhosts_propagation_lag_seconds_count");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var client = writer.Connect();
+        await client.AddHostAsync(new RouterHostInput { IPAddress = "10.60.1.1", Hostname = "far.lan" });
+        await SharedPostgresTests.TimeUntilFileHasAsync(follower, "far.lan", TimeSpan.FromSeconds(60));
+        var metrics = await ScrapeUntilAsync(http, url, m => m.Sum("routerhosts_propagation_lag_seconds_count") > before);
+        var elapsed = clock.Elapsed.TotalSeconds;
+
+        // The lag of the one change: above zero, and within the time from before the commit to the scrape (one clock here).
+        var lag = metrics.Sum("routerhosts_propagation_lag_seconds_sum");
+        Assert.Equal(before + 1, metrics.Sum("routerhosts_propagation_lag_seconds_count"));
+        Assert.InRange(lag, double.Epsilon, elapsed);
+        Assert.Contains("# TYPE routerhosts_propagation_lag_seconds histogram", metrics.Text);
+    }
+
+    [Fact]
     public async Task Without_telemetry_configured_the_agent_listens_on_its_mtls_port_alone()
     {
         await using var agent = await AgentProcess.StartWithConfigAsync();

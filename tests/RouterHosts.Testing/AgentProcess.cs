@@ -29,7 +29,9 @@ public sealed class AgentProcess : IAsyncDisposable
     private static readonly TimeSpan DefaultLineTimeout = TimeSpan.FromSeconds(20);
 
     private readonly Process _process;
-    private readonly bool _ownsDirectory;
+    private bool _ownsDirectory;
+    private IReadOnlyList<string> _args = [];
+    private IDictionary<string, string>? _environment;
     private readonly Stopwatch _clock;
     private readonly DateTime _startedLocal;
     /// <summary>The agent's lines and the harness's own notes (signals sent), in the order the test saw them.</summary>
@@ -255,7 +257,25 @@ public sealed class AgentProcess : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         var process = Process.Start(info)!;
         RunningAgents.Track(process);
-        return new AgentProcess(process, clock, startedLocal, workingDirectory, port, ownsDirectory);
+        return new AgentProcess(process, clock, startedLocal, workingDirectory, port, ownsDirectory)
+        {
+            _args = args.ToList(), _environment = environment,
+        };
+    }
+
+    /// <summary>
+    /// Stops this agent (SIGTERM, or kill -9 with <paramref name="crash"/>), runs <paramref name="whileStopped"/>, then starts
+    /// it again with the same arguments, directory and port, and waits until it is ready. The new process owns the directory.
+    /// </summary>
+    public async Task<AgentProcess> RestartAsync(Func<Task>? whileStopped = null, bool crash = false)
+    {
+        Signal(crash ? 9 : 15);
+        var code = await WaitForExitAsync(TimeSpan.FromSeconds(30));
+        if (!crash && code != 0) throw new InvalidOperationException($"agent stopped with {code}:\n{Transcript}");
+        if (whileStopped is not null) await whileStopped();
+        var next = Launch(_args, DataDirectory, Port, _ownsDirectory, _environment);
+        _ownsDirectory = false;
+        return await ReadyOrDisposedAsync(next);
     }
 
     /// <summary>Runs the agent to completion (configuration errors, pki commands).</summary>

@@ -448,7 +448,7 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
                 Backend = health.Backend, Connected = health.DatabaseConnected, Error = health.DatabaseError ?? "",
                 LatencyMicros = (long)health.DatabaseLatency.TotalMicroseconds, LatencyMs = (long)health.DatabaseLatency.TotalMilliseconds,
             },
-            Acme = new AcmeHealth { Enabled = false, Status = "disabled" },
+            Acme = ServerCertificate(),
             Hooks = new HooksHealth { ConfiguredCount = health.Hooks.All.Count() },
             HostsFile = new HostsFileHealth
             {
@@ -469,6 +469,7 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
                 Path = output.Path, Format = Core.Outputs.OutputRenderer.Name(output.Format), Current = output.Current,
                 LastError = output.LastError ?? "", RenderedChangeId = output.RenderedChangeId.ToString(),
                 LastWrittenAt = output.LastWrittenAt is { } written ? Timestamp.FromDateTimeOffset(written) : null,
+                Drift = output.Drift is { } drift ? DriftToProto(drift) : null,
             };
             outputHealth.Refused.AddRange(output.Refused);
             outputHealth.LastHookRuns.AddRange(output.LastHookRuns.Select(ToHookRun));
@@ -478,6 +479,22 @@ public sealed partial class HostsServiceAdapter(HostsEngine engine, AgentInfo ag
         if (health.EditSession is { } session) response.EditSession = ToProto(session);
         response.Agents.AddRange(Agents(file));
         return Task.FromResult(response);
+    }
+
+    /// <summary>
+    /// The server certificate in use now (after any reload): what an operator watching an ACME renewal wants to see.
+    /// Enabled and status keep router-hosts' meaning (the server's own ACME client, which this agent does not have).
+    /// </summary>
+    private AcmeHealth ServerCertificate()
+    {
+        var health = new AcmeHealth { Enabled = false, Status = "disabled" };
+        if (agent.Tls?.Current.Certificate is not { } certificate) return health;
+        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        health.ExpiresAt = notAfter.ToUnixTimeSeconds();
+        health.CertificateSubject = certificate.Subject;
+        health.CertificateIssuer = certificate.Issuer;
+        health.CertificateNotAfter = Timestamp.FromDateTimeOffset(notAfter);
+        return health;
     }
 
     private static HookRun ToHookRun(Core.Hooks.HookRunResult r) => new()

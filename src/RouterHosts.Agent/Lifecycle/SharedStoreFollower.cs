@@ -1,4 +1,5 @@
 using RouterHosts.Core.Hosts;
+using RouterHosts.Core.HostsFile;
 using RouterHosts.Core.Storage;
 using RouterHosts.Core.Writes;
 
@@ -20,7 +21,9 @@ internal static class SharedStoreFollower
         {
             try
             {
+                var before = writer.FileState.RenderedChangeId;
                 await writer.CatchUpAsync(shared, ct);
+                RecordLag(shared, writer.FileState, before);
                 if (failing) log.LogInformation("the database is reachable again; the hosts file has caught up");
                 failing = false;
                 await shared.WaitForChangeAsync(Fallback, ct);
@@ -38,5 +41,13 @@ internal static class SharedStoreFollower
                 catch (OperationCanceledException) { return; }
             }
         }
+    }
+
+    /// <summary>The propagation lag of the latest change the file took in (one figure per catch-up, not one per change).</summary>
+    private static void RecordLag(ISharedStore shared, HostsFileState file, long before)
+    {
+        if (!file.Current || file.RenderedChangeId <= before || shared.CommittedAt(file.RenderedChangeId) is not { } committed) return;
+        var lag = DateTimeOffset.UtcNow - committed;
+        Core.Telemetry.RouterHostsTelemetry.PropagationLag.Record(Math.Max(lag.TotalSeconds, 0));
     }
 }

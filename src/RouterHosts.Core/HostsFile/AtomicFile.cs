@@ -27,7 +27,7 @@ public static class AtomicFile
     }
 
     /// <summary>The file a write replaces: a symlinked hosts file keeps its link, the file it points to is the one replaced.</summary>
-    private static string TargetPath(string path) =>
+    public static string TargetPath(string path) =>
         new FileInfo(path).LinkTarget is null
             ? Path.GetFullPath(path)
             : File.ResolveLinkTarget(path, returnFinalTarget: true)!.FullName;

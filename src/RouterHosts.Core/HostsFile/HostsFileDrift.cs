@@ -19,6 +19,9 @@ public interface IHostsFileObserver
 
     /// <summary>A render wrote <paramref name="content"/> (or found it already there).</summary>
     void Rendered(byte[] content);
+
+    /// <summary>True while a drift is being reported and not acted on: renders not asked for by a change leave the file alone.</summary>
+    bool LeavesFileAlone { get; }
 }
 
 /// <summary>The file changed while the agent was writing it: the write is dropped and done again after a look at the change.</summary>
@@ -35,6 +38,8 @@ public static class DriftKinds
     public const string FileReplaced = "file-replaced";
     public const string ModeChanged = "mode-changed";
     public const string OwnerChanged = "owner-changed";
+    /// <summary>An output (a DNS server file, owned whole) holds something else than was written to it.</summary>
+    public const string FileChanged = "file-changed";
 }
 
 /// <summary>
@@ -89,10 +94,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
     private FileStat? _inspected; // the file as the last look saw it (null: missing, or not looked at)
     private bool _looked;
     private FileStat? _adoptedStat; // adopting: the mode and owner the next render keeps
-    private string? _handled; // the finding last acted on, so that it is not acted on again
-    private long _sequence;
-
-    private DriftStatus _status;
+    private readonly DriftRecorder _drift;
 
     public HostsFileDrift(HostsFileSync file, HostWriter writer, IHostStore store, DriftPolicy policy, ILogger log, TimeProvider clock)
     {
@@ -103,15 +105,17 @@ public sealed class HostsFileDrift : IHostsFileObserver
         _clock = clock;
         _path = file.State.Path;
         _mode = file.State.Mode;
-        _status = new DriftStatus(false, policy, null);
+        _drift = new DriftRecorder("hosts file", _path, "hosts_file", policy, log, clock);
         file.Observer = this;
     }
 
-    public DriftPolicy Policy => _status.Policy;
-    public DriftStatus Status => Volatile.Read(ref _status);
+    public DriftPolicy Policy => _drift.Policy;
+    public DriftStatus Status => _drift.Status;
+
+    public bool LeavesFileAlone => Policy == DriftPolicy.Report && Status.Drifted;
 
     /// <summary>Publishes each new <see cref="DriftEvent.Sequence"/> (for Watch).</summary>
-    public ChangeFeed Events { get; } = new();
+    public ChangeFeed Events => _drift.Events;
 
     public static DriftPolicy ParsePolicy(string? value) => (value ?? "restore").ToLowerInvariant() switch
     {
@@ -206,6 +210,92 @@ public sealed class HostsFileDrift : IHostsFileObserver
         }
     }
 
+    // ---- at start: what the agent wrote before it stopped ----
+
+    /// <summary>
+    /// Where the agent records what it last wrote to the file (the lines it owns, the mode and owner), beside the file
+    /// (the directory is writable, since every write renames a temp file into it): so that a hand edit made while the
+    /// agent was stopped is drift at its next start, and its own last write is not.
+    /// </summary>
+    public static string RecordPath(string path)
+    {
+        var target = AtomicFile.TargetPath(path);
+        return Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.routerhosts-written");
+    }
+
+    private const string RecordHeader = "# RouterHosts: what the agent last wrote to the file beside this one (for drift found at start). v1";
+    private Baseline? _recorded;
+
+    /// <summary>
+    /// Before the first render at start: the file compared with what the agent last wrote (its record) and the drift
+    /// handled by the policy, as a check while running would. Restore and adopt render; report leaves the file alone
+    /// (the start's render too) until the next write or a repair. A file that holds what the database says now is
+    /// clean even when the record is older (the agent stopped between writing the file and its record). Without a
+    /// record (the first start) there is nothing to compare with.
+    /// </summary>
+    public async Task CheckAtStartAsync(CancellationToken ct)
+    {
+        var render = false;
+        await _file.ExclusiveAsync(async () =>
+        {
+            try
+            {
+                if (ReadRecord() is not { } recorded) return;
+                _recorded = recorded; // what the record file holds: a render writes it again when it differs
+                var stat = FileStat.Of(_path);
+                var found = stat is null ? null : AtomicFile.TryRead(_path);
+                var lines = found is null ? null : ManagedLines(found, _mode).Lines;
+                if (lines is not null && !lines.SequenceEqual(recorded.Lines) &&
+                    lines.SequenceEqual(ManagedLines(_file.ComposeNow(), _mode).Lines ?? []))
+                    recorded = recorded with { Lines = lines };
+                // The mode and owner recorded; the file's identity as it is (a file replaced while stopped with the same content is no drift).
+                var identity = stat ?? recorded.Stat;
+                _baseline = recorded with { Stat = identity with { Mode = recorded.Stat.Mode, Uid = recorded.Stat.Uid, Gid = recorded.Stat.Gid } };
+                if (Inspect() is { } finding) render = (await ActAsync(finding, Policy, ct)).Render;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.LogWarning("checking the hosts file {Path} for drift at start failed: {Error}", _path, e.Message);
+            }
+        }, ct);
+        if (render) await RenderAsync();
+    }
+
+    private Baseline? ReadRecord()
+    {
+        var bytes = AtomicFile.TryRead(RecordPath(_path));
+        if (bytes is null) return null;
+        var lines = Encoding.UTF8.GetString(bytes).Split('\n');
+        var stat = lines.Length >= 2 ? lines[1].Split(' ') : [];
+        if (lines[0] != RecordHeader || stat.Length != 6 || stat[0] != "mode" || stat[2] != "uid" || stat[4] != "gid" ||
+            !uint.TryParse(stat[3], out var uid) || !uint.TryParse(stat[5], out var gid))
+        {
+            _log.LogWarning("{Record} is not a record RouterHosts wrote; not checking {Path} for drift made while the agent was stopped",
+                RecordPath(_path), _path);
+            return null;
+        }
+        var mode = (UnixFileMode)Convert.ToInt32(stat[1], 8);
+        return new Baseline(lines[2..], default(FileStat) with { Mode = mode, Uid = uid, Gid = gid });
+    }
+
+    /// <summary>Records what a render left in the file (when it differs from the record), for the next start.</summary>
+    private void WriteRecord(Baseline baseline)
+    {
+        if (_recorded is { } last && last.Lines.SequenceEqual(baseline.Lines) && last.Stat.Mode == baseline.Stat.Mode &&
+            last.Stat.Uid == baseline.Stat.Uid && last.Stat.Gid == baseline.Stat.Gid) return;
+        var text = $"{RecordHeader}\nmode {baseline.Stat.ModeText} uid {baseline.Stat.Uid} gid {baseline.Stat.Gid}\n{string.Join('\n', baseline.Lines)}";
+        try
+        {
+            AtomicFile.Replace(RecordPath(_path), Encoding.UTF8.GetBytes(text));
+            _recorded = baseline;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("could not record what was written to {Path} in {Record} ({Error}); drift made while the agent is stopped may go unnoticed",
+                _path, RecordPath(_path), e.Message);
+        }
+    }
+
     // ---- checks and actions ----
 
     /// <summary>Compares the file with what the agent wrote and acts by the policy.</summary>
@@ -215,8 +305,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
         await _file.ExclusiveAsync(async () =>
         {
             var finding = Inspect();
-            if (finding is null) Clear("it matches what the agent wrote again");
-            else if (finding.Signature != _handled) render = (await ActAsync(finding, Policy, ct)).Render;
+            if (finding is null) _drift.Clear("it matches what the agent wrote again");
+            else if (finding.Signature != _drift.Handled) render = (await ActAsync(finding, Policy, ct)).Render;
         }, ct);
         if (render) await RenderAsync();
     }
@@ -273,7 +363,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         try
         {
             var finding = Inspect();
-            if (finding is null || finding.Signature == _handled) return; // handled already; Rendered says the write replaced it
+            if (finding is null || finding.Signature == _drift.Handled) return; // handled already; Rendered says the write replaced it
             // A hand edit this render is about to overwrite: adopt it first, or at least say what is lost.
             if (Policy == DriftPolicy.Adopt) await ActAsync(finding, DriftPolicy.Adopt, ct);
             else Record(finding, Policy == DriftPolicy.Report ? "overwritten by a write" : "restored", [], [], null, drifted: false);
@@ -304,19 +394,11 @@ public sealed class HostsFileDrift : IHostsFileObserver
             stat = FileStat.Of(_path) ?? stat;
         }
         _baseline = new Baseline(ManagedLines(content, _mode).Lines ?? [], stat.Value);
+        WriteRecord(_baseline);
         // Not taken as clean by its stat: someone may have replaced the file since the rename (the directory's
         // fsync takes a while), so the next look reads it once.
         _lastCleanStat = null;
-        Clear("a write replaced it");
-    }
-
-    private void Clear(string why)
-    {
-        _handled = null;
-        var status = Status;
-        if (!status.Drifted) return;
-        Volatile.Write(ref _status, status with { Drifted = false });
-        _log.LogInformation("the drift of {Path} noticed at {Time:u} is over: {Why}", _path, status.Last?.DetectedAt.UtcDateTime, why);
+        _drift.Clear("a write replaced it");
     }
 
     /// <summary>What differs from what the agent last wrote; null when nothing does (or nothing was written yet).</summary>
@@ -385,6 +467,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         if (!Adoptable(finding))
         {
             _baseline = _baseline! with { Stat = finding.Stat!.Value };
+            WriteRecord(_baseline);
             return (false, Record(finding, "adopted", [], [], null, drifted: false), 0);
         }
         _adoptedStat = finding.Stat;
@@ -403,19 +486,20 @@ public sealed class HostsFileDrift : IHostsFileObserver
     }
 
     /// <summary>
-    /// The hand-edited block as events, keyed by IP and hostname like an import: a new line adds a host, a line whose
-    /// comment, tags or aliases changed updates it, a host whose line is gone is removed. Each line is validated like any
-    /// write; an invalid one is reported and never applied, and while there is one no host is removed (it may be a
-    /// host's own line, edited wrongly).
+    /// The hand edit as events, keyed by IP and hostname like an import: a line added adds a host, or updates the
+    /// host with that key (its comment, tags or aliases); a host whose line the agent wrote is gone is removed. Only
+    /// what changed from what the agent wrote is taken, so a change committed since (by another agent sharing the
+    /// database, or while the agent was stopped) is not undone. Each line is validated like any write; an invalid one
+    /// is reported and never applied, and while there is one no host is removed (it may be a host's own line, edited wrongly).
     /// </summary>
     private (IReadOnlyList<string> Applied, IReadOnlyList<string> Invalid) PlanAdoption(ChangeSet set, Finding finding)
     {
         var invalid = new List<string>();
-        // Blank lines in front, so that the parser's line numbers are the file's.
-        var text = new string('\n', finding.FirstLine - 1) + string.Join('\n', finding.BlockLines!);
-        var records = HostFormats.Parse(HostFormats.Get("hosts"), Encoding.UTF8.GetBytes(text), invalid);
+        var records = ParseBlock(finding.BlockLines!, finding.FirstLine, invalid);
+        var (wrote, _) = BlockOf(_baseline!.Lines);
+        var diff = LineDiff(wrote ?? [], finding.BlockLines!).ToList();
+        var added = Counts(diff.Where(l => l[0] == '+').Select(l => l[2..]).ToList());
         var applied = new List<string>();
-        var kept = new HashSet<string>();
         var lines = new Dictionary<HostKey, int>();
         foreach (var record in records)
         {
@@ -428,14 +512,12 @@ public sealed class HostsFileDrift : IHostsFileObserver
                     invalid.Add($"line {record.Line}: {key} repeats line {lines[key]}");
                     continue;
                 }
+                if (!Take(added, finding.BlockLines![record.Line - finding.FirstLine])) continue; // a line the agent wrote, unchanged
                 if (set.FindLive(key) is not { } existing)
                 {
-                    var added = set.Add(draft, Ulid.New(set.Now), idIsNew: true);
-                    kept.Add(added.Id);
-                    applied.Add("+ " + LineOf(added));
+                    applied.Add("+ " + LineOf(set.Add(draft, Ulid.New(set.Now), idIsNew: true)));
                     continue;
                 }
-                kept.Add(existing.Id);
                 var updated = set.Update(existing.Id, new HostPatch(null, null, draft.Comment ?? "", draft.Tags, draft.Aliases), null);
                 if (!ChangeSet.SameContent(updated, existing)) applied.Add("~ " + LineOf(updated));
             }
@@ -444,17 +526,25 @@ public sealed class HostsFileDrift : IHostsFileObserver
                 invalid.Add($"line {record.Line}: {e.Message}");
             }
         }
-        if (invalid.Count == 0)
+        if (invalid.Count > 0) return (applied, invalid);
+        // The agent's lines that are gone, for hosts no line in the file names any more.
+        foreach (var gone in ParseBlock(diff.Where(l => l[0] == '-').Select(l => l[2..]).ToList(), 1, []))
         {
-            foreach (var live in _store.StreamAll().ToList())
-            {
-                if (kept.Contains(live.Id)) continue;
-                set.Delete(live.Id, null);
-                applied.Add("- " + LineOf(live));
-            }
+            var key = new HostKey(gone.Draft.IpAddress, gone.Draft.Hostname);
+            if (lines.ContainsKey(key) || set.FindLive(key) is not { } live) continue;
+            set.Delete(live.Id, null);
+            applied.Add("- " + LineOf(live));
         }
         return (applied, invalid);
     }
+
+    /// <summary>Hosts-file lines as records, numbered from <paramref name="firstLine"/> (the file's line numbers).</summary>
+    private static IReadOnlyList<ImportRecord> ParseBlock(IReadOnlyList<string> lines, int firstLine, List<string> invalid) =>
+        HostFormats.Parse(HostFormats.Get("hosts"), Encoding.UTF8.GetBytes(new string('\n', firstLine - 1) + string.Join('\n', lines)), invalid);
+
+    /// <summary>The block within lines the agent owns (all of them in block mode; in file mode they hold the kept lines too).</summary>
+    private (IReadOnlyList<string>? Lines, int FirstLine) BlockOf(IReadOnlyList<string> owned) =>
+        _mode == HostsFileMode.File ? ManagedLines(Encoding.UTF8.GetBytes(string.Join('\n', owned)), HostsFileMode.Block) : (owned, 1);
 
     private static string LineOf(HostEntry entry)
     {
@@ -464,24 +554,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
     }
 
     private DriftEvent Record(Finding finding, string action, IReadOnlyList<string> applied, IReadOnlyList<string> invalid, string? actor,
-        bool drifted)
-    {
-        _handled = finding.Signature;
-        var e = new DriftEvent(++_sequence, _clock.GetUtcNow(), finding.Kinds, finding.Diff, action, applied, invalid, finding.Stat?.Uid, actor);
-        Volatile.Write(ref _status, new DriftStatus(drifted, Policy, e));
-        Telemetry.RouterHostsTelemetry.RecordDrift("hosts_file");
-        _log.LogWarning("hosts file {Path} drifted ({Kinds}): {Action}; diff: {Diff}", _path, string.Join(", ", finding.Kinds), action,
-            Shorten(finding.Diff));
-        if (applied.Count > 0)
-            _log.LogWarning("adopted from {Path} as {Actor}: {Applied}", _path, actor, Shorten(applied));
-        if (invalid.Count > 0)
-            _log.LogWarning("{Count} line(s) of {Path} not adopted (invalid; no host was removed): {Lines}", invalid.Count, _path, Shorten(invalid));
-        Events.Publish(e.Sequence);
-        return e;
-    }
-
-    private static string Shorten(IReadOnlyList<string> lines) =>
-        string.Join(" | ", lines.Take(50).Select(l => l.Replace('\t', ' '))) + (lines.Count > 50 ? $" | ... ({lines.Count - 50} more)" : "");
+        bool drifted) =>
+        _drift.Record(finding.Kinds, finding.Diff, finding.Signature, finding.Stat?.Uid, action, applied, invalid, actor, drifted);
 
     /// <summary>
     /// The lines the agent owns in <paramref name="content"/>: in block mode from its BEGIN marker to its END marker

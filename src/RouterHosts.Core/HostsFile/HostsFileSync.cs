@@ -88,6 +88,8 @@ public sealed class HostsFileSync : IDisposable
         {
             var state = State;
             if (state.Current && state.RenderedChangeId >= changeId && changeId > 0) return state;
+            // Report mode: a drifted file is left alone until the next write (a change id) or a repair.
+            if (changeId == 0 && Observer is { LeavesFileAlone: true }) return state;
             return await RenderAsync(retryIn, ct);
         }
         finally { _gate.Release(); }
@@ -124,6 +126,11 @@ public sealed class HostsFileSync : IDisposable
         }
     }
 
+    /// <summary>What a render would write now: the file as it is, with the block from the rendered lines.</summary>
+    public byte[] ComposeNow() => Compose(Lines.RenderBlock().Block);
+
+    private byte[] Compose(string block) => HostsFileRenderer.Compose(State.Mode, AtomicFile.TryRead(State.Path), block, _kept);
+
     private HostsFileState Render(TimeSpan? retryIn, bool guard = false)
     {
         var state = State;
@@ -131,7 +138,7 @@ public sealed class HostsFileSync : IDisposable
         var (block, count, changeId) = Lines.RenderBlock();
         try
         {
-            var content = HostsFileRenderer.Compose(state.Mode, AtomicFile.TryRead(state.Path), block, _kept);
+            var content = Compose(block);
             var observer = guard ? Observer : null;
             var wrote = AtomicFile.WriteIfChanged(state.Path, content, observer is null ? null : observer.BeforeReplace);
             Observer?.Rendered(content);

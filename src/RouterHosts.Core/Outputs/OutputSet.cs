@@ -11,17 +11,21 @@ namespace RouterHosts.Core.Outputs;
 /// <summary>One configured output: where it goes, in which format, and its own hooks.</summary>
 public sealed record OutputDefinition(string Path, OutputFormat Format, HookSet Hooks);
 
-/// <summary>An output's state, for Health: like the hosts file's, plus the names the format could not carry.</summary>
+/// <summary>An output's state, for Health: like the hosts file's (its drift too), plus the names the format could not carry.</summary>
 public sealed record OutputState(
     string Path, OutputFormat Format, bool Current, long RenderedChangeId, string? LastError, DateTimeOffset? LastWrittenAt,
-    IReadOnlyList<string> Refused, IReadOnlyList<HookRunResult> LastHookRuns);
+    IReadOnlyList<string> Refused, IReadOnlyList<HookRunResult> LastHookRuns, DriftStatus? Drift = null);
 
 /// <summary>
 /// The outputs besides the hosts file (DNS server files). They follow the committed state on
 /// their own, off the write path: after each change (bursts coalesce) every output is rendered
 /// from one read of the live entries, written atomically when its bytes change, and its own
 /// hooks are told. A write that fails is retried with backoff, as for the hosts file; the change
-/// stays committed. A file changed by hand is put back on the next render (<see cref="Recheck"/> asks for one).
+/// stays committed. Drift is handled as for the hosts file, by hosts_file.drift: every
+/// <see cref="HostsFileDrift.BackstopInterval"/> (and before each pass) each output is compared with what was last
+/// written to it (its stat first, so an unchanged file is not read); a hand edit or deletion is logged with a line
+/// diff, shown in Health, and in restore (and adopt: an output is made from the hosts, never read back) put back
+/// with its hooks run, in report mode left alone until the next change.
 /// </summary>
 public sealed class OutputSet : IAsyncDisposable
 {
@@ -38,16 +42,18 @@ public sealed class OutputSet : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private long _renders;
 
-    public OutputSet(IReadOnlyList<OutputDefinition> outputs, IHostStore store, ChangeFeed feed, ILogger log)
+    public OutputSet(IReadOnlyList<OutputDefinition> outputs, IHostStore store, ChangeFeed feed, ILogger log,
+        DriftPolicy drift = DriftPolicy.Restore, TimeProvider? clock = null)
     {
         _store = store;
         _feed = feed;
         _log = log;
-        _outputs = outputs.Select(d => new Output(d, new HookRunner(d.Hooks, log))).ToArray();
+        _outputs = outputs.Select(d => new Output(d, new HookRunner(d.Hooks, log), drift, log, clock ?? TimeProvider.System)).ToArray();
         foreach (var output in _outputs) RemoveLeftoverTempFiles(output.Definition.Path);
     }
 
-    public IReadOnlyList<OutputState> States => _outputs.Select(o => o.State with { LastHookRuns = o.Hooks.LastRuns }).ToList();
+    public IReadOnlyList<OutputState> States =>
+        _outputs.Select(o => o.State with { LastHookRuns = o.Hooks.LastRuns, Drift = o.Drift.Status }).ToList();
 
     /// <summary>How many render passes have finished: lets tests wait for a real pass, not a guessed time.</summary>
     public long Renders => Interlocked.Read(ref _renders);
@@ -67,22 +73,31 @@ public sealed class OutputSet : IAsyncDisposable
     private async Task RunAsync()
     {
         var retry = FirstRetry;
+        var render = true;
+        long changeId = 0;
         while (!_stop.IsCancellationRequested)
         {
-            long changeId;
-            try { changeId = RenderAll(); }
-            catch (Exception e) when (e is not OperationCanceledException)
+            // A hand edit is noticed before a pass overwrites it, and between passes on the backstop's tick.
+            foreach (var output in _outputs) output.CheckDrift();
+            if (render)
             {
-                // The store could not be read (database down): nothing was written; try again.
-                _log.LogError("outputs: could not read the hosts to render: {Error}; retrying in {Seconds:0.#} s", e.Message, retry.TotalSeconds);
-                changeId = -1;
+                try { changeId = RenderAll(); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The store could not be read (database down): nothing was written; try again.
+                    _log.LogError("outputs: could not read the hosts to render: {Error}; retrying in {Seconds:0.#} s", e.Message, retry.TotalSeconds);
+                    changeId = -1;
+                }
+                Interlocked.Increment(ref _renders);
             }
-            Interlocked.Increment(ref _renders);
             var failed = changeId < 0 || _outputs.Any(o => !o.State.Current);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            if (failed) wait.CancelAfter(retry);
+            wait.CancelAfter(failed ? retry : HostsFileDrift.BackstopInterval);
             retry = failed ? TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, MaxRetry.Ticks)) : FirstRetry;
-            await Task.WhenAny(_feed.WaitAfterAsync(Math.Max(changeId, 0), wait.Token), _recheck.WaitAsync(wait.Token));
+            var changed = _feed.WaitAfterAsync(Math.Max(changeId, 0), wait.Token);
+            var asked = _recheck.WaitAsync(wait.Token);
+            await Task.WhenAny(changed, asked);
+            render = failed || changed.IsCompletedSuccessfully || asked.IsCompletedSuccessfully;
             await wait.CancelAsync(); // the wait that did not end gives up (a stale waiter would take the next Recheck)
         }
     }
@@ -93,7 +108,7 @@ public sealed class OutputSet : IAsyncDisposable
         // The id first: a commit racing the read shows in the entries early, and the next pass catches the id up.
         var changeId = _store.LastChangeId();
         var entries = _store.StreamAll().ToList();
-        foreach (var output in _outputs) output.Render(entries, changeId, _log);
+        foreach (var output in _outputs) output.Render(entries, changeId);
         return changeId;
     }
 
@@ -118,15 +133,59 @@ public sealed class OutputSet : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed class Output(OutputDefinition definition, HookRunner hooks)
+    private sealed class Output(OutputDefinition definition, HookRunner hooks, DriftPolicy policy, ILogger log, TimeProvider clock)
     {
         public OutputDefinition Definition { get; } = definition;
         public HookRunner Hooks { get; } = hooks;
         public OutputState State { get; private set; } =
             new(Path.GetFullPath(definition.Path), definition.Format, false, 0, null, null, [], []);
+        public DriftRecorder Drift { get; } =
+            new("output", Path.GetFullPath(definition.Path), OutputRenderer.Name(definition.Format), policy, log, clock);
         private byte[]? _written;
+        private int _writtenEntries;
+        private FileStat? _cleanStat; // the file as it was when it last held what was written: not read again while unchanged
 
-        public void Render(IReadOnlyList<Core.Hosts.HostEntry> entries, long changeId, ILogger log)
+        /// <summary>Compares the file with what was last written to it and acts by the policy (see <see cref="OutputSet"/>).</summary>
+        public void CheckDrift()
+        {
+            if (_written is null) return;
+            var path = State.Path;
+            try
+            {
+                var stat = FileStat.Of(path);
+                if (stat is not null && stat == _cleanStat) return;
+                var onDisk = stat is null ? null : AtomicFile.TryRead(path);
+                if (onDisk is not null && onDisk.AsSpan().SequenceEqual(_written))
+                {
+                    _cleanStat = stat;
+                    Drift.Clear("it matches what the agent wrote again");
+                    return;
+                }
+                IReadOnlyList<string> kinds = [onDisk is null ? DriftKinds.FileDeleted : DriftKinds.FileChanged];
+                var diff = HostsFileDrift.LineDiff(LinesOf(_written), onDisk is null ? [] : LinesOf(onDisk)).ToList();
+                var signature = string.Join('\n', kinds.Concat(diff));
+                if (signature == Drift.Handled) return;
+                if (Drift.Policy == DriftPolicy.Report)
+                {
+                    Drift.Record(kinds, diff, signature, stat?.Uid, "reported", [], [], null, drifted: true);
+                    return;
+                }
+                AtomicFile.Replace(path, _written);
+                _cleanStat = FileStat.Of(path);
+                Drift.Record(kinds, diff, signature, stat?.Uid, Drift.Policy == DriftPolicy.Adopt ? "restored (an output is never adopted)" : "restored",
+                    [], [], null, drifted: false);
+                Drift.Clear("restored");
+                Hooks.Trigger(new HookTrigger(true, _writtenEntries, null, path, State.RenderedChangeId));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.LogWarning("checking output {Path} for drift failed: {Error}", path, e.Message);
+            }
+        }
+
+        private static string[] LinesOf(byte[] content) => System.Text.Encoding.UTF8.GetString(content).TrimEnd('\n').Split('\n');
+
+        public void Render(IReadOnlyList<Core.Hosts.HostEntry> entries, long changeId)
         {
             var state = State;
             var format = OutputRenderer.Name(Definition.Format);
@@ -138,17 +197,11 @@ public sealed class OutputSet : IAsyncDisposable
             try
             {
                 var onDisk = AtomicFile.TryRead(state.Path);
-                // Our last bytes, unchanged in the store, but not what the file holds: someone edited it.
-                if (_written is not null && onDisk is not null && _written.AsSpan().SequenceEqual(rendered.Content) &&
-                    !onDisk.AsSpan().SequenceEqual(rendered.Content))
-                {
-                    log.LogWarning("output {Path} ({Format}) was changed outside the agent; writing it back", state.Path, format);
-                    RouterHostsTelemetry.RecordDrift(format);
-                }
                 var wrote = onDisk is null || !onDisk.AsSpan().SequenceEqual(rendered.Content);
                 if (wrote) AtomicFile.Replace(state.Path, rendered.Content);
                 RouterHostsTelemetry.RecordRender(format, timer.Elapsed, rendered.Content.Length, wrote ? "written" : "unchanged");
-                _written = rendered.Content;
+                (_written, _writtenEntries, _cleanStat) = (rendered.Content, rendered.Entries, FileStat.Of(state.Path));
+                Drift.Clear("a write replaced it");
                 var now = DateTimeOffset.UtcNow;
                 State = state with
                 {

@@ -18,6 +18,9 @@ public interface ISharedStore
     /// ends each host in its current state).
     /// </summary>
     IReadOnlyList<HostEvent> EventsAfter(long changeId, int limit);
+
+    /// <summary>When change <paramref name="changeId"/> was committed, by the committing agent's clock; null when the log no longer has it (compacted).</summary>
+    DateTimeOffset? CommittedAt(long changeId);
 }
 
 /// <summary>

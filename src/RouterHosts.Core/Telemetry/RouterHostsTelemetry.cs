@@ -41,6 +41,10 @@ public static class RouterHostsTelemetry
     public static readonly Counter<long> DriftEvents = Meter.CreateCounter<long>(
         "routerhosts.drift.events", "{event}", "Files found changed outside the agent (and written back), by file kind");
 
+    public static readonly Histogram<double> PropagationLag = Meter.CreateHistogram<double>(
+        "routerhosts.propagation.lag", "s",
+        "PostgreSQL: time from a change's commit (by the committing agent's clock) to this agent's hosts file holding it", tags: null, advice: Seconds);
+
     public static KeyValuePair<string, object?> Tag(string key, object? value) => new(key, value);
 
     /// <summary>Records one render of a file: <paramref name="kind"/> is "hosts_file" or an output's format.</summary>
