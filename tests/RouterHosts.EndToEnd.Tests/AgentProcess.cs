@@ -185,21 +185,18 @@ public sealed class AgentProcess : IAsyncDisposable
     public async Task WaitUntilReadyAsync(TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
-        RouterHostsClient? client = null;
-        try
+        while (true)
         {
-            while (true)
+            if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode}:\n{Output}");
+            if (File.Exists(ClientConfigPath))
             {
-                if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode}:\n{Output}");
-                if (client is null && File.Exists(ClientConfigPath)) client = Connect(o => o.CallTimeout = TimeSpan.FromSeconds(5));
-                if (client is not null && (await client.TestAsync()).Ready) return;
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"agent did not become ready within {timeout ?? TimeSpan.FromSeconds(90)}:\n{Output}");
-                await Task.Delay(50);
+                // A new channel each time: one channel refused while the agent was still starting backs off (1 s, then
+                // 1.6x longer each time) and fails calls fast meanwhile, so under load it may not try again for minutes.
+                using var client = Connect(o => o.CallTimeout = TimeSpan.FromSeconds(5));
+                if ((await client.TestAsync()).Ready) return;
             }
-        }
-        finally
-        {
-            client?.Dispose();
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"agent did not become ready within {timeout ?? TimeSpan.FromSeconds(90)}:\n{Output}");
+            await Task.Delay(50);
         }
     }
 
