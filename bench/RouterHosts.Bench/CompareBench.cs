@@ -70,7 +70,9 @@ internal static class CompareBench
             using var client = agent.Connect();
             await foreach (var _ in client.BulkAddAsync(ListBench.Inputs(hostCount))) { }
             var floor = ChainFloorMs(dataDir, (int)new FileInfo(agent.HostsFilePath).Length, Math.Max(runs, 100));
+            var cpu = ListBench.CpuMs(agent.Pid);
             var add = await AddLatenciesAsync(client, "small", Math.Max(runs, 100));
+            Note($"agent CPU per AddHost at {hostCount:N0} hosts: {(ListBench.CpuMs(agent.Pid) - cpu) / (add.Count + 3):0.0} ms (user+sys, /proc)");
             Add(new($"AddHost p50, {hostCount:N0} hosts", Percentile(add, 0.5), "ms", "WAL commit + hosts-file-sized temp file + rename + dir fsync", floor, "<= 1.5x"));
             foreach (var clients in new[] { 1, 4, 16 })
             {
@@ -93,9 +95,11 @@ internal static class CompareBench
         {
             Add(new("agent RSS idle, empty (dev build, `dotnet routerhosts-agent.dll`)", RssMiB(agent.Pid), "MiB", "", 0, "<= 40 MiB installed"));
             using var client = agent.Connect();
+            var bulkCpu = ListBench.CpuMs(agent.Pid);
             var bulk = Stopwatch.StartNew();
             await foreach (var _ in client.BulkAddAsync(ListBench.Inputs(hostCount))) { }
             bulk.Stop();
+            Note($"agent CPU during the bulk add: {(ListBench.CpuMs(agent.Pid) - bulkCpu) / 1000:0.0} s of {bulk.Elapsed.TotalSeconds:0.0} s");
             var bulkFloor = OneTransactionFloorMs(dataDir, agent.HostsFilePath);
             Add(new($"BulkAddHosts {hostCount:N0} (one stream)", bulk.Elapsed.TotalMilliseconds, "ms",
                 "same rows in one SQLite transaction, same schema and triggers, + file once", bulkFloor, "<= 2.5x"));
@@ -103,7 +107,9 @@ internal static class CompareBench
 
             var fileBytes = (int)new FileInfo(agent.HostsFilePath).Length;
             var floor = ChainFloorMs(dataDir, fileBytes, Math.Max(20, runs / 2));
+            var cpu = ListBench.CpuMs(agent.Pid);
             var add = await AddLatenciesAsync(client, "large", Math.Max(20, runs / 2));
+            Note($"agent CPU per AddHost at {hostCount:N0} hosts: {(ListBench.CpuMs(agent.Pid) - cpu) / (add.Count + 3):0.0} ms (user+sys, /proc)");
             Add(new($"AddHost p50, {hostCount:N0} hosts ({fileBytes / 1024 / 1024.0:0.0} MiB file)", Percentile(add, 0.5), "ms",
                 "the same chain with this file", floor, "<= 2x"));
 
@@ -122,6 +128,8 @@ internal static class CompareBench
                 var ms = await MedianAsync(runs, async () => await client.ListHostsAsync(query).CountAsync());
                 Add(new($"ListHosts limit 100, {name}", ms, "ms", "GetHost", get, "<= 3x"));
             }
+            // The cost of any streamed call, filter or not: what a filter adds is the difference.
+            await Filter("limit 1, no filter (the cost of a streamed call)", new RouterHostsQuery { First = 1 });
             await Filter($"text '{someName}.' (no host)", new RouterHostsQuery { Text = someName + ".", First = 100 });
             await Filter($"text '{someName}' (one host)", new RouterHostsQuery { Text = someName, First = 100 });
             await Filter($"pattern '{someName}'", new RouterHostsQuery { HostnamePattern = someName, First = 100 });
@@ -187,9 +195,11 @@ internal static class CompareBench
             var csv = new StringBuilder("ip_address,hostname,comment,tags,aliases\n");
             for (var i = 0; i < hostCount; i++) csv.Append($"{ListBench.IpOf(i)},imp{i},,lab,\n");
             var payload = Encoding.UTF8.GetBytes(csv.ToString());
+            var cpu = ListBench.CpuMs(agent.Pid);
             var import = Stopwatch.StartNew();
             await client.ImportAsync(new MemoryStream(payload), "csv", "strict");
             import.Stop();
+            Note($"agent CPU during the import: {(ListBench.CpuMs(agent.Pid) - cpu) / 1000:0.0} s of {import.Elapsed.TotalSeconds:0.0} s");
             var floor = OneTransactionFloorMs(dataDir, agent.HostsFilePath);
             Add(new($"ImportHosts {hostCount:N0} (csv)", import.Elapsed.TotalMilliseconds, "ms", "same rows in one SQLite transaction + file once", floor, "<= 2.5x"));
         }

@@ -178,6 +178,21 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public void What_the_caller_read_is_what_unchanged_is_judged_by()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "on disk\n");
+
+        // The render read "read\n" and composed the same bytes: nothing to write, and the file is not read again.
+        Assert.False(AtomicFile.WriteIfChanged(path, "read\n"u8.ToArray(), "read\n"u8.ToArray(), beforeRename: null));
+        Assert.Equal("on disk\n", File.ReadAllText(path));
+
+        Assert.True(AtomicFile.WriteIfChanged(path, "new\n"u8.ToArray(), "read\n"u8.ToArray(), beforeRename: null));
+        Assert.Equal("new\n", File.ReadAllText(path));
+        AssertNoTempFiles();
+    }
+
+    [Fact]
     public void A_failed_replace_leaves_the_old_file_and_no_temp_file()
     {
         var dir = _temp.Dir("ro");
