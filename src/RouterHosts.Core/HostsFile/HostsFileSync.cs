@@ -128,12 +128,12 @@ public sealed class HostsFileSync : IDisposable
     {
         var state = State;
         var timer = System.Diagnostics.Stopwatch.StartNew();
-        var (block, count, changeId) = Lines.RenderBlock();
+        var (block, count, changeId) = Lines.RenderBlockUtf8();
         try
         {
             // One read of the file serves both composing and the unchanged check (at 100,000 hosts it is 5 MiB).
             var existing = AtomicFile.TryRead(state.Path);
-            var content = HostsFileRenderer.Compose(state.Mode, existing, block, _kept);
+            var content = HostsFileRenderer.Compose(state.Mode, existing, block.Span, _kept);
             var observer = guard ? Observer : null;
             var wrote = AtomicFile.WriteIfChanged(state.Path, content, existing, observer is null ? null : observer.BeforeReplace);
             Observer?.Rendered(content);
