@@ -39,10 +39,15 @@ public sealed class AgentServices : IAsyncDisposable
     /// <summary>How a shared database's edit session names this agent: its name and hosts file.</summary>
     public string Label => $"{Name} ({HostsFile.State.Path})";
 
+    /// <summary>How long opening took: the database (open, integrity check, migrations) and loading the hosts file's lines from it.</summary>
+    public (TimeSpan Database, TimeSpan Lines) OpenedIn { get; private init; }
+
     public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
         var options = settings.Options;
+        var timer = System.Diagnostics.Stopwatch.StartNew();
         var store = OpenStore(settings);
+        var database = timer.Elapsed;
         var hooks = new HookRunner(settings.Hooks, logs.CreateLogger("RouterHosts.Hooks"));
         HostsFileSync hostsFile;
         try
@@ -56,6 +61,7 @@ public sealed class AgentServices : IAsyncDisposable
             store.Dispose();
             throw;
         }
+        var lines = timer.Elapsed - database;
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;
@@ -71,7 +77,7 @@ public sealed class AgentServices : IAsyncDisposable
             logs.CreateLogger("RouterHosts.HostsFile"), clock);
         var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"), drift.Policy, clock);
         outputs.Start();
-        return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name) { Outputs = outputs };
+        return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name) { Outputs = outputs, OpenedIn = (database, lines) };
     }
 
     /// <summary>The store the database key names.</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RouterHosts.Core.Hooks;
 using RouterHosts.Core.Hosts;
 using RouterHosts.Core.HostsFile;
+using RouterHosts.Core.Storage;
 using RouterHosts.Storage.Sqlite;
 using static RouterHosts.Core.Tests.Hosts;
 
@@ -32,6 +33,30 @@ public sealed class HostsFileRendererTests
             Block(Web, Db, Entry("01C", "10.0.0.3", "c", "only comment"), Entry("01D", "10.0.0.4", "t", tags: ["x"]),
                 Entry("01E", "10.0.0.5", "b", "[bracketed] comment")));
         Assert.Equal($"{Begin}\n{HostsFileRenderer.ManagedNotice}\n{End}\n", Block());
+    }
+
+    [Fact]
+    public void The_utf8_block_from_the_reused_buffer_is_the_block_encoded_after_every_change()
+    {
+        var lines = new RenderedLines();
+        lines.Load([Web, Db], 2);
+        void Same()
+        {
+            var (utf8, count, changeId) = lines.RenderBlockUtf8();
+            var (text, textCount, textChangeId) = lines.RenderBlock();
+            Assert.Equal(text, Encoding.UTF8.GetString(utf8.Span));
+            Assert.Equal((textCount, textChangeId), (count, changeId));
+        }
+        Same();
+        // Growing past the buffer, non-ASCII text (more bytes than characters), an update and a delete.
+        var many = Enumerable.Range(0, 200).Select(i => Entry($"02{i:D3}", $"10.1.0.{i % 250 + 1}", $"h{i}", "café ☕ ünï")).ToList();
+        lines.Apply(many.Select(e => new PendingEvent(HostEventType.Created, e)).ToList(), 202);
+        Same();
+        lines.Apply([new PendingEvent(HostEventType.Updated, Web with { Comment = "é" }), new PendingEvent(HostEventType.Deleted, many[7])], 204);
+        Same();
+        lines.Apply(many.Select(e => new PendingEvent(HostEventType.Deleted, e)).ToList(), 404);
+        Same();
+        Assert.Equal(Block(Web with { Comment = "é" }, Db), Encoding.UTF8.GetString(lines.RenderBlockUtf8().Block.Span));
     }
 
     [Fact]
@@ -174,6 +199,21 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(inode, Inode(path));
         Assert.True(AtomicFile.WriteIfChanged(path, "other\n"u8.ToArray()));
         Assert.NotEqual(stamp, File.GetLastWriteTimeUtc(path));
+        AssertNoTempFiles();
+    }
+
+    [Fact]
+    public void What_the_caller_read_is_what_unchanged_is_judged_by()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "on disk\n");
+
+        // The render read "read\n" and composed the same bytes: nothing to write, and the file is not read again.
+        Assert.False(AtomicFile.WriteIfChanged(path, "read\n"u8.ToArray(), "read\n"u8.ToArray(), beforeRename: null));
+        Assert.Equal("on disk\n", File.ReadAllText(path));
+
+        Assert.True(AtomicFile.WriteIfChanged(path, "new\n"u8.ToArray(), "read\n"u8.ToArray(), beforeRename: null));
+        Assert.Equal("new\n", File.ReadAllText(path));
         AssertNoTempFiles();
     }
 

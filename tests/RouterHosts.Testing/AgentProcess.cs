@@ -306,22 +306,16 @@ public sealed class AgentProcess : IAsyncDisposable
         var limit = timeout ?? TimeSpan.FromSeconds(90);
         var started = _clock.Elapsed;
         connect ??= () => File.Exists(ClientConfigPath) ? Connect(o => o.CallTimeout = TimeSpan.FromSeconds(5)) : null;
-        RouterHostsClient? client = null;
-        try
+        while (true)
         {
-            while (true)
-            {
-                if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode} before it was ready:\n{Transcript}");
-                client ??= connect();
+            if (_process.HasExited) throw new InvalidOperationException($"agent exited with {_process.ExitCode} before it was ready:\n{Transcript}");
+            // A new channel each time: one channel refused while the agent was still starting backs off (1 s, then
+            // 1.6x longer each time) and fails calls fast meanwhile, so under load it may not try again for minutes.
+            using (var client = connect())
                 if (client is not null && (await client.TestAsync()).Ready) return;
-                if (_clock.Elapsed - started > limit)
-                    throw new TimeoutException($"agent did not become ready within {limit.TotalSeconds} s (waited {Offset(started)} to {Offset(_clock.Elapsed)}):\n{Transcript}");
-                await Task.Delay(50);
-            }
-        }
-        finally
-        {
-            client?.Dispose();
+            if (_clock.Elapsed - started > limit)
+                throw new TimeoutException($"agent did not become ready within {limit.TotalSeconds} s (waited {Offset(started)} to {Offset(_clock.Elapsed)}):\n{Transcript}");
+            await Task.Delay(50);
         }
     }
 

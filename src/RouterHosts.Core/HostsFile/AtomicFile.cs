@@ -12,9 +12,12 @@ public static class AtomicFile
 
     /// <summary>Writes <paramref name="content"/> unless the file already holds exactly it; returns whether it wrote.</summary>
     /// <param name="beforeRename">Called just before the new file takes the old one's place; throwing there writes nothing.</param>
-    public static bool WriteIfChanged(string path, byte[] content, Action? beforeRename = null)
+    public static bool WriteIfChanged(string path, byte[] content, Action? beforeRename = null) =>
+        WriteIfChanged(path, content, TryRead(path), beforeRename); // TryRead follows a symlink, as Replace does
+
+    /// <summary>The same, against what the caller has just read from the file (null: there was none), which is not read again.</summary>
+    public static bool WriteIfChanged(string path, byte[] content, byte[]? existing, Action? beforeRename)
     {
-        var existing = TryRead(path); // follows a symlink, as Replace does
         if (existing is not null && existing.AsSpan().SequenceEqual(content)) return false;
         Replace(path, content, beforeRename);
         return true;

@@ -92,13 +92,16 @@ public static class HostsFileRenderer
     /// kept exactly, and the block is appended when the file has none.
     /// </summary>
     /// <param name="kept">In file mode, the loopback lines kept from a taken-over file (see <see cref="InspectFileMode"/>); written above the block.</param>
-    public static byte[] Compose(HostsFileMode mode, byte[]? existing, string block, IReadOnlyList<string>? kept = null)
+    public static byte[] Compose(HostsFileMode mode, byte[]? existing, string block, IReadOnlyList<string>? kept = null) =>
+        Compose(mode, existing, Encoding.UTF8.GetBytes(block), kept);
+
+    /// <summary>The same, from the block already encoded as UTF-8 (see <see cref="RenderedLines.RenderBlockUtf8"/>).</summary>
+    public static byte[] Compose(HostsFileMode mode, byte[]? existing, ReadOnlySpan<byte> blockBytes, IReadOnlyList<string>? kept = null)
     {
-        var blockBytes = Encoding.UTF8.GetBytes(block);
         if (mode == HostsFileMode.File)
-            return kept is { Count: > 0 } ? Encoding.UTF8.GetBytes(KeptNotice + "\n" + string.Concat(kept.Select(l => l + "\n")) + block) : blockBytes;
+            return kept is { Count: > 0 } ? [.. Encoding.UTF8.GetBytes(KeptNotice + "\n" + string.Concat(kept.Select(l => l + "\n"))), .. blockBytes] : blockBytes.ToArray();
         if (existing is null || existing.Length == 0)
-            return blockBytes;
+            return blockBytes.ToArray();
 
         var begin = FindMarkerLine(existing, BeginMarker, 0);
         if (begin < 0)

@@ -17,6 +17,10 @@ public sealed class RenderedLines
     private readonly Dictionary<string, LineKey> _keyById = new();
     private long _changeId;
     private int _characters;
+    private int _utf8Bytes;
+    private byte[] _buffer = [];
+    private static readonly byte[] HeadUtf8 = Encoding.UTF8.GetBytes(HostsFileRenderer.BlockHead);
+    private static readonly byte[] TailUtf8 = Encoding.UTF8.GetBytes(HostsFileRenderer.BlockTail);
 
     /// <summary>The change the lines reflect.</summary>
     public long ChangeId { get { lock (_gate) return _changeId; } }
@@ -28,6 +32,7 @@ public sealed class RenderedLines
             _lines.Clear();
             _keyById.Clear();
             _characters = 0;
+            _utf8Bytes = 0;
             foreach (var entry in entries) Put(entry);
             _changeId = changeId;
         }
@@ -60,6 +65,26 @@ public sealed class RenderedLines
         }
     }
 
+    /// <summary>
+    /// The same block as UTF-8, encoded line by line into a buffer kept from one render to the next, so that a render
+    /// at 100,000 hosts allocates no 10 MB string and no second copy of it. Valid until the next call: one renderer
+    /// (<see cref="HostsFileSync"/>, under its gate) uses it.
+    /// </summary>
+    public (ReadOnlyMemory<byte> Block, int Count, long ChangeId) RenderBlockUtf8()
+    {
+        lock (_gate)
+        {
+            var size = HeadUtf8.Length + _utf8Bytes + TailUtf8.Length;
+            if (_buffer.Length < size) _buffer = new byte[size + size / 8]; // room to grow before the next allocation
+            var span = _buffer.AsSpan();
+            HeadUtf8.CopyTo(span);
+            var at = HeadUtf8.Length;
+            foreach (var line in _lines.Values) at += Encoding.UTF8.GetBytes(line, span[at..]);
+            TailUtf8.CopyTo(span[at..]);
+            return (_buffer.AsMemory(0, at + TailUtf8.Length), _lines.Count, _changeId);
+        }
+    }
+
     private void Put(HostEntry entry)
     {
         var key = new LineKey(HostValidator.SortKey(entry.IpAddress), entry.Hostname.ToLowerInvariant(), entry.Id);
@@ -69,12 +94,15 @@ public sealed class RenderedLines
         _lines[key] = line;
         _keyById[entry.Id] = key;
         _characters += line.Length;
+        _utf8Bytes += Encoding.UTF8.GetByteCount(line);
     }
 
     private void Remove(string id)
     {
         if (!_keyById.Remove(id, out var key)) return;
-        if (_lines.Remove(key, out var line)) _characters -= line.Length;
+        if (!_lines.Remove(key, out var line)) return;
+        _characters -= line.Length;
+        _utf8Bytes -= Encoding.UTF8.GetByteCount(line);
     }
 
     /// <summary>The file order of <see cref="HostQuery.Order"/>: IP numerically, then hostname, then id.</summary>
