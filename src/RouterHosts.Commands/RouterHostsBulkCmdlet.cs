@@ -190,7 +190,9 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
     /// moment to answer what it already has, then say what was done and what was not (on the
     /// host: the pipeline can no longer write).
     /// </summary>
-    private protected override void OnStopping()
+    private protected override void OnStopping() => ReportStop();
+
+    private void ReportStop()
     {
         if (Interlocked.Exchange(ref _stopping, 1) != 0 || _items is null || _reader is null) return;
         _items.Writer.TryComplete(); // wakes Outgoing, which sees the flag and ends the request stream
@@ -216,7 +218,11 @@ public abstract class RouterHostsBulkCmdlet<TItem> : RouterHostsAgentCmdlet
 
     private protected override void OnDispose()
     {
-        // After Ctrl+C, OnStopping ends the call once its grace period is over.
+        // PowerShell skips StopProcessing when the pipeline thread saw the stop first (it records
+        // that PipelineStoppedException as the pipeline's failure, and Stop then calls no one):
+        // the stop is reported here instead, so Ctrl+C always says what was done.
+        if (Stopping) ReportStop();
+        // After Ctrl+C, ReportStop ends the call once its grace period is over.
         if (Volatile.Read(ref _stopping) == 0) _call.Cancel();
     }
 }
