@@ -29,7 +29,7 @@ public sealed class AutomaticCompactionTests
         Assert.Equal("three", history[0].Host.Comment);
         Assert.Equal("3", history[0].Version);
         Assert.NotNull(history[0].Horizon);
-        Assert.Contains("automatic compaction up to", agent.Output);
+        await agent.WaitForLineAsync("automatic compaction up to");
 
         var refused = await Assert.ThrowsAsync<RouterHostsException>(() => client.GetHostAsync(host.Id, asOf: beforeLast));
         Assert.Equal(RouterHostsErrorCode.FailedPrecondition, refused.Code);

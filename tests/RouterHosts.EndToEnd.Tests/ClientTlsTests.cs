@@ -43,7 +43,7 @@ public sealed class ClientTlsTests(SharedAgent shared) : IClassFixture<SharedAge
         Assert.Contains(reason, error.Message);
         using var good = shared.Agent.Connect();
         Assert.Empty(await good.ListHostsAsync(new RouterHostsQuery { HostnamePattern = "tls-*" }).ToListAsync());
-        Assert.Contains("refused TLS client", shared.Agent.Output);
+        await shared.Agent.WaitForLineAsync("refused TLS client");
     }
 
     [Fact]

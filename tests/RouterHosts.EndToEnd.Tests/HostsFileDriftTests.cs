@@ -107,9 +107,8 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
         Assert.Equal(["file-replaced", "block-changed"], drift.Kinds);
         Assert.Equal(["- 10.61.0.1\tweb01", "+ 10.61.0.1\tweb01-by-hand"], drift.Diff);
         Assert.Equal(AtomicOwner(path), drift.OwnerUid);
-        Assert.Contains("warn: RouterHosts.HostsFile", agent.Output);
-        Assert.Contains($"hosts file {path} drifted (file-replaced, block-changed): restored; diff: - 10.61.0.1 web01 | + 10.61.0.1 web01-by-hand",
-            agent.Output);
+        await agent.WaitForLineAsync("warn: RouterHosts.HostsFile");
+        await agent.WaitForLineAsync($"hosts file {path} drifted (file-replaced, block-changed): restored; diff: - 10.61.0.1 web01 | + 10.61.0.1 web01-by-hand");
 
         // The block removed by a python writer (in place: the same file).
         await Run("python3", "-c", """
@@ -188,7 +187,7 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
                 Assert.Contains("10.66.0.1\tweb01\n", text);
                 Assert.DoesNotContain("web01-by-hand", text);
                 Assert.Equal(["web01", "web02"], hosts);
-                Assert.Contains($"hosts file {path} drifted (block-changed): restored; diff: - 10.66.0.1 web01 | + 10.66.0.1 web01-by-hand", agent.Output);
+                await agent.WaitForLineAsync($"hosts file {path} drifted (block-changed): restored; diff: - 10.66.0.1 web01 | + 10.66.0.1 web01-by-hand");
                 break;
             case "adopt":
                 Assert.Equal(("clean", "adopted"), (drift.State, drift.Action));
@@ -203,7 +202,7 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
                 Assert.Equal(["web01", "web02"], hosts);
                 Assert.Equal("drifted", (await client.GetAgentStatusAsync()).HostsFileDrift);
                 Assert.True((await client.TestAsync()).Ready); // ready: drift is reported, not a failure
-                Assert.Contains($"hosts file {path} drifted while the agent was stopped; left as it is", agent.Output);
+                await agent.WaitForLineAsync($"hosts file {path} drifted while the agent was stopped; left as it is");
                 // Until the next write.
                 await client.AddHostAsync(Host("10.66.0.3", "web03"));
                 text = File.ReadAllText(path);
@@ -275,8 +274,7 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
         Assert.Equal(policy, drift.Policy);
         Assert.Equal(["file-changed"], drift.Kinds);
         Assert.Equal(["- host-record=web01,10.67.0.1", "+ host-record=web01,10.67.0.99"], drift.Diff);
-        Assert.Contains($"output {output} drifted (file-changed): {drift.Action}; diff: - host-record=web01,10.67.0.1 | + host-record=web01,10.67.0.99",
-            agent.Output);
+        await agent.WaitForLineAsync($"output {output} drifted (file-changed): {drift.Action}; diff: - host-record=web01,10.67.0.1 | + host-record=web01,10.67.0.99");
         if (policy == "restore")
         {
             Assert.Equal(("clean", "restored"), (drift.State, drift.Action));
@@ -430,7 +428,7 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
         Assert.StartsWith($"line {bad}: ", drift.InvalidLines[0]);
         Assert.Contains("10.63.0.300", drift.InvalidLines[0]);
         Assert.StartsWith($"line {lonely}: '10.63.0.10' has no hostname", drift.InvalidLines[1]);
-        Assert.Contains("2 line(s) of", agent.Output);
+        await agent.WaitForLineAsync("2 line(s) of");
         var text = await FileEventually(agent, t => t.Contains("10.63.0.11\tgood11\n") && !t.Contains("10.63.0.300"), "adopt mode: invalid lines gone from the file");
         Assert.Contains("10.63.0.2\tweb02\n", text);
 

@@ -55,7 +55,7 @@ public sealed class HostsFileOwnershipTests
             Assert.Contains("10.80.0.1\tmanaged\n", text);
             Assert.DoesNotContain("legacy", text);
             Assert.DoesNotContain("a comment by hand", text);
-            Assert.Contains("dropping 2 line(s)", taking.Output);
+            await taking.WaitForLineAsync("dropping 2 line(s)");
         }
 
         // The file is now the agent's own: no take-over needed, the loopback lines stay.
@@ -95,6 +95,6 @@ public sealed class HostsFileOwnershipTests
         foreach (var name in ours) Assert.False(File.Exists(Path.Combine(agent.DataDirectory, name)), name + " was left");
         foreach (var name in foreign) Assert.True(File.Exists(Path.Combine(agent.DataDirectory, name)), name + " was removed");
         Assert.True(Directory.Exists(Path.Combine(agent.DataDirectory, $".hosts.routerhosts-{"a".PadRight(32, 'a')}.tmp")));
-        Assert.Contains($"removed {Path.Combine(agent.DataDirectory, ours[0])}", agent.Output);
+        await agent.WaitForLineAsync($"removed {Path.Combine(agent.DataDirectory, ours[0])}");
     }
 }
