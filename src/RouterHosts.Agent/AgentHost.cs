@@ -42,6 +42,9 @@ public static class AgentHost
         var status = new ServiceStatus(notifier, logs.CreateLogger("RouterHosts.Systemd"));
         notifier.StatusFrom(status.Describe);
         // Registered first: without a handler SIGHUP would end the process. Before the agent is ready there is nothing to reload.
+        // SIGHUP means reload to this agent even when it was started with SIGHUP ignored (nohup, a shell job): .NET would
+        // leave an ignored signal ignored, and every reload would be lost without a word.
+        var hangupWasIgnored = Posix.RestoreDefaultAction(Posix.SIGHUP);
         Func<Task>? reload = null;
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
@@ -49,6 +52,7 @@ public static class AgentHost
             if (Volatile.Read(ref reload) is { } run) _ = Task.Run(run);
             else log.LogWarning("SIGHUP while starting: ignored (the configuration being started is the one just read)");
         });
+        if (hangupWasIgnored) log.LogInformation("SIGHUP was ignored when the agent started (nohup?); it reloads the configuration all the same");
         using var background = new CancellationTokenSource();
         // Pings start before the (possibly long) first render of the hosts file.
         var watchdog = status.RunWatchdogAsync(background.Token);

@@ -17,6 +17,17 @@ internal static class Posix
 
     public static uint EffectiveUid => geteuid();
 
+    public const int SIGHUP = 1;
+
+    /// <summary>
+    /// Sets <paramref name="signal"/> back to its default action; true when it was ignored (SIG_IGN)
+    /// before. A signal ignored at exec (nohup, a parent that ignores it) stays ignored, and .NET
+    /// installs no handler for an ignored signal, so a PosixSignalRegistration for it never runs.
+    /// </summary>
+    public static bool RestoreDefaultAction(int signal) => signal_(signal, SigDfl) == SigIgn;
+
+    private static readonly IntPtr SigDfl = IntPtr.Zero, SigIgn = new(1);
+
     /// <summary>errno of the last failed call.</summary>
     public static int LastError => Marshal.GetLastPInvokeError();
 
@@ -66,5 +77,6 @@ internal static class Posix
 
     // Users and groups
     [DllImport("libc")] private static extern uint geteuid();
+    [DllImport("libc", EntryPoint = "signal")] private static extern IntPtr signal_(int signum, IntPtr handler);
     [DllImport("libc", SetLastError = true)] private static extern IntPtr getgrnam(string name);
 }

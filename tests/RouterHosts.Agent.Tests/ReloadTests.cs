@@ -118,6 +118,25 @@ public sealed class ReloadTests : IDisposable
         await stop.CancelAsync();
     }
 
+    /// <summary>
+    /// Started with SIGHUP ignored (nohup, a job of a shell that ignores it), the agent still reloads
+    /// on SIGHUP: .NET leaves a signal ignored at exec ignored, which once lost every reload of a
+    /// nohup'd test run without a word.
+    /// </summary>
+    [Fact]
+    public async Task An_agent_started_with_SIGHUP_ignored_still_reloads_on_SIGHUP()
+    {
+        var clientJson = await _site.IssueClientAsync("ops", "admin");
+        await using var agent = await _site.StartReadyAsync(viaShell: "trap '' HUP");
+        await agent.WaitForLineAsync("SIGHUP was ignored when the agent started");
+        await RenewServerCertificateAsync(_site.PkiDirectory, "router.test", "127.0.0.1");
+        var renewed = SerialOf(Path.Combine(_site.PkiDirectory, "server.crt"));
+        agent.Signal(1);
+        await agent.WaitForLineAsync($"serial {renewed}");
+        Assert.Equal(renewed, await ServedSerialAsync(_site.Port, clientJson));
+        Assert.False(agent.HasExited);
+    }
+
     [Fact]
     public async Task Dev_mode_reloads_its_tls_files()
     {

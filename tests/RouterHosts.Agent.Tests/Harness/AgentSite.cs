@@ -64,8 +64,8 @@ public sealed class AgentSite : IDisposable
         AgentProcess.Launch(Args(extra), Root, Port, environment: environment, viaShell: viaShell);
 
     /// <summary>Starts the agent and waits for a successful Readiness call over the Unix socket; ends it if that never comes.</summary>
-    public Task<AgentProcess> StartReadyAsync(IDictionary<string, string>? environment = null) =>
-        AgentProcess.ReadyOrDisposedAsync(Start(environment), () => File.Exists(SocketPath) ? ConnectUnix() : null);
+    public Task<AgentProcess> StartReadyAsync(IDictionary<string, string>? environment = null, string? viaShell = null) =>
+        AgentProcess.ReadyOrDisposedAsync(Start(environment, viaShell), () => File.Exists(SocketPath) ? ConnectUnix() : null);
 
     /// <summary>Issues a client with `pki issue-client`; returns its client.json.</summary>
     public async Task<string> IssueClientAsync(string name, string? role = null)
