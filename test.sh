@@ -103,6 +103,14 @@ systemd_failed=$(count '[0-9]+ failed$' <(grep -E '^systemd-summary: ' "$systemd
 [ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ] && xunit_failed=1
 [ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ] && pester_failed=1
 
+# Name every failed test next to the summary, so a failure is readable from the end of the log.
+failures=$( { awk '/^  Failed [A-Za-z]/ {n = 4} n > 0 {print; n--}' "$xunit_log"
+              grep -E '^\s*\[-\] ' "$pester_log" | sed -E 's/\x1b\[[0-9;]*m//g'
+              grep -E '^not ok' "$systemd_log"; } || true)
+if [ -n "$failures" ]; then
+  echo "failed tests:"
+  printf '%s\n' "$failures" | cut -c1-400
+fi
 echo "xunit: $xunit_passed passed, $xunit_failed failed; pester (pwsh $pwsh_version): $pester_passed passed, $pester_failed failed;" \
   "systemd: $systemd_passed passed, $systemd_failed failed; contract: $contract_passed passed, $contract_failed failed"
 passed=$((xunit_passed + pester_passed + systemd_passed + contract_passed))
