@@ -14,10 +14,22 @@ Describe '-Verbose and -Debug' {
         Add-RouterHost 10.96.0.1 diag-one
         $verbose = Get-RouterHost diag-one -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         "$verbose" | Should -Match ([regex]::Escape("ListHosts on $($Agent.Endpoint)") + ': 1 item\(s\) in \d+ ms')
-        $debug = Get-RouterHost -Id (Get-RouterHost diag-one).Id -Debug 5>&1 | Where-Object { $_ -is [System.Management.Automation.DebugRecord] }
+        $debug = Get-RouterHost -Id (Get-RouterHost diag-one).Id -Debug -ErrorAction Stop 5>&1 | Where-Object { $_ -is [System.Management.Automation.DebugRecord] }
         "$debug" | Should -Match ([regex]::Escape("Calling GetHost on $($Agent.Endpoint)"))
+        "$debug" | Should -Match ([regex]::Escape("GetHost on $($Agent.Endpoint)") + ': answered in \d+ ms')
         $bulk = Remove-RouterHost diag-one -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         "$bulk" | Should -Match 'Removing hosts: 1 of 1 removed, 0 failed, in [\d.]+ s over one call'
+    }
+
+    It '-Debug alone shows the verbose lines too, without a prompt that fails a non-interactive session' {
+        # PowerShell 7 gives a compiled cmdlet's verbose stream the Inquire preference under -Debug.
+        $records = Add-RouterHost 10.96.0.2 diag-two -Debug -ErrorAction Stop 5>&1
+        "$($records | Where-Object { $_ -is [System.Management.Automation.DebugRecord] })" |
+            Should -Match 'Adding hosts: 1 of 1 added, 0 failed'
+        $records = Remove-RouterHost diag-two -Debug -ErrorAction Stop 5>&1
+        "$($records | Where-Object { $_ -is [System.Management.Automation.DebugRecord] })" |
+            Should -Match 'Removing hosts: 1 of 1 removed, 0 failed'
+        Get-RouterHost -Hostname diag-two -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 }
 

@@ -51,6 +51,21 @@ public abstract class RouterHostsCmdlet : PSCmdlet, IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// Writes verbose text, or debug text when the cmdlet got -Debug without -Verbose. PowerShell 7
+    /// gives a compiled cmdlet's WriteVerbose the "Inquire" preference in that case, which prompts
+    /// an interactive user after every line and fails the call in a non-interactive session
+    /// ("PowerShell is in NonInteractive mode"). -Debug asks for more detail, not for a prompt.
+    /// </summary>
+    private protected new void WriteVerbose(string text)
+    {
+        if (IsSwitchPresent("Debug") && !MyInvocation.BoundParameters.ContainsKey("Verbose")) WriteDebug(text);
+        else base.WriteVerbose(text);
+    }
+
+    private bool IsSwitchPresent(string name) =>
+        MyInvocation.BoundParameters.TryGetValue(name, out var value) && value is SwitchParameter { IsPresent: true };
+
     // ---- blocking on async work, on the pipeline thread ----
 
     /// <summary>
