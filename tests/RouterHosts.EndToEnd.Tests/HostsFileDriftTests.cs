@@ -288,7 +288,8 @@ public sealed class HostsFileDriftTests(ITestOutputHelper output)
         await client.AddHostAsync(Host("10.67.0.2", "web02"));
         var text = await Eventually(() => Task.FromResult(Output()), t => t.Contains("host-record=web02,10.67.0.2\n"), "the next change written", agent);
         Assert.Contains("host-record=web01,10.67.0.1\n", text);
-        Assert.Equal("clean", (await client.GetAgentStatusAsync()).Outputs.Single().Drift!.State);
+        // The output is replaced first and its drift cleared after, so the file can be seen before Health says so.
+        await Eventually(() => client.GetAgentStatusAsync(), s => s.Outputs.Single().Drift!.State == "clean", "the output's drift cleared by the write", agent);
     }
 
     [Fact]
