@@ -88,7 +88,8 @@ public static class AgentHost
         // is drift, handled first (in report mode the file is left alone, stale, until the next write or a repair).
         var rendering = System.Diagnostics.Stopwatch.StartNew();
         await services.Drift.CheckAtStartAsync(CancellationToken.None);
-        var file = await services.Writer.RenderAtStartAsync();
+        // Current already when the check found the file holding what the agent wrote for the database's latest change.
+        var file = services.HostsFile.State is { Current: true } current ? current : await services.Writer.RenderAtStartAsync();
         var rendered = rendering.Elapsed;
         if (services.Drift.LeavesFileAlone) log.LogWarning("hosts file {Path} drifted while the agent was stopped; left as it is (hosts_file.drift: report)", file.Path);
         else if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
@@ -246,7 +247,7 @@ public static class AgentHost
     private static void LogStartTimes(TimeSpan beforeOpen, (TimeSpan Database, TimeSpan Lines) opened, TimeSpan built, TimeSpan rendered,
         TimeSpan listening, ILogger log) =>
         log.LogInformation("started in {Total:0} ms from process start: runtime start and configuration {Before:0} ms, database opened and " +
-                           "checked {Database:0} ms, hosts file lines loaded {Lines:0} ms, web host built {Built:0} ms, hosts file rendered and " +
+                           "checked {Database:0} ms, hosts file lines loading started {Lines:0} ms, web host built {Built:0} ms, hosts file rendered and " +
                            "compared {Rendered:0} ms, listeners started {Listening:0} ms",
             SinceProcessStart().TotalMilliseconds, beforeOpen.TotalMilliseconds, opened.Database.TotalMilliseconds, opened.Lines.TotalMilliseconds,
             built.TotalMilliseconds, rendered.TotalMilliseconds, listening.TotalMilliseconds);
