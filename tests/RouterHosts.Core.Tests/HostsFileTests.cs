@@ -358,6 +358,37 @@ public sealed class HostsFileSyncTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Lines_outside_the_block_edited_or_replaced_between_renders_are_kept_by_the_next_render()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "127.0.0.1\tlocalhost\n");
+        Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
+        using var sync = new HostsFileSync(path, HostsFileMode.Block, _store, _hooks, NullLogger.Instance);
+        await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        string Block(params string[] lines) =>
+            HostsFileRenderer.BlockHead + string.Concat(lines.Select(l => l + "\n")) + HostsFileRenderer.BlockTail;
+
+        // Edited in place (the same file), then replaced by another file: each time the next render reads it again.
+        File.WriteAllText(path, File.ReadAllText(path) + "192.168.1.1\trouter\n");
+        var id = Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.2", "b"))).ChangeId;
+        sync.Lines.Load(_store.StreamAll(), id);
+        await sync.EnsureCurrentAsync(id, CancellationToken.None);
+        Assert.Equal("127.0.0.1\tlocalhost\n" + Block("10.0.0.1\ta", "10.0.0.2\tb") + "192.168.1.1\trouter\n", File.ReadAllText(path));
+
+        var other = _temp.File("other");
+        File.WriteAllText(other, "# mine\n" + File.ReadAllText(path));
+        File.Move(other, path, overwrite: true);
+        var unchanged = File.ReadAllText(path);
+        await sync.EnsureCurrentAsync(0, CancellationToken.None); // nothing changed: the file is left as it is
+        Assert.Equal(unchanged, File.ReadAllText(path));
+        id = Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.3", "c"))).ChangeId;
+        sync.Lines.Load(_store.StreamAll(), id);
+        await sync.EnsureCurrentAsync(id, CancellationToken.None);
+        Assert.Equal("# mine\n127.0.0.1\tlocalhost\n" + Block("10.0.0.1\ta", "10.0.0.2\tb", "10.0.0.3\tc") + "192.168.1.1\trouter\n",
+            File.ReadAllText(path));
+    }
+
+    [Fact]
     public async Task A_malformed_file_is_left_alone_and_reported()
     {
         var path = _temp.File("hosts");

@@ -264,8 +264,8 @@ public sealed class HostsFileDrift : IHostsFileObserver
                 var owned = found is null ? null : OwnedRange(found, _mode);
                 var asRecorded = owned is { } o && Chunks.SequenceEqual(recorded.Owned, found.AsSpan(o.Start, o.Length));
                 // Only here are the lines needed before the agent is ready: to compare with what the database says now.
-                if (owned is { } r && !asRecorded && OwnedRange(_file.ComposeNow(), _mode) is { } now &&
-                    found.AsSpan(r.Start, r.Length).SequenceEqual(_file.ComposeNow().AsSpan(now.Start, now.Length)))
+                if (owned is { } r && !asRecorded && _file.ComposeNow() is var fresh && OwnedRange(fresh, _mode) is { } now &&
+                    found.AsSpan(r.Start, r.Length).SequenceEqual(fresh.AsSpan(now.Start, now.Length)))
                     recorded = new Baseline([found.AsMemory(r.Start, r.Length)], recorded.Stat, recorded.ChangeId);
                 // The mode and owner recorded; the file's identity as it is (a file replaced while stopped with the same content is no drift).
                 var identity = stat ?? recorded.Stat;
