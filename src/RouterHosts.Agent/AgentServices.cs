@@ -68,7 +68,7 @@ public sealed class AgentServices : IAsyncDisposable
         try
         {
             hostsFile = new HostsFileSync(options.HostsFile.Path, settings.HostsFileMode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"),
-                options.HostsFile.TakeOver);
+                options.HostsFile.TakeOver, loadAfter: checking);
         }
         catch
         {

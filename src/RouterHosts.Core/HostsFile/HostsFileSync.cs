@@ -32,7 +32,8 @@ public sealed class HostsFileSync : IDisposable
     /// File mode only: a file holding lines the agent did not write is refused
     /// (<see cref="ForeignHostsFileException"/>) unless this is set; then its loopback lines are kept and the rest dropped.
     /// </param>
-    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log, bool takeOver = false)
+    /// <param name="loadAfter">The lines load once this has completed (the agent's start: the database's integrity check, which they would slow).</param>
+    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log, bool takeOver = false, Task? loadAfter = null)
     {
         _hooks = hooks;
         _log = log;
@@ -42,10 +43,11 @@ public sealed class HostsFileSync : IDisposable
         // In the background: the agent can say it is ready before the lines are in (see HostsFileDrift.CheckAtStartAsync);
         // a render or a write waits for them.
         var loading = System.Diagnostics.Stopwatch.StartNew();
-        LinesLoaded = Lines.LoadInBackground(store).ContinueWith(t =>
+        LinesLoaded = Lines.LoadInBackground(store, loadAfter).ContinueWith(t =>
         {
-            if (t.Exception is { } e) _log.LogError("loading the hosts file's lines from the database failed: {Error}", e.GetBaseException().Message);
-            else _log.LogInformation("hosts file lines loaded in {Milliseconds:0} ms (in the background)", loading.Elapsed.TotalMilliseconds);
+            if (t.IsCanceled) _log.LogDebug("the hosts file's lines were not loaded: the database failed its check");
+            else if (t.Exception is { } e) _log.LogError("loading the hosts file's lines from the database failed: {Error}", e.GetBaseException().Message);
+            else _log.LogInformation("hosts file lines loaded in the background, {Milliseconds:0} ms after the hosts file was opened", loading.Elapsed.TotalMilliseconds);
             return loading.Elapsed;
         }, TaskScheduler.Default);
     }

@@ -31,12 +31,15 @@ public sealed class RenderedLines
     /// <summary>The change the lines reflect.</summary>
     public long ChangeId { get { lock (Loaded()) return _changeId; } }
 
-    /// <summary>Starts loading from <paramref name="store"/> on a thread of its own; every member waits for it (and throws what it threw).</summary>
-    public Task LoadInBackground(IHostStore store)
+    /// <summary>
+    /// Starts loading from <paramref name="store"/> on a thread of its own, once <paramref name="after"/> (if given) has
+    /// completed successfully; every member waits for it (and throws what it threw, or that it never ran).
+    /// </summary>
+    public Task LoadInBackground(IHostStore store, Task? after = null)
     {
         // The change id first: a commit racing the read shows in the lines early, never in the id before the lines.
-        return _loading = Task.Factory.StartNew(() => { var id = store.LastChangeId(); Load(store.StreamAll(), id); },
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return _loading = (after ?? Task.CompletedTask).ContinueWith(_ => { var id = store.LastChangeId(); Load(store.StreamAll(), id); },
+            CancellationToken.None, TaskContinuationOptions.LongRunning | TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     /// <summary>Waits for the loading (if any): once done, every later call goes straight on.</summary>
