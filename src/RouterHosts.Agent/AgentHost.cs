@@ -84,11 +84,30 @@ public static class AgentHost
             started: () => Volatile.Write(ref reload, reloader.ReloadAsync));
         var built = building.Elapsed;
 
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan checkedIn;
+        try
+        {
+            checkedIn = await services.IntegrityChecked;
+        }
+        catch (Exception e) when (e is CoreException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // As when the check runs at open (OpenServices): nothing was served and the hosts file is untouched.
+            var corrupt = e is CoreException { Reason: RouterHostsReasons.DatabaseCorrupt };
+            await AgentLogging.WriteFatalAsync(corrupt ? $"refusing to start: {e.Message}" : $"cannot open the database {settings.Options.Database}: {e.Message}");
+            await background.CancelAsync();
+            await app.DisposeAsync();
+            await services.DisposeAsync();
+            return corrupt ? AgentCommandLine.ExitDatabaseCorrupt : 1;
+        }
+        var checkWaited = waiting.Elapsed;
+
         // The file must reflect the database before we say we are ready; a hand edit made while the agent was stopped
         // is drift, handled first (in report mode the file is left alone, stale, until the next write or a repair).
         var rendering = System.Diagnostics.Stopwatch.StartNew();
         await services.Drift.CheckAtStartAsync(CancellationToken.None);
-        var file = await services.Writer.RenderAtStartAsync();
+        // Current already when the check found the file holding what the agent wrote for the database's latest change.
+        var file = services.HostsFile.State is { Current: true } current ? current : await services.Writer.RenderAtStartAsync();
         var rendered = rendering.Elapsed;
         if (services.Drift.LeavesFileAlone) log.LogWarning("hosts file {Path} drifted while the agent was stopped; left as it is (hosts_file.drift: report)", file.Path);
         else if (!file.Current) log.LogWarning("hosts file {Path} is stale: {Error}", file.Path, file.LastError);
@@ -111,7 +130,7 @@ public static class AgentHost
             return 1;
         }
         if (notifier.TakeLastError() is { } notifyError) log.LogWarning("{Problem}", notifyError);
-        LogStartTimes(beforeOpen, services.OpenedIn, built, rendered, listening.Elapsed, log);
+        LogStartTimes(beforeOpen, services.OpenedIn, (checkedIn, checkWaited), built, rendered, listening.Elapsed, log);
 
         var loops = new[]
         {
@@ -243,13 +262,15 @@ public static class AgentHost
     }
 
     /// <summary>Where the start went (the bench reads this line): from process start to listening, and the parts that grow with the hosts.</summary>
-    private static void LogStartTimes(TimeSpan beforeOpen, (TimeSpan Database, TimeSpan Lines) opened, TimeSpan built, TimeSpan rendered,
-        TimeSpan listening, ILogger log) =>
-        log.LogInformation("started in {Total:0} ms from process start: runtime start and configuration {Before:0} ms, database opened and " +
-                           "checked {Database:0} ms, hosts file lines loaded {Lines:0} ms, web host built {Built:0} ms, hosts file rendered and " +
-                           "compared {Rendered:0} ms, listeners started {Listening:0} ms",
+    private static void LogStartTimes(TimeSpan beforeOpen, (TimeSpan Database, TimeSpan Lines) opened, (TimeSpan Took, TimeSpan Waited) check,
+        TimeSpan built, TimeSpan rendered, TimeSpan listening, ILogger log) =>
+        log.LogInformation("started in {Total:0} ms from process start: runtime start and configuration {Before:0} ms, database opened " +
+                           "{Database:0} ms, hosts file lines loading started {Lines:0} ms, web host built {Built:0} ms, database integrity " +
+                           "check {Check:0} ms beside it ({Waited:0} ms waited for), hosts file checked (and rendered if not current) " +
+                           "{Rendered:0} ms, listeners started {Listening:0} ms",
             SinceProcessStart().TotalMilliseconds, beforeOpen.TotalMilliseconds, opened.Database.TotalMilliseconds, opened.Lines.TotalMilliseconds,
-            built.TotalMilliseconds, rendered.TotalMilliseconds, listening.TotalMilliseconds);
+            built.TotalMilliseconds, check.Took.TotalMilliseconds, check.Waited.TotalMilliseconds, rendered.TotalMilliseconds,
+            listening.TotalMilliseconds);
 
     private static TimeSpan SinceProcessStart()
     {

@@ -39,8 +39,14 @@ public sealed class AgentServices : IAsyncDisposable
     /// <summary>How a shared database's edit session names this agent: its name and hosts file.</summary>
     public string Label => $"{Name} ({HostsFile.State.Path})";
 
-    /// <summary>How long opening took: the database (open, integrity check, migrations) and loading the hosts file's lines from it.</summary>
+    /// <summary>How long opening took: the database (open, integrity check, migrations), and the hosts file until its lines load in the background.</summary>
     public (TimeSpan Database, TimeSpan Lines) OpenedIn { get; private init; }
+
+    /// <summary>
+    /// The database's integrity check, when opening left it to the start (how long it took); the start waits for it
+    /// before it looks at the hosts file or says it is ready. Throws what the check found.
+    /// </summary>
+    public Task<TimeSpan> IntegrityChecked { get; private init; } = Task.FromResult(TimeSpan.Zero);
 
     public static AgentServices Create(AgentSettings settings, ILoggerFactory logs)
     {
@@ -48,12 +54,21 @@ public sealed class AgentServices : IAsyncDisposable
         var timer = System.Diagnostics.Stopwatch.StartNew();
         var store = OpenStore(settings);
         var database = timer.Elapsed;
+        // The integrity check runs beside the rest of the start; the agent waits for it before it touches the hosts file.
+        var checking = store is SqliteHostStore { IntegrityCheckDeferred: true } sqlite
+            ? Task.Factory.StartNew(() =>
+            {
+                var check = System.Diagnostics.Stopwatch.StartNew();
+                sqlite.CheckIntegrity();
+                return check.Elapsed;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.FromResult(TimeSpan.Zero);
         var hooks = new HookRunner(settings.Hooks, logs.CreateLogger("RouterHosts.Hooks"));
         HostsFileSync hostsFile;
         try
         {
             hostsFile = new HostsFileSync(options.HostsFile.Path, settings.HostsFileMode, store, hooks, logs.CreateLogger("RouterHosts.HostsFile"),
-                options.HostsFile.TakeOver);
+                options.HostsFile.TakeOver, loadAfter: checking);
         }
         catch
         {
@@ -62,6 +77,9 @@ public sealed class AgentServices : IAsyncDisposable
             throw;
         }
         var lines = timer.Elapsed - database;
+        // Loading the lines leaves garbage the size of the table (every row read, every line encoded): given back once,
+        // so that an agent holding 100,000 hosts does not keep the peak of its start.
+        hostsFile.LinesLoaded.ContinueWith(_ => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true), TaskScheduler.Default);
         var feed = new ChangeFeed();
         feed.Publish(store.LastChangeId());
         var clock = MicrosecondClock.System;
@@ -76,8 +94,12 @@ public sealed class AgentServices : IAsyncDisposable
         var drift = new HostsFileDrift(hostsFile, writer, store, HostsFileDrift.ParsePolicy(options.HostsFile.Drift),
             logs.CreateLogger("RouterHosts.HostsFile"), clock);
         var outputs = new OutputSet(settings.Outputs, store, feed, logs.CreateLogger("RouterHosts.Outputs"), drift.Policy, clock);
-        outputs.Start();
-        return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name) { Outputs = outputs, OpenedIn = (database, lines) };
+        // Outputs are rendered from the database: only once it passed its check.
+        checking.ContinueWith(_ => outputs.Start(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        return new AgentServices(store, hooks, hostsFile, writer, engine, drift, name)
+        {
+            Outputs = outputs, OpenedIn = (database, lines), IntegrityChecked = checking,
+        };
     }
 
     /// <summary>The store the database key names.</summary>
@@ -86,7 +108,7 @@ public sealed class AgentServices : IAsyncDisposable
         if (settings.Database.SqlitePath is { } path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            return new SqliteHostStore(path);
+            return new SqliteHostStore(path, deferIntegrityCheck: true);
         }
         return new PostgresHostStore(DatabaseUrl.PostgresSettings(settings.Options));
     }

@@ -21,7 +21,16 @@ public sealed class SqliteHostStore : IHostStore
     private readonly SqliteCommand _getById = null!;
     private readonly SqliteCommand _findLive = null!;
 
-    public SqliteHostStore(string databasePath)
+    public SqliteHostStore(string databasePath) : this(databasePath, deferIntegrityCheck: false)
+    {
+    }
+
+    /// <param name="deferIntegrityCheck">
+    /// The caller runs <see cref="CheckIntegrity()"/> itself, beside other work, and uses the store only once it passed
+    /// (the agent's start). Only when the schema is at the latest version: a file that needs migrating is checked first,
+    /// since a damaged file is never migrated. <see cref="IntegrityCheckDeferred"/> says whether it was deferred.
+    /// </param>
+    public SqliteHostStore(string databasePath, bool deferIntegrityCheck)
     {
         DatabasePath = Path.GetFullPath(databasePath);
         _connectionString = new SqliteConnectionStringBuilder
@@ -35,7 +44,8 @@ public sealed class SqliteHostStore : IHostStore
         {
             _primary = Open();
             Pragma(_primary, "PRAGMA journal_mode = WAL");
-            CheckIntegrity(_primary);
+            if (deferIntegrityCheck && SqliteSchema.IsLatest(_primary)) IntegrityCheckDeferred = true;
+            else CheckIntegrity(_primary);
             // The writer's connection gets a larger page cache: bulk writes at 100,000 hosts touch every index.
             Pragma(_primary, "PRAGMA cache_size = -65536");
             SqliteSchema.Migrate(_primary);
@@ -53,6 +63,23 @@ public sealed class SqliteHostStore : IHostStore
             _primary?.Dispose();
             SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
             throw;
+        }
+    }
+
+    /// <summary>Whether opening left the integrity check to the caller (see the constructor).</summary>
+    public bool IntegrityCheckDeferred { get; }
+
+    /// <summary>The check opening makes, on a connection of its own (so it can run beside other reads); throws when the file is damaged.</summary>
+    public void CheckIntegrity()
+    {
+        try
+        {
+            using var connection = Open();
+            CheckIntegrity(connection);
+        }
+        catch (SqliteException e) when (SqliteFaults.Translate(e, DatabasePath) is { } fault)
+        {
+            throw fault;
         }
     }
 

@@ -81,6 +81,11 @@ internal static class SqliteSchema
 
     public static int LatestVersion => Migrations.Length;
 
+    /// <summary>Whether the database is at the latest schema version already (<see cref="Migrate"/> would change nothing), read without writing.</summary>
+    public static bool IsLatest(SqliteConnection connection) =>
+        Convert.ToInt32(Scalar(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")) == 1 &&
+        Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version")) == LatestVersion;
+
     public static void Migrate(SqliteConnection connection)
     {
         Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");

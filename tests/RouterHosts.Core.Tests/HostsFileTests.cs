@@ -35,28 +35,84 @@ public sealed class HostsFileRendererTests
         Assert.Equal($"{Begin}\n{HostsFileRenderer.ManagedNotice}\n{End}\n", Block());
     }
 
-    [Fact]
-    public void The_utf8_block_from_the_reused_buffer_is_the_block_encoded_after_every_change()
-    {
-        var lines = new RenderedLines();
-        lines.Load([Web, Db], 2);
-        void Same()
+    private static string Text(RenderedLines lines) => Encoding.UTF8.GetString(Chunks.Concat(lines.Snapshot().Chunks));
+
+    /// <summary>The block rendered from scratch, in file order (IP numerically, then hostname, then id).</summary>
+    private static string FromScratch(IEnumerable<HostEntry> live) =>
+        Block(live.OrderBy(e => e, Comparer<HostEntry>.Create((a, b) =>
         {
-            var (utf8, count, changeId) = lines.RenderBlockUtf8();
-            var (text, textCount, textChangeId) = lines.RenderBlock();
-            Assert.Equal(text, Encoding.UTF8.GetString(utf8.Span));
-            Assert.Equal((textCount, textChangeId), (count, changeId));
+            var byIp = HostValidator.CompareIp(a.IpAddress, b.IpAddress);
+            if (byIp != 0) return byIp;
+            var byName = string.CompareOrdinal(a.Hostname.ToLowerInvariant(), b.Hostname.ToLowerInvariant());
+            return byName != 0 ? byName : string.CompareOrdinal(a.Id, b.Id);
+        })).ToArray());
+
+    [Fact]
+    public void The_segmented_block_after_random_adds_updates_and_deletes_is_the_block_rendered_from_scratch()
+    {
+        var random = new Random(16);
+        var live = new Dictionary<string, HostEntry>();
+        var lines = new RenderedLines();
+        var initial = Enumerable.Range(0, 700).Select(i => Entry($"00{i:D5}", $"10.{i % 3}.{i % 256}.{random.Next(1, 255)}", $"h{random.Next(1000)}")).ToList();
+        foreach (var e in initial) live[e.Id] = e;
+        lines.Load(initial, 1);
+        Assert.Equal(FromScratch(live.Values), Text(lines));
+        var next = 0;
+        // Batches big enough to split segments (more than 2 x SegmentLines into one place) and to empty them.
+        for (var round = 0; round < 60; round++)
+        {
+            var events = new List<PendingEvent>();
+            for (var n = random.Next(1, round % 10 == 0 ? 900 : 40); n > 0; n--)
+            {
+                var pick = random.Next(10);
+                if (pick < 5 || live.Count == 0)
+                {
+                    // Many in one /24 so that they crowd one segment; some IPv6, some non-ASCII comments, some upper case.
+                    var ip = random.Next(4) == 0 ? $"fd00::{random.Next(1, 9999):x}" : $"10.{(random.Next(3) == 0 ? 9 : random.Next(3))}.{random.Next(256)}.{random.Next(1, 255)}";
+                    var e = Entry($"01{next++:D6}", ip, $"{(random.Next(5) == 0 ? "Host" : "host")}{random.Next(500)}", random.Next(3) == 0 ? "café ☕" : null);
+                    live[e.Id] = e;
+                    events.Add(new PendingEvent(HostEventType.Created, e));
+                }
+                else if (pick < 8)
+                {
+                    var old = live.Values.ElementAt(random.Next(live.Count));
+                    var updated = random.Next(2) == 0 ? old with { Comment = $"edited {round}" } : old with { IpAddress = $"10.5.{random.Next(256)}.{random.Next(1, 255)}" };
+                    live[old.Id] = updated;
+                    events.Add(new PendingEvent(HostEventType.Updated, updated));
+                }
+                else
+                {
+                    var gone = live.Values.ElementAt(random.Next(live.Count));
+                    live.Remove(gone.Id);
+                    events.Add(new PendingEvent(HostEventType.Deleted, gone));
+                }
+            }
+            var before = lines.Snapshot();
+            var beforeText = Encoding.UTF8.GetString(Chunks.Concat(before.Chunks));
+            lines.Apply(events, round + 2);
+            var after = lines.Snapshot();
+            Assert.Equal(FromScratch(live.Values), Encoding.UTF8.GetString(Chunks.Concat(after.Chunks)));
+            Assert.Equal((live.Count, round + 2L), (after.Count, after.ChangeId));
+            Assert.NotEqual(before.Version, after.Version);
+            // A snapshot taken before is not changed by later changes (its buffers are never written again).
+            Assert.Equal(beforeText, Encoding.UTF8.GetString(Chunks.Concat(before.Chunks)));
         }
-        Same();
-        // Growing past the buffer, non-ASCII text (more bytes than characters), an update and a delete.
-        var many = Enumerable.Range(0, 200).Select(i => Entry($"02{i:D3}", $"10.1.0.{i % 250 + 1}", $"h{i}", "café ☕ ünï")).ToList();
-        lines.Apply(many.Select(e => new PendingEvent(HostEventType.Created, e)).ToList(), 202);
-        Same();
-        lines.Apply([new PendingEvent(HostEventType.Updated, Web with { Comment = "é" }), new PendingEvent(HostEventType.Deleted, many[7])], 204);
-        Same();
-        lines.Apply(many.Select(e => new PendingEvent(HostEventType.Deleted, e)).ToList(), 404);
-        Same();
-        Assert.Equal(Block(Web with { Comment = "é" }, Db), Encoding.UTF8.GetString(lines.RenderBlockUtf8().Block.Span));
+        foreach (var e in live.Values.ToList()) lines.Apply([new PendingEvent(HostEventType.Deleted, e)], 1000);
+        Assert.Equal(Block(), Text(lines));
+        Assert.Equal(Block(), lines.RenderBlock().Block);
+    }
+
+    [Fact]
+    public void Pieces_compare_as_the_bytes_they_hold_however_they_are_cut()
+    {
+        ReadOnlyMemory<byte>[] a = ["ab"u8.ToArray(), "c"u8.ToArray(), Array.Empty<byte>(), "de"u8.ToArray()];
+        ReadOnlyMemory<byte>[] b = ["a"u8.ToArray(), "bcd"u8.ToArray(), "e"u8.ToArray()];
+        Assert.True(Chunks.SequenceEqual(a, b));
+        Assert.True(Chunks.SequenceEqual(a, "abcde"u8));
+        Assert.False(Chunks.SequenceEqual(a, "abcdf"u8));
+        Assert.False(Chunks.SequenceEqual(a, "abcd"u8));
+        Assert.False(Chunks.SequenceEqual(a, ["abcdx"u8.ToArray()]));
+        Assert.Equal("abcde"u8.ToArray(), Chunks.Concat(a));
     }
 
     [Fact]
@@ -298,6 +354,37 @@ public sealed class HostsFileSyncTests : IAsyncLifetime
             "127.0.0.1\tlocalhost\n" + HostsFileRenderer.BeginMarker + "\n" + HostsFileRenderer.ManagedNotice + "\n" +
             "9.0.0.1\tnine\n10.0.0.2\tA\n10.0.0.2\tb\n10.0.0.10\tten\n192.168.0.1\trouter\n::1\tloop6\n2001:db8::1\tv6\n" +
             HostsFileRenderer.EndMarker + "\n",
+            File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task Lines_outside_the_block_edited_or_replaced_between_renders_are_kept_by_the_next_render()
+    {
+        var path = _temp.File("hosts");
+        File.WriteAllText(path, "127.0.0.1\tlocalhost\n");
+        Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.1", "a")));
+        using var sync = new HostsFileSync(path, HostsFileMode.Block, _store, _hooks, NullLogger.Instance);
+        await sync.EnsureCurrentAsync(_store.LastChangeId(), CancellationToken.None);
+        string Block(params string[] lines) =>
+            HostsFileRenderer.BlockHead + string.Concat(lines.Select(l => l + "\n")) + HostsFileRenderer.BlockTail;
+
+        // Edited in place (the same file), then replaced by another file: each time the next render reads it again.
+        File.WriteAllText(path, File.ReadAllText(path) + "192.168.1.1\trouter\n");
+        var id = Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.2", "b"))).ChangeId;
+        sync.Lines.Load(_store.StreamAll(), id);
+        await sync.EnsureCurrentAsync(id, CancellationToken.None);
+        Assert.Equal("127.0.0.1\tlocalhost\n" + Block("10.0.0.1\ta", "10.0.0.2\tb") + "192.168.1.1\trouter\n", File.ReadAllText(path));
+
+        var other = _temp.File("other");
+        File.WriteAllText(other, "# mine\n" + File.ReadAllText(path));
+        File.Move(other, path, overwrite: true);
+        var unchanged = File.ReadAllText(path);
+        await sync.EnsureCurrentAsync(0, CancellationToken.None); // nothing changed: the file is left as it is
+        Assert.Equal(unchanged, File.ReadAllText(path));
+        id = Commit(_store, T0, set => set.Add(new HostDraft("10.0.0.3", "c"))).ChangeId;
+        sync.Lines.Load(_store.StreamAll(), id);
+        await sync.EnsureCurrentAsync(id, CancellationToken.None);
+        Assert.Equal("# mine\n127.0.0.1\tlocalhost\n" + Block("10.0.0.1\ta", "10.0.0.2\tb", "10.0.0.3\tc") + "192.168.1.1\trouter\n",
             File.ReadAllText(path));
     }
 

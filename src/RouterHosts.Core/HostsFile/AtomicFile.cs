@@ -61,7 +61,16 @@ public static class AtomicFile
         return removed;
     }
 
-    public static void Replace(string path, byte[] content, Action? beforeRename = null)
+    public static void Replace(string path, byte[] content, Action? beforeRename = null) =>
+        Replace(path, [content], beforeRename);
+
+    /// <summary>
+    /// The same, with the content gathered from <paramref name="chunks"/> (one vectored write). Returns what the new file
+    /// was just before its rename (which file it is, its size and modification time), so that a caller can tell that
+    /// the file at <paramref name="path"/> afterwards is still the one it wrote. Not <paramref name="durable"/>: no fsync
+    /// of the file or the directory (for a file that may be lost or stale after a power cut, never torn by a reader).
+    /// </summary>
+    public static FileStat Replace(string path, IReadOnlyList<ReadOnlyMemory<byte>> chunks, Action? beforeRename = null, bool durable = true)
     {
         var full = TargetPath(path);
         var directory = Path.GetDirectoryName(full)!;
@@ -72,23 +81,41 @@ public static class AtomicFile
             var mode = exists ? File.GetUnixFileMode(full) : NewFileMode;
             using (var stream = new FileStream(temp, new FileStreamOptions
                    {
-                       Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode,
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode, BufferSize = 0,
                    }))
             {
-                stream.Write(content);
-                stream.Flush(flushToDisk: true);
+                // Groups of pieces, each one pwritev (which takes at most IOV_MAX = 1024 at once).
+                long offset = 0;
+                for (var at = 0; at < chunks.Count; at += 512)
+                {
+                    var group = chunks.Skip(at).Take(512).ToList();
+                    RandomAccess.Write(stream.SafeFileHandle, group, offset);
+                    offset += Chunks.Length(group);
+                }
+                if (durable) RandomAccess.FlushToDisk(stream.SafeFileHandle);
             }
             File.SetUnixFileMode(temp, mode); // the umask may have narrowed UnixCreateMode
             if (exists) CopyOwner(full, temp);
+            var written = FileStat.Of(temp) ?? throw new IOException($"{temp} is gone before its rename");
             beforeRename?.Invoke();
             File.Move(temp, full, overwrite: true);
-            FsyncDirectory(directory);
+            if (durable) FsyncDirectory(directory);
+            return written;
         }
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="now"/> (the file's stat) is still the file <see cref="Replace(string, IReadOnlyList{ReadOnlyMemory{byte}}, Action?, bool)"/>
+    /// wrote (<paramref name="written"/>): the same file, size and modification time. A file put in its place, or written
+    /// since, is not (a write of the same size within the same clock tick aside).
+    /// </summary>
+    public static bool StillWritten(FileStat now, FileStat written) =>
+        now.SameFileAs(written) && now.Size == written.Size &&
+        now.ModifiedSeconds == written.ModifiedSeconds && now.ModifiedNanoseconds == written.ModifiedNanoseconds;
 
     private static void CopyOwner(string from, string to)
     {

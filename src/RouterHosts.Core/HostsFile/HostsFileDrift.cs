@@ -17,8 +17,11 @@ public interface IHostsFileObserver
     /// <summary>Just before a render's new file replaces the old: throws <see cref="HostsFileChangedException"/> when someone changed the file since it was looked at.</summary>
     void BeforeReplace();
 
-    /// <summary>A render wrote <paramref name="content"/> (or found it already there).</summary>
-    void Rendered(byte[] content);
+    /// <summary>
+    /// A render wrote <paramref name="content"/> (or found it already there). <paramref name="written"/>: the file as the
+    /// render knows it holds that content (see <see cref="AtomicFile.StillWritten"/>), null when it does not know.
+    /// </summary>
+    void Rendered(RenderedContent content, FileStat? written);
 
     /// <summary>True while a drift is being reported and not acted on: renders not asked for by a change leave the file alone.</summary>
     bool LeavesFileAlone { get; }
@@ -125,7 +128,19 @@ public sealed class HostsFileDrift : IHostsFileObserver
         _ => throw new ArgumentException($"hosts_file.drift: '{value}' is not restore, adopt or report"),
     };
 
-    private sealed record Baseline(IReadOnlyList<string> Lines, FileStat Stat);
+    /// <summary>
+    /// What the agent last wrote: the bytes of the lines it owns (<see cref="OwnedRange"/>) as pieces, the file's stat, and
+    /// the change it reflects. The lines as text are made only when a file that differs is looked at.
+    /// </summary>
+    private sealed class Baseline(IReadOnlyList<ReadOnlyMemory<byte>> owned, FileStat stat, long changeId)
+    {
+        private IReadOnlyList<string>? _lines;
+        public IReadOnlyList<ReadOnlyMemory<byte>> Owned => owned;
+        public FileStat Stat => stat;
+        public long ChangeId => changeId;
+        public IReadOnlyList<string> Lines => _lines ??= Encoding.UTF8.GetString(Chunks.Concat(owned)).Split('\n');
+        public Baseline With(FileStat newStat) => new(owned, newStat, changeId) { _lines = _lines };
+    }
 
     /// <param name="BlockLines">The block's lines as found (null when it is gone), from <paramref name="FirstLine"/> on: what adopting reads.</param>
     private sealed record Finding(IReadOnlyList<string> Kinds, List<string> Diff, FileStat? Stat, IReadOnlyList<string>? BlockLines, int FirstLine)
@@ -223,7 +238,9 @@ public sealed class HostsFileDrift : IHostsFileObserver
         return Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.routerhosts-written");
     }
 
-    private const string RecordHeader = "# RouterHosts: what the agent last wrote to the file beside this one (for drift found at start). v1";
+    private const string RecordHeader = "# RouterHosts: what the agent last wrote to the file beside this one (for drift found at start). v2";
+    /// <summary>Version 1 had no change id (after "gid N").</summary>
+    private const string RecordHeaderV1 = "# RouterHosts: what the agent last wrote to the file beside this one (for drift found at start). v1";
     private Baseline? _recorded;
 
     /// <summary>
@@ -244,14 +261,23 @@ public sealed class HostsFileDrift : IHostsFileObserver
                 _recorded = recorded; // what the record file holds: a render writes it again when it differs
                 var stat = FileStat.Of(_path);
                 var found = stat is null ? null : AtomicFile.TryRead(_path);
-                var lines = found is null ? null : ManagedLines(found, _mode).Lines;
-                if (lines is not null && !lines.SequenceEqual(recorded.Lines) &&
-                    lines.SequenceEqual(ManagedLines(_file.ComposeNow(), _mode).Lines ?? []))
-                    recorded = recorded with { Lines = lines };
+                var owned = found is null ? null : OwnedRange(found, _mode);
+                var asRecorded = owned is { } o && Chunks.SequenceEqual(recorded.Owned, found.AsSpan(o.Start, o.Length));
+                // Only here are the lines needed before the agent is ready: to compare with what the database says now.
+                if (owned is { } r && !asRecorded && _file.ComposeNow() is var fresh && OwnedRange(fresh, _mode) is { } now &&
+                    found.AsSpan(r.Start, r.Length).SequenceEqual(fresh.AsSpan(now.Start, now.Length)))
+                    recorded = new Baseline([found.AsMemory(r.Start, r.Length)], recorded.Stat, recorded.ChangeId);
                 // The mode and owner recorded; the file's identity as it is (a file replaced while stopped with the same content is no drift).
                 var identity = stat ?? recorded.Stat;
-                _baseline = recorded with { Stat = identity with { Mode = recorded.Stat.Mode, Uid = recorded.Stat.Uid, Gid = recorded.Stat.Gid } };
+                _baseline = recorded.With(identity with { Mode = recorded.Stat.Mode, Uid = recorded.Stat.Uid, Gid = recorded.Stat.Gid });
                 if (Inspect() is { } finding) render = (await ActAsync(finding, Policy, ct)).Render;
+                else if (asRecorded && recorded.ChangeId > 0 && recorded.ChangeId == _store.LastChangeId() && stat is { } current)
+                {
+                    // The file holds what the agent wrote for the database's latest change: no render (nor the lines) needed to be ready.
+                    var block = _mode == HostsFileMode.File ? OwnedRange(found!, HostsFileMode.Block) : owned;
+                    var count = block is { } b ? found.AsSpan(b.Start, b.Length).Count((byte)'\n') - 2 : 0;
+                    _file.StartedCurrent(found!, current, recorded.ChangeId, Math.Max(count, 0));
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -265,28 +291,35 @@ public sealed class HostsFileDrift : IHostsFileObserver
     {
         var bytes = AtomicFile.TryRead(RecordPath(_path));
         if (bytes is null) return null;
-        var lines = Encoding.UTF8.GetString(bytes).Split('\n');
-        var stat = lines.Length >= 2 ? lines[1].Split(' ') : [];
-        if (lines[0] != RecordHeader || stat.Length != 6 || stat[0] != "mode" || stat[2] != "uid" || stat[4] != "gid" ||
-            !uint.TryParse(stat[3], out var uid) || !uint.TryParse(stat[5], out var gid))
+        // Two lines of header, then the owned bytes as they were in the file.
+        var first = Array.IndexOf(bytes, (byte)'\n');
+        var second = first < 0 ? -1 : Array.IndexOf(bytes, (byte)'\n', first + 1);
+        var header = first < 0 ? "" : Encoding.UTF8.GetString(bytes, 0, first);
+        var stat = second < 0 ? [] : Encoding.UTF8.GetString(bytes, first + 1, second - first - 1).Split(' ');
+        long changeId = 0;
+        if (header is not (RecordHeader or RecordHeaderV1) || stat.Length != (header == RecordHeader ? 8 : 6) || stat[0] != "mode" ||
+            stat[2] != "uid" || stat[4] != "gid" || !uint.TryParse(stat[3], out var uid) || !uint.TryParse(stat[5], out var gid) ||
+            header == RecordHeader && (stat[6] != "change" || !long.TryParse(stat[7], out changeId)))
         {
             _log.LogWarning("{Record} is not a record RouterHosts wrote; not checking {Path} for drift made while the agent was stopped",
                 RecordPath(_path), _path);
             return null;
         }
         var mode = (UnixFileMode)Convert.ToInt32(stat[1], 8);
-        return new Baseline(lines[2..], default(FileStat) with { Mode = mode, Uid = uid, Gid = gid });
+        return new Baseline([bytes.AsMemory(second + 1)], default(FileStat) with { Mode = mode, Uid = uid, Gid = gid }, changeId);
     }
 
     /// <summary>Records what a render left in the file (when it differs from the record), for the next start.</summary>
     private void WriteRecord(Baseline baseline)
     {
-        if (_recorded is { } last && last.Lines.SequenceEqual(baseline.Lines) && last.Stat.Mode == baseline.Stat.Mode &&
-            last.Stat.Uid == baseline.Stat.Uid && last.Stat.Gid == baseline.Stat.Gid) return;
-        var text = $"{RecordHeader}\nmode {baseline.Stat.ModeText} uid {baseline.Stat.Uid} gid {baseline.Stat.Gid}\n{string.Join('\n', baseline.Lines)}";
+        if (_recorded is { } last && last.ChangeId == baseline.ChangeId && last.Stat.Mode == baseline.Stat.Mode &&
+            last.Stat.Uid == baseline.Stat.Uid && last.Stat.Gid == baseline.Stat.Gid && Chunks.SequenceEqual(last.Owned, baseline.Owned)) return;
+        var head = $"{RecordHeader}\nmode {baseline.Stat.ModeText} uid {baseline.Stat.Uid} gid {baseline.Stat.Gid} change {baseline.ChangeId}\n";
         try
         {
-            AtomicFile.Replace(RecordPath(_path), Encoding.UTF8.GetBytes(text));
+            // Not fsynced: after a power cut a stale or missing record only means a start that renders (and
+            // compares with the database) instead of trusting it; the hosts file itself is written durably.
+            AtomicFile.Replace(RecordPath(_path), [Encoding.UTF8.GetBytes(head), .. baseline.Owned], durable: false);
             _recorded = baseline;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -379,7 +412,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         if (_looked && FileStat.Of(_path) != _inspected) throw new HostsFileChangedException();
     }
 
-    public void Rendered(byte[] content)
+    public void Rendered(RenderedContent content, FileStat? written)
     {
         var stat = FileStat.Of(_path);
         if (stat is null) return;
@@ -393,11 +426,11 @@ public sealed class HostsFileDrift : IHostsFileObserver
                     _path, expected.ModeText, expected.Uid, expected.Gid, error);
             stat = FileStat.Of(_path) ?? stat;
         }
-        _baseline = new Baseline(ManagedLines(content, _mode).Lines ?? [], stat.Value);
+        _baseline = new Baseline(Owned(content), stat.Value, content.Block.ChangeId);
         WriteRecord(_baseline);
-        // Not taken as clean by its stat: someone may have replaced the file since the rename (the directory's
-        // fsync takes a while), so the next look reads it once.
-        _lastCleanStat = null;
+        // Taken as clean by its stat only while it is still the file the render wrote (not one put in its place
+        // since the rename, nor written since); otherwise the next look reads it once.
+        _lastCleanStat = written is { } w && AtomicFile.StillWritten(stat.Value, w) ? stat : null;
         _drift.Clear("a write replaced it");
     }
 
@@ -411,18 +444,18 @@ public sealed class HostsFileDrift : IHostsFileObserver
         var content = stat is null ? null : AtomicFile.TryRead(_path);
         if (stat is null || content is null)
             return new Finding([DriftKinds.FileDeleted], baseline.Lines.Select(l => "- " + l).ToList(), null, null, 0);
-        var (found, first) = ManagedLines(content, _mode);
+        var owned = OwnedRange(content, _mode);
         var kinds = new List<string>();
         var diff = new List<string>();
-        if (found is null)
+        if (owned is null)
         {
             kinds.Add(DriftKinds.BlockRemoved);
             diff.AddRange(LineDiff(baseline.Lines, []));
         }
-        else if (!found.SequenceEqual(baseline.Lines))
+        else if (!Chunks.SequenceEqual(baseline.Owned, content.AsSpan(owned.Value.Start, owned.Value.Length)))
         {
             kinds.Add(DriftKinds.BlockChanged);
-            diff.AddRange(LineDiff(baseline.Lines, found));
+            diff.AddRange(LineDiff(baseline.Lines, ManagedLines(content, _mode).Lines!));
         }
         var now = stat.Value;
         if (now.Mode != baseline.Stat.Mode)
@@ -443,7 +476,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         }
         if (!now.SameFileAs(baseline.Stat)) kinds.Insert(0, DriftKinds.FileReplaced);
         // File mode owns the whole file, but only its block holds hosts.
-        var (block, blockFirst) = _mode == HostsFileMode.File ? ManagedLines(content, HostsFileMode.Block) : (found, first);
+        var (block, blockFirst) = ManagedLines(content, HostsFileMode.Block);
         return new Finding(kinds, diff, now, block, blockFirst);
     }
 
@@ -466,7 +499,7 @@ public sealed class HostsFileDrift : IHostsFileObserver
         // (the baseline stays until then, so that the render's own look sees this same drift, already handled).
         if (!Adoptable(finding))
         {
-            _baseline = _baseline! with { Stat = finding.Stat!.Value };
+            _baseline = _baseline!.With(finding.Stat!.Value);
             WriteRecord(_baseline);
             return (false, Record(finding, "adopted", [], [], null, drifted: false), 0);
         }
@@ -562,14 +595,41 @@ public sealed class HostsFileDrift : IHostsFileObserver
     /// (to the end of the file when END is missing), null when there is no BEGIN; in file mode every line.
     /// <c>FirstLine</c> is the 1-based line number of the first.
     /// </summary>
-    public static (IReadOnlyList<string>? Lines, int FirstLine) ManagedLines(byte[] content, HostsFileMode mode)
+    public static (IReadOnlyList<string>? Lines, int FirstLine) ManagedLines(byte[] content, HostsFileMode mode) =>
+        OwnedRange(content, mode) is { } r ? (Encoding.UTF8.GetString(content, r.Start, r.Length).Split('\n'), r.FirstLine) : (null, 0);
+
+    private static readonly byte[] BeginUtf8 = Encoding.UTF8.GetBytes(HostsFileRenderer.BeginMarker);
+    private static readonly byte[] EndUtf8 = Encoding.UTF8.GetBytes(HostsFileRenderer.EndMarker);
+
+    /// <summary>
+    /// Where the lines of <see cref="ManagedLines"/> are in <paramref name="content"/>, as bytes (the lines and the
+    /// newlines between them, none after the last), so that they are compared without splitting the file.
+    /// </summary>
+    public static (int Start, int Length, int FirstLine)? OwnedRange(byte[] content, HostsFileMode mode)
     {
-        var all = Encoding.UTF8.GetString(content).Split('\n');
-        if (mode == HostsFileMode.File) return (all, 1);
-        var begin = Array.FindIndex(all, l => l.TrimEnd('\r') == HostsFileRenderer.BeginMarker);
-        if (begin < 0) return (null, 0);
-        var end = Array.FindIndex(all, begin + 1, l => l.TrimEnd('\r') == HostsFileRenderer.EndMarker);
-        return (all[begin..((end < 0 ? all.Length - 1 : end) + 1)], begin + 1);
+        if (mode == HostsFileMode.File) return (0, content.Length, 1);
+        int? begin = null;
+        for (var at = 0; at <= content.Length;)
+        {
+            var newline = Array.IndexOf(content, (byte)'\n', at);
+            var end = newline < 0 ? content.Length : newline;
+            var line = content.AsSpan(at, end - at).TrimEnd((byte)'\r');
+            if (begin is null && line.SequenceEqual(BeginUtf8)) begin = at;
+            else if (begin is { } b && line.SequenceEqual(EndUtf8)) return (b, end - b, FirstLine(content, b));
+            if (newline < 0) break;
+            at = newline + 1;
+        }
+        return begin is { } start ? (start, content.Length - start, FirstLine(content, start)) : null;
+    }
+
+    private static int FirstLine(byte[] content, int offset) => content.AsSpan(0, offset).Count((byte)'\n') + 1;
+
+    /// <summary>The owned bytes of a rendered content: the block without its last newline (block mode), or all of it.</summary>
+    private IReadOnlyList<ReadOnlyMemory<byte>> Owned(RenderedContent content)
+    {
+        if (_mode == HostsFileMode.File) return content.Chunks;
+        var block = content.Block.Chunks;
+        return [.. block.Take(block.Count - 1), block[^1][..^1]];
     }
 
     /// <summary>A line diff that ignores order (the block is sorted): "- line" for each expected line not found, then "+ line" for each found one not expected.</summary>

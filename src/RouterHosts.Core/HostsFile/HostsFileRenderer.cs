@@ -95,28 +95,37 @@ public static class HostsFileRenderer
     public static byte[] Compose(HostsFileMode mode, byte[]? existing, string block, IReadOnlyList<string>? kept = null) =>
         Compose(mode, existing, Encoding.UTF8.GetBytes(block), kept);
 
-    /// <summary>The same, from the block already encoded as UTF-8 (see <see cref="RenderedLines.RenderBlockUtf8"/>).</summary>
+    /// <summary>The same, from the block already encoded as UTF-8.</summary>
     public static byte[] Compose(HostsFileMode mode, byte[]? existing, ReadOnlySpan<byte> blockBytes, IReadOnlyList<string>? kept = null)
     {
+        var (before, after) = Surround(mode, existing, kept);
+        return [.. before.Span, .. blockBytes, .. after.Span];
+    }
+
+    /// <summary>
+    /// What goes before and after the block in the new file content (see <see cref="Compose(HostsFileMode, byte[], string, IReadOnlyList{string})"/>):
+    /// the file is the one, the block between, the other.
+    /// </summary>
+    public static (ReadOnlyMemory<byte> Before, ReadOnlyMemory<byte> After) Surround(HostsFileMode mode, byte[]? existing, IReadOnlyList<string>? kept = null)
+    {
         if (mode == HostsFileMode.File)
-            return kept is { Count: > 0 } ? [.. Encoding.UTF8.GetBytes(KeptNotice + "\n" + string.Concat(kept.Select(l => l + "\n"))), .. blockBytes] : blockBytes.ToArray();
+            return (kept is { Count: > 0 } ? Encoding.UTF8.GetBytes(KeptNotice + "\n" + string.Concat(kept.Select(l => l + "\n"))) : default, default);
         if (existing is null || existing.Length == 0)
-            return blockBytes.ToArray();
+            return (default, default);
 
         var begin = FindMarkerLine(existing, BeginMarker, 0);
         if (begin < 0)
         {
             if (FindMarkerLine(existing, EndMarker, 0) >= 0)
                 throw new MalformedHostsFileException($"it has '{EndMarker}' without '{BeginMarker}'");
-            var separator = existing[^1] == (byte)'\n' ? [] : "\n"u8.ToArray();
-            return [.. existing, .. separator, .. blockBytes];
+            return (existing[^1] == (byte)'\n' ? existing : [.. existing, (byte)'\n'], default);
         }
         var end = FindMarkerLine(existing, EndMarker, begin);
         if (end < 0) throw new MalformedHostsFileException($"it has '{BeginMarker}' without '{EndMarker}' after it");
         if (FindMarkerLine(existing, BeginMarker, begin + 1) is var second && second >= 0 && second < end)
             throw new MalformedHostsFileException($"it has two '{BeginMarker}' lines");
         var afterEnd = LineEnd(existing, end);
-        return [.. existing.AsSpan(0, begin), .. blockBytes, .. existing.AsSpan(afterEnd)];
+        return (existing.AsMemory(0, begin), existing.AsMemory(afterEnd));
     }
 
     /// <summary>

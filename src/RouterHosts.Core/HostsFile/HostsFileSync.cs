@@ -32,15 +32,28 @@ public sealed class HostsFileSync : IDisposable
     /// File mode only: a file holding lines the agent did not write is refused
     /// (<see cref="ForeignHostsFileException"/>) unless this is set; then its loopback lines are kept and the rest dropped.
     /// </param>
-    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log, bool takeOver = false)
+    /// <param name="loadAfter">The lines load once this has completed (the agent's start: the database's integrity check, which they would slow).</param>
+    public HostsFileSync(string path, HostsFileMode mode, IHostStore store, HookRunner hooks, ILogger log, bool takeOver = false, Task? loadAfter = null)
     {
         _hooks = hooks;
         _log = log;
         _state = new HostsFileState(System.IO.Path.GetFullPath(path), mode, false, 0, null, null);
         RemoveLeftoverTempFiles();
         if (mode == HostsFileMode.File) _kept = KeptLines(_state.Path, takeOver);
-        Lines.Load(store.StreamAll(), store.LastChangeId());
+        // In the background: the agent can say it is ready before the lines are in (see HostsFileDrift.CheckAtStartAsync);
+        // a render or a write waits for them.
+        var loading = System.Diagnostics.Stopwatch.StartNew();
+        LinesLoaded = Lines.LoadInBackground(store, loadAfter).ContinueWith(t =>
+        {
+            if (t.IsCanceled) _log.LogDebug("the hosts file's lines were not loaded: the database failed its check");
+            else if (t.Exception is { } e) _log.LogError("loading the hosts file's lines from the database failed: {Error}", e.GetBaseException().Message);
+            else _log.LogInformation("hosts file lines loaded in the background, {Milliseconds:0} ms after the hosts file was opened", loading.Elapsed.TotalMilliseconds);
+            return loading.Elapsed;
+        }, TaskScheduler.Default);
     }
+
+    /// <summary>Completes when the lines are loaded (with how long it took); a failed load is logged.</summary>
+    public Task<TimeSpan> LinesLoaded { get; }
 
     public HostsFileState State => Volatile.Read(ref _state);
 
@@ -127,23 +140,63 @@ public sealed class HostsFileSync : IDisposable
     }
 
     /// <summary>What a render would write now: the file as it is, with the block from the rendered lines.</summary>
-    public byte[] ComposeNow() => Compose(Lines.RenderBlock().Block);
+    public byte[] ComposeNow()
+    {
+        var (before, after) = HostsFileRenderer.Surround(State.Mode, AtomicFile.TryRead(State.Path), _kept);
+        return new RenderedContent(before, Lines.Snapshot(), after).ToArray();
+    }
 
-    private byte[] Compose(string block) => HostsFileRenderer.Compose(State.Mode, AtomicFile.TryRead(State.Path), block, _kept);
+    /// <summary>
+    /// The file as the last render left it (its stat just after), and what surrounds the block in it: while the file
+    /// still has that stat it holds exactly what the agent wrote, and is not read again.
+    /// </summary>
+    private sealed record Written(FileStat Stat, ReadOnlyMemory<byte> Before, ReadOnlyMemory<byte> After, long Version);
+
+    private Written? _written;
+
+    /// <summary>
+    /// At start, before any render: drift detection found the file holding what the agent last wrote for the database's
+    /// latest change (<paramref name="changeId"/>), so it is current without rendering it. The hooks run as after a
+    /// start's render.
+    /// </summary>
+    public void StartedCurrent(byte[] content, FileStat stat, long changeId, int count)
+    {
+        var state = State;
+        var (before, after) = HostsFileRenderer.Surround(state.Mode, content, _kept);
+        _written = new Written(stat, before.ToArray(), after.ToArray(), Version: -1); // -1: the next render writes
+        _state = state with { Current = true, RenderedChangeId = changeId, LastError = null, LastWrittenAt = state.LastWrittenAt ?? DateTimeOffset.UtcNow };
+        _hooks.Trigger(new HookTrigger(true, count, null, state.Path, changeId));
+    }
 
     private HostsFileState Render(TimeSpan? retryIn, bool guard = false)
     {
         var state = State;
         var timer = System.Diagnostics.Stopwatch.StartNew();
-        var (block, count, changeId) = Lines.RenderBlockUtf8();
+        var block = Lines.Snapshot();
+        var (count, changeId) = (block.Count, block.ChangeId);
         try
         {
-            // One read of the file serves both composing and the unchanged check (at 100,000 hosts it is 5 MiB).
-            var existing = AtomicFile.TryRead(state.Path);
-            var content = HostsFileRenderer.Compose(state.Mode, existing, block.Span, _kept);
+            // The file is read only when it is not what the last render left (at 100,000 hosts it is 5 MiB).
+            var stat = FileStat.Of(state.Path);
+            var last = _written;
+            var ours = last is not null && stat == last.Stat;
+            byte[]? existing = null;
+            ReadOnlyMemory<byte> before, after;
+            if (ours) (before, after) = (last!.Before, last.After);
+            else
+            {
+                existing = AtomicFile.TryRead(state.Path);
+                (before, after) = HostsFileRenderer.Surround(state.Mode, existing, _kept);
+                (before, after) = (before.ToArray(), after.ToArray()); // not slices holding the whole file
+            }
+            var content = new RenderedContent(before, block, after);
+            var wrote = ours ? last!.Version != block.Version : existing is null || !Chunks.SequenceEqual(content.Chunks, existing);
             var observer = guard ? Observer : null;
-            var wrote = AtomicFile.WriteIfChanged(state.Path, content, existing, observer is null ? null : observer.BeforeReplace);
-            Observer?.Rendered(content);
+            // What the file is once this render is done, as far as the agent knows: what it wrote, or the file it found unchanged.
+            var written = wrote ? AtomicFile.Replace(state.Path, content.Chunks, observer is null ? null : observer.BeforeReplace) : stat;
+            Observer?.Rendered(content, written);
+            var left = FileStat.Of(state.Path);
+            _written = written is { } w && left is { } l && AtomicFile.StillWritten(l, w) ? new Written(l, before, after, block.Version) : null;
             Telemetry.RouterHostsTelemetry.RecordRender("hosts_file", timer.Elapsed, content.Length, wrote ? "written" : "unchanged");
             var now = DateTimeOffset.UtcNow;
             _state = state with
@@ -159,6 +212,7 @@ public sealed class HostsFileSync : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or MalformedHostsFileException)
         {
+            _written = null;
             // The temp file's name is random; mask it so that the same failure reads the same on each retry.
             var error = TempFileName.Replace(e.Message, ".routerhosts-*.tmp");
             if (IsNoSpace(e))
@@ -182,4 +236,14 @@ public sealed class HostsFileSync : IDisposable
     private static bool IsNoSpace(Exception e) => e is IOException { HResult: ENOSPC or EDQUOT };
 
     public void Dispose() => _gate.Dispose();
+}
+
+/// <summary>What a render puts in the file: what it keeps before the block, the block, what it keeps after.</summary>
+public sealed record RenderedContent(ReadOnlyMemory<byte> Before, BlockSnapshot Block, ReadOnlyMemory<byte> After)
+{
+    public IReadOnlyList<ReadOnlyMemory<byte>> Chunks => [Before, .. Block.Chunks, After];
+
+    public int Length => Before.Length + HostsFile.Chunks.Length(Block.Chunks) + After.Length;
+
+    public byte[] ToArray() => HostsFile.Chunks.Concat(Chunks);
 }
