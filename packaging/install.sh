@@ -16,9 +16,9 @@
 #                       It needs clang (and lld, zlib1g-dev), installed here with apt-get when missing
 #                       and root, and the ILCompiler package, which the publish restores from NuGet.
 #                       When it cannot be built, the script says why and falls back to self-contained
-#                       ReadyToRun. linux-arm64 (--runtime linux-arm64) is cross-compiled with NativeAOT
-#                       only when the arm64 sysroot (libc6-dev-arm64-cross, libgcc-12-dev-arm64-cross)
-#                       is there too; otherwise it is ReadyToRun
+#                       ReadyToRun. linux-arm64 (--runtime linux-arm64) is cross-compiled on x86_64 with
+#                       Debian's arm64 sysroot (libc6-dev-arm64-cross, libgcc-12-dev-arm64-cross) and
+#                       llvm-objcopy (llvm), installed the same way
 #   --aot               NativeAOT or fail: no fallback
 #   --no-aot            self-contained ReadyToRun, without trying NativeAOT
 #   --no-ready-to-run   with --no-aot: plain self-contained, without ReadyToRun (~10-15% slower start, -3 MiB)
@@ -66,7 +66,7 @@ fi
 aot_packages() {
     case "$rid" in
         linux-x64) echo clang lld zlib1g-dev ;;
-        linux-arm64) echo clang lld zlib1g-dev libc6-dev-arm64-cross libgcc-12-dev-arm64-cross ;;
+        linux-arm64) echo clang lld llvm zlib1g-dev libc6-dev-arm64-cross libgcc-12-dev-arm64-cross ;;
     esac
 }
 # Prints why NativeAOT cannot be built here (nothing when it can), installing the missing Debian
@@ -96,10 +96,11 @@ aot_toolchain() {
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } >/dev/null 2>&1 \
         || echo "apt-get install $missing failed"
 }
-# Extra publish flags for a cross-compiled NativeAOT build (Debian's arm64 cross sysroot).
+# Extra publish flags for a cross-compiled NativeAOT build. No SysRoot: clang --target=aarch64-linux-gnu
+# finds Debian's cross libraries itself, and with --sysroot lld would misread libc.so's absolute paths.
 aot_cross_flags() {
     if [ "$rid" = linux-arm64 ] && [ "$(uname -m)" = x86_64 ]; then
-        echo -p:SysRoot=/usr/aarch64-linux-gnu -p:LinkerFlavor=lld -p:ObjCopyName=llvm-objcopy
+        echo -p:LinkerFlavor=lld -p:ObjCopyName=llvm-objcopy
     fi
 }
 
