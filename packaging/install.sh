@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the RouterHosts agent:
-#   /usr/lib/router-hosts/            the agent (self-contained linux-x64: no .NET needed on the router)
+#   /usr/lib/router-hosts/            the agent (NativeAOT, or self-contained ReadyToRun: no .NET needed on the router)
 #   /usr/sbin/routerhosts-agent       a link to it
 #   /etc/router-hosts/agent.json      the configuration (from agent.json.sample; never overwritten)
 #   /var/lib/router-hosts/            the database (the service's StateDirectory)
