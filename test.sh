@@ -7,7 +7,9 @@
 #      ./build.ps1: build, assemble the module, the xunit suites (dotnet test), then the
 #      Pester suite against a real agent;
 #   3. boots the agent's unit under a real systemd in a systemd-nspawn container
-#      (tests/systemd/run.sh; needs root, as CI is);
+#      (tests/systemd/run.sh; needs root, as CI is), with the agent packaging/install.sh publishes
+#      (NativeAOT: clang, lld and zlib1g-dev are installed below for it), then runs the agent tests
+#      and the end-to-end client, TLS, raw gRPC and PostgreSQL tests against that published binary;
 #   4. checks the contract against shared/'s reference when shared/ sits beside the clone;
 #   5. ends with one line "N passed, N failed" counting every suite.
 # It exits non-zero when anything failed.
@@ -18,9 +20,10 @@ cache="${ROUTERHOSTS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/routerhosts-tes
 pwsh_version=7.6.9
 pester_version=5.9.1
 # systemd-container and debootstrap boot the real-systemd tests (tests/systemd/run.sh); unbound, dnsmasq-base and
-# dnsutils (dig) answer from the DNS outputs; pebble (a test ACME CA) and lego issue the ACME test certificate.
+# dnsutils (dig) answer from the DNS outputs; pebble (a test ACME CA) and lego issue the ACME test certificate;
+# clang, lld and zlib1g-dev link the NativeAOT agent that packaging/install.sh builds.
 packages=(python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev systemd
-  systemd-container debootstrap curl postgresql-15 unbound dnsmasq-base dnsutils pebble lego)
+  systemd-container debootstrap curl postgresql-15 unbound dnsmasq-base dnsutils pebble lego clang lld zlib1g-dev)
 
 fail_setup() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
@@ -66,8 +69,8 @@ pg_line=$(tests/postgres/throwaway.sh start) || fail_setup "could not start a th
 export "${pg_line?}"   # ROUTERHOSTS_TEST_POSTGRES_URL=...
 
 # 2. Build, xunit, Pester -------------------------------------------------------------
-xunit_log=$(mktemp) pester_log=$(mktemp) systemd_log=$(mktemp)
-trap 'tests/postgres/throwaway.sh stop; rm -f "$xunit_log" "$pester_log" "$systemd_log"' EXIT
+xunit_log=$(mktemp) pester_log=$(mktemp) systemd_log=$(mktemp) aot_log=$(mktemp)
+trap 'tests/postgres/throwaway.sh stop; rm -f "$xunit_log" "$pester_log" "$systemd_log" "$aot_log"' EXIT
 "$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Build, Assemble, Test' 2>&1 | tee "$xunit_log"
 xunit_status=${PIPESTATUS[0]}
 "$pwsh" -NoProfile -NonInteractive -Command '& ./build.ps1 -Task Pester' 2>&1 | tee "$pester_log"
@@ -80,6 +83,22 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "test.sh: the real-systemd tests need root (systemd-nspawn); not run" | tee "$systemd_log"
   systemd_status=1
+fi
+
+# 3b. The installed build (NativeAOT) under the agent and end-to-end tests ---------------
+# The binary the systemd suite published with packaging/install.sh; the tests start it instead
+# of the build beside them (AgentProcess, ROUTERHOSTS_TEST_AGENT_BINARY).
+aot_dir=$(sed -n 's/^systemd-test: the published agent: \(.*\) (NativeAOT)$/\1/p' "$systemd_log" | tail -n 1)
+aot_status=0
+if [ -n "$aot_dir" ]; then
+  { ROUTERHOSTS_TEST_AGENT_BINARY="$aot_dir/routerhosts-agent" dotnet test tests/RouterHosts.Agent.Tests -c Release --no-build --nologo
+    echo "aot-exit $?"
+    ROUTERHOSTS_TEST_AGENT_BINARY="$aot_dir/routerhosts-agent" dotnet test tests/RouterHosts.EndToEnd.Tests -c Release --no-build --nologo \
+      --filter 'FullyQualifiedName~ClientHostsTests|FullyQualifiedName~ClientTlsTests|FullyQualifiedName~RawGrpcTests|FullyQualifiedName~SharedPostgresTests'
+    echo "aot-exit $?"; } 2>&1 | tee "$aot_log"
+  [ "$(grep -cx 'aot-exit 0' "$aot_log")" -eq 2 ] || aot_status=1   # both dotnet test runs passed
+else
+  echo "test.sh: skipped the tests against the NativeAOT build: the systemd suite published none ($(grep -m1 -E '^(skip|not ok) - installed build is NativeAOT' "$systemd_log" || echo 'it did not get that far'))" | tee "$aot_log"
 fi
 
 # 4. The contract against the shared reference ----------------------------------------
@@ -98,13 +117,16 @@ pester_passed=$(count 'pester-summary: [0-9]+' "$pester_log")
 pester_failed=$(count '[0-9]+ failed$' <(grep -E '^pester-summary: ' "$pester_log"))
 systemd_passed=$(count 'systemd-summary: [0-9]+' "$systemd_log")
 systemd_failed=$(count '[0-9]+ failed$' <(grep -E '^systemd-summary: ' "$systemd_log"))
+aot_passed=$(count 'Passed: +[0-9]+' "$aot_log")
+aot_failed=$(count 'Failed: +[0-9]+' "$aot_log")
 # A step that failed without counting a failed test (a build error, a crash) counts as one.
 [ "$systemd_status" -ne 0 ] && [ "$systemd_failed" -eq 0 ] && systemd_failed=1
 [ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ] && xunit_failed=1
 [ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ] && pester_failed=1
+[ "$aot_status" -ne 0 ] && [ "$aot_failed" -eq 0 ] && aot_failed=1
 
 # Name every failed test next to the summary, so a failure is readable from the end of the log.
-failures=$( { awk '/^  Failed [A-Za-z]/ {n = 4} n > 0 {print; n--}' "$xunit_log"
+failures=$( { awk '/^  Failed [A-Za-z]/ {n = 4} n > 0 {print; n--}' "$xunit_log" "$aot_log"
               grep -E '^\s*\[-\] ' "$pester_log" | sed -E 's/\x1b\[[0-9;]*m//g'
               grep -E '^not ok' "$systemd_log"; } || true)
 if [ -n "$failures" ]; then
@@ -112,8 +134,9 @@ if [ -n "$failures" ]; then
   printf '%s\n' "$failures" | cut -c1-400
 fi
 echo "xunit: $xunit_passed passed, $xunit_failed failed; pester (pwsh $pwsh_version): $pester_passed passed, $pester_failed failed;" \
-  "systemd: $systemd_passed passed, $systemd_failed failed; contract: $contract_passed passed, $contract_failed failed"
-passed=$((xunit_passed + pester_passed + systemd_passed + contract_passed))
-failed=$((xunit_failed + pester_failed + systemd_failed + contract_failed))
+  "systemd: $systemd_passed passed, $systemd_failed failed; NativeAOT build: $aot_passed passed, $aot_failed failed;" \
+  "contract: $contract_passed passed, $contract_failed failed"
+passed=$((xunit_passed + pester_passed + systemd_passed + aot_passed + contract_passed))
+failed=$((xunit_failed + pester_failed + systemd_failed + aot_failed + contract_failed))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,23 +2,24 @@
 # Measures the agent's start-to-READY time, idle RSS, and RSS with many hosts, for several
 # publish variants. Prints numbers; asserts nothing (the machine is shared and noisy).
 #
-# usage: bench/agent-startup.sh [--runs N] [--hosts N] [--variants "fd sc sc-r2r"] [--skip-publish] [--dir DIR]
+# usage: bench/agent-startup.sh [--runs N] [--hosts N] [--variants "sc-r2r aot"] [--skip-publish] [--dir DIR]
 #   fd      framework-dependent Release build, run with `dotnet routerhosts-agent.dll`
 #   fd-r2r  the same with ReadyToRun (-r linux-x64 --no-self-contained -p:PublishReadyToRun=true)
-#   sc      self-contained linux-x64 (what packaging/install.sh installs)
-#   sc-r2r  self-contained linux-x64 with ReadyToRun
-#   aot     NativeAOT attempt (-p:PublishAot=true); reported as failed if it does not publish or start
+#   sc      self-contained linux-x64
+#   sc-r2r  self-contained linux-x64 with ReadyToRun (packaging/install.sh's fallback)
+#   aot     NativeAOT (-p:PublishAot=true; what packaging/install.sh installs); reported as failed if it
+#           does not publish or start (it needs clang: install.sh installs it)
 #
 # Start-to-READY: from spawning the process to READY=1 on a NOTIFY_SOCKET the bench binds
 # (listeners bound, hosts file current). RSS: VmRSS from /proc after the agent idled 2 s.
-# With --hosts N: N hosts imported over the Unix socket (bench/seed-hosts.cs), then RSS after
-# the import, then restarts with N hosts in the database (READY then includes rendering them).
+# With --hosts N, for each variant: N hosts imported over the Unix socket (bench/seed-hosts.cs), then
+# RSS after the import, then restarts with N hosts in the database (READY then includes rendering them).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=5
 hosts=100000
-variants="fd sc sc-r2r"
+variants="sc-r2r aot"
 publish=yes
 dir=${TMPDIR:-/tmp}/routerhosts-bench
 
@@ -140,11 +141,14 @@ for v in $variants; do
 done
 
 if [ "$hosts" -gt 0 ]; then
-    v=$(echo "$variants" | tr ' ' '\n' | grep -x sc || echo "$variants" | awk '{print $1}')
-    cmd=$(agent_cmd "$v")
-    site="$dir/site-hosts"
-    make_site "$site" "$cmd"
     dotnet build "$root/bench/seed-hosts.cs" >"$dir/seed-build.log" 2>&1
+fi
+# Each variant that published: N hosts imported, then restarts holding them.
+for v in $([ "$hosts" -gt 0 ] && echo "$variants"); do
+    [ -d "$dir/publish-$v" ] && [ -n "$(ls -A "$dir/publish-$v")" ] || continue
+    cmd=$(agent_cmd "$v")
+    site="$dir/site-hosts-$v"
+    make_site "$site" "$cmd"
     seed="dotnet run --no-build --file $root/bench/seed-hosts.cs -- $site/run/agent.sock $hosts"
     echo
     echo "with $hosts hosts ($v):"
@@ -157,4 +161,4 @@ if [ "$hosts" -gt 0 ]; then
         "$hosts" "$(printf '%s\n' "${results[@]}" | awk '{print $1}' | median)" "$runs" \
         "$(echo "$(printf '%s\n' "${results[@]}" | awk '{print $2}' | median) / 1024" | bc -l)" \
         "$(printf '%s\n' "${results[@]}" | awk '{print $5}' | median)"
-fi
+done

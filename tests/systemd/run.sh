@@ -13,8 +13,8 @@
 # Cached under ${ROUTERHOSTS_TEST_CACHE:-$HOME/.cache/routerhosts-test}:
 #   nspawn-bookworm-KEY   the rootfs (debootstrap minbase + a minimal router's packages), rebuilt
 #                         only when missing or when its recipe (KEY) changes; never modified by a run
-#   agent-publish-KEY     the agent as packaging/install.sh publishes it (self-contained linux-x64),
-#                         published again only when src/ changes
+#   agent-publish-KEY     the agent as packaging/install.sh publishes it (NativeAOT linux-x64, or its
+#                         ReadyToRun fallback), published again only when src/ changes
 # Each run boots an overlay of the cached rootfs (its writes go to a throwaway upper directory);
 # the container shares the host's network namespace and the agent listens on 127.0.0.1 only,
 # on a free port. Everything is torn down on exit, also on failure or Ctrl-C
@@ -88,19 +88,24 @@ if [ ! -d "$rootfs" ]; then
 fi
 [ ! -e "$rootfs/bin/kill" ] && [ ! -e "$rootfs/usr/bin/kill" ] || die "$rootfs has /bin/kill (procps): it must not"
 
-# ---- the agent, published self-contained by install.sh (cached by the sources it is built from) ----
-publish_key=$(cd "$repo" && find src Directory.Build.props Directory.Packages.props -type f \
+# ---- the agent, published by install.sh as it publishes by default (cached by the sources it is built from) ----
+publish_key=$(cd "$repo" && find src Directory.Build.props Directory.Packages.props packaging/install.sh -type f \
     -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 staged=$cache/agent-publish-$publish_key
 published=$staged/usr/lib/router-hosts
 if [ ! -x "$published/routerhosts-agent" ]; then
-    say "publishing the agent with packaging/install.sh (self-contained linux-x64) into $staged"
+    say "publishing the agent with packaging/install.sh (linux-x64, NativeAOT unless it falls back) into $staged"
     rm -rf "$cache"/agent-publish-*
     log=$cache/publish.log
     "$repo/packaging/install.sh" --destdir "$staged.new" >"$log" 2>&1 \
         || { rm -rf "$staged.new"; tail -30 "$log" >&2; die "packaging/install.sh (publish) failed (log: $log)"; }
+    cp "$log" "$staged.new/publish.log"
     mv "$staged.new" "$staged"
 fi
+# install.sh builds NativeAOT by default and falls back to ReadyToRun (its log says why); a
+# ReadyToRun build carries the runtime (libcoreclr.so), a NativeAOT one is a single native binary.
+if [ -e "$published/libcoreclr.so" ]; then build_kind=ReadyToRun; else build_kind=NativeAOT; fi
+say "the published agent: $published ($build_kind)"
 
 # ---- this run: an overlay of the rootfs, torn down whatever happens ----
 run=$(mktemp -d /tmp/routerhosts-systemd.XXXXXX)
@@ -227,6 +232,16 @@ readiness() {
         "https://127.0.0.1:$port/router_hosts.v1.HostsService/Readiness" 2>"$run/readiness.err" || return 1
     grep -qi '^grpc-status: *0' "$run/readiness.headers" && od -An -tx1 "$run/readiness.body" | tr -d ' \n' | grep -q '^00[0-9a-f]\{8\}0801'
 }
+
+# 0. the installed build is NativeAOT. install.sh installs clang with apt-get itself (this is root), so a
+# fallback here means the AOT build broke: a failure, unless clang could not be installed at all.
+if [ "$build_kind" = NativeAOT ]; then
+    ok "installed build is NativeAOT ($(du -sm "$published" | cut -f1) MiB, no libcoreclr.so)"
+elif command -v clang >/dev/null; then
+    not_ok "installed build is NativeAOT" "install.sh fell back to ReadyToRun although clang is installed: $(grep -m1 'NativeAOT cannot be built' "$staged/publish.log" | cut -c1-400)"
+else
+    echo "skip - installed build is NativeAOT: clang could not be installed ($(grep -m1 'NativeAOT cannot be built' "$staged/publish.log" | cut -c1-300)); the ReadyToRun fallback is what the tests below run"
+fi
 
 # 1. start to READY: systemctl start returns once READY=1 arrived (Type=notify), and the agent answers.
 if ! inside "systemctl start $unit" 2>"$run/start.err"; then
