@@ -18,9 +18,10 @@ public sealed record SnapshotPolicy(int MaxSnapshots = 50, int MaxAgeDays = 30);
 /// <summary>
 /// The single write path, and the only place a write becomes a file. Every change (single,
 /// bulk, import, session commit, rollback) is planned on a <see cref="ChangeSet"/>, then
-/// committed here: one writer at a time, events, projection and any pre-write snapshot in one
+/// committed here: one commit at a time, events, projection and any pre-write snapshot in one
 /// transaction, then the hosts file rendered once (which hands the hook runner one trigger) and
-/// watchers told. It also owns every other render: at start, before stopping, catching up with
+/// watchers told. Writes that arrive while a commit is in flight join the next one (group commit:
+/// one transaction, one fsync, one render), each with its own result, error and change id. It also owns every other render: at start, before stopping, catching up with
 /// other agents, bulk calls' periodic renders, and the retry (with backoff) after a failed write.
 /// </summary>
 public sealed class HostWriter : IDisposable
