@@ -198,31 +198,40 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
             version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
         """;
 
-    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null) => Run(() =>
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null) =>
+        AppendGroup([new PendingChange(events, actor, now, snapshotBefore)])[0];
+
+    public IReadOnlyList<long> AppendGroup(IReadOnlyList<PendingChange> changes) => Run(() =>
     {
         using var connection = _source.OpenConnection();
         using var tx = connection.BeginTransaction();
         using (var lockCommand = Command(connection, $"SELECT pg_advisory_xact_lock({WriteLock})")) lockCommand.ExecuteNonQuery();
-        if (snapshotBefore is not null) InsertSnapshot(connection, snapshotBefore.Info, snapshotBefore.Entries, snapshotBefore.RenderedHosts);
+        foreach (var change in changes)
+            if (change.SnapshotBefore is { } snapshot) InsertSnapshot(connection, snapshot.Info, snapshot.Entries, snapshot.RenderedHosts);
         // Under the lock this transaction is the only writer, so the ids the log will give are known in advance.
-        long firstEventId;
+        long eventId;
         using (var next = Command(connection, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events"))
-            firstEventId = Convert.ToInt64(next.ExecuteScalar());
+            eventId = Convert.ToInt64(next.ExecuteScalar());
 
         // The log takes the events in the order given; the projection takes each host's
-        // last state. The rows this change touches first give up their keys, so that the
+        // last state. The rows the group touches first give up their keys, so that the
         // unique index judges only the final states (a key freed or swapped within the
-        // change can be taken by another entry in it).
+        // group can be taken by another entry in it).
         var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
-        var rows = new List<object?[]>(events.Count);
-        for (var i = 0; i < events.Count; i++)
+        var rows = new List<object?[]>(changes.Sum(c => c.Events.Count));
+        var changeIds = new long[changes.Count];
+        for (var c = 0; c < changes.Count; c++)
         {
-            var pending = events[i];
-            var s = pending.State;
-            var eventId = firstEventId + i;
-            rows.Add([eventId, s.Id, s.Version, TypeName(pending.Type), s.IpAddress, s.Hostname, s.Comment, s.Tags.ToArray(),
-                s.Aliases.ToArray(), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, now.UtcDateTime, actor]);
-            finals[s.Id] = (pending, eventId);
+            var change = changes[c];
+            foreach (var pending in change.Events)
+            {
+                var s = pending.State;
+                rows.Add([eventId, s.Id, s.Version, TypeName(pending.Type), s.IpAddress, s.Hostname, s.Comment, s.Tags.ToArray(),
+                    s.Aliases.ToArray(), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, change.Now.UtcDateTime, change.Actor]);
+                finals[s.Id] = (pending, eventId);
+                eventId++;
+            }
+            changeIds[c] = eventId - 1;
         }
         InsertRows(connection, "events", EventColumns, EventTypes, rows);
 
@@ -240,11 +249,10 @@ public sealed class PostgresHostStore : IHostStore, ISharedStore, IAgentRegistry
                 SearchText(s), s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, s.Version, f.Event.Type == HostEventType.Deleted, f.EventId,
             };
         }).ToList(), UpsertHostTail);
-        var changeId = firstEventId + events.Count - 1;
-        using (var notify = Command(connection, $"SELECT pg_notify('{ChangesChannel}', @id)", ("id", changeId.ToString())))
+        using (var notify = Command(connection, $"SELECT pg_notify('{ChangesChannel}', @id)", ("id", changeIds[^1].ToString())))
             notify.ExecuteNonQuery();
         tx.Commit();
-        return changeId;
+        return (IReadOnlyList<long>)changeIds;
     });
 
     /// <summary>No field holds control characters (the validator refuses them), so lists travel joined by this one.</summary>

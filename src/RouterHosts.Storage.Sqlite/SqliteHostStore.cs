@@ -361,9 +361,12 @@ public sealed class SqliteHostStore : IHostStore
             version = excluded.version, deleted = excluded.deleted, last_event_id = excluded.last_event_id
         """;
 
-    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null)
+    public long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null) =>
+        AppendGroup([new PendingChange(events, actor, now, snapshotBefore)])[0];
+
+    public IReadOnlyList<long> AppendGroup(IReadOnlyList<PendingChange> changes)
     {
-        var snapshotBlob = snapshotBefore is null ? null : CompressEntries(snapshotBefore.Entries);
+        var snapshotBlobs = changes.Select(c => c.SnapshotBefore is null ? null : CompressEntries(c.SnapshotBefore.Entries)).ToList();
         return Guard(() =>
         {
             lock (_primaryLock)
@@ -371,24 +374,30 @@ public sealed class SqliteHostStore : IHostStore
                 using var tx = _primary.BeginTransaction();
                 try
                 {
-                    if (snapshotBefore is not null) InsertSnapshot(tx, snapshotBefore.Info, snapshotBlob!, snapshotBefore.RenderedHosts);
+                    for (var c = 0; c < changes.Count; c++)
+                        if (changes[c].SnapshotBefore is { } snapshot) InsertSnapshot(tx, snapshot.Info, snapshotBlobs[c]!, snapshot.RenderedHosts);
                     // This process is the only writer, so the ids the log will give are known in advance.
-                    var firstEventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
+                    var eventId = ScalarLong(tx, "SELECT COALESCE(MAX(event_id), 0) + 1 FROM events");
                     // The log takes the events in the order given; the projection takes each host's
-                    // last state. The rows this change touches first give up their keys, so that the
+                    // last state. The rows the group touches first give up their keys, so that the
                     // unique index judges only the final states (a key freed or swapped within the
-                    // change can be taken by another entry in it).
+                    // group can be taken by another entry in it).
                     var finals = new Dictionary<string, (PendingEvent Event, long EventId)>();
+                    var changeIds = new long[changes.Count];
                     using (var insert = new RawStatement(_primary, InsertEvent))
                     {
-                        for (var i = 0; i < events.Count; i++)
+                        for (var c = 0; c < changes.Count; c++)
                         {
-                            var pending = events[i];
-                            var state = pending.State;
-                            var eventId = firstEventId + i;
-                            insert.Run(eventId, state.Id, state.Version, TypeName(pending.Type),
-                                JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload), now.UtcTicks, actor);
-                            finals[state.Id] = (pending, eventId);
+                            var change = changes[c];
+                            foreach (var pending in change.Events)
+                            {
+                                var state = pending.State;
+                                insert.Run(eventId, state.Id, state.Version, TypeName(pending.Type),
+                                    JsonSerializer.Serialize(EventPayload.From(state), StoreJson.Default.EventPayload), change.Now.UtcTicks, change.Actor);
+                                finals[state.Id] = (pending, eventId);
+                                eventId++;
+                            }
+                            changeIds[c] = eventId - 1;
                         }
                     }
                     using (var release = _primary.CreateCommand())
@@ -400,17 +409,17 @@ public sealed class SqliteHostStore : IHostStore
                     }
                     using (var upsert = new RawStatement(_primary, UpsertHost))
                     {
-                        foreach (var (pending, eventId) in finals.Values)
+                        foreach (var (pending, finalEventId) in finals.Values)
                         {
                             var state = pending.State;
                             upsert.Run(state.Id, state.IpAddress, HostValidator.SortKey(state.IpAddress), state.Hostname,
                                 state.Hostname.ToLowerInvariant(), state.Comment, StoreJson.WriteList(state.Tags), StoreJson.WriteList(state.Aliases),
                                 SearchText(state), state.CreatedAt.UtcTicks, state.UpdatedAt.UtcTicks, state.Version,
-                                pending.Type == HostEventType.Deleted ? 1L : 0L, eventId);
+                                pending.Type == HostEventType.Deleted ? 1L : 0L, finalEventId);
                         }
                     }
                     tx.Commit();
-                    return firstEventId + events.Count - 1;
+                    return changeIds;
                 }
                 catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
                 {

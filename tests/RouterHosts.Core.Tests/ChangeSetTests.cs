@@ -314,6 +314,31 @@ public sealed class ChangeSetTests : IDisposable
         Assert.Equal((1, 1), (counting.Single, counting.Many));
     }
 
+    [Fact]
+    public void A_set_over_another_set_prefetches_with_one_call_to_the_store_and_sees_the_lower_sets_changes()
+    {
+        var committed = Committed(new HostDraft("10.0.0.1", "web"));
+        var moved = Committed(new HostDraft("10.0.0.4", "moved"));
+        var counting = new CountingLookup(_store);
+        // As a group commit plans: the second write's set over the first's.
+        var earlier = new ChangeSet(counting, Now);
+        earlier.Delete(committed.Id, null);
+        earlier.Add(new HostDraft("10.0.0.2", "db"));
+        earlier.Update(moved.Id, new HostPatch(IpAddress: "10.0.0.5"), null);
+        var later = new ChangeSet(earlier, Now);
+        counting.Single = counting.Many = 0;
+        later.Prefetch([new HostDraft("10.0.0.1", "web"), new HostDraft("10.0.0.2", "DB"), new HostDraft("10.0.0.3", "new"),
+            new HostDraft("10.0.0.4", "moved"), new HostDraft("10.0.0.5", "moved")]);
+        Assert.Equal((0, 1), (counting.Single, counting.Many));
+
+        later.Add(new HostDraft("10.0.0.1", "web")); // freed by the earlier set
+        later.Add(new HostDraft("10.0.0.4", "moved")); // the earlier set moved its holder away
+        Fails(later, CoreErrorKind.AlreadyExists, () => later.Add(new HostDraft("10.0.0.2", "db"))); // taken by the earlier set
+        Fails(later, CoreErrorKind.AlreadyExists, () => later.Add(new HostDraft("10.0.0.5", "moved")));
+        later.Add(new HostDraft("10.0.0.3", "new"));
+        Assert.Equal((0, 1), (counting.Single, counting.Many));
+    }
+
     /// <summary>The real store, counting the key lookups a set makes of it.</summary>
     private sealed class CountingLookup(IHostLookup store) : IHostLookup
     {

@@ -66,6 +66,55 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task Writes_that_queue_behind_a_blocked_commit_share_one_commit_and_survive_kill_9_once_acknowledged()
+    {
+        var scrapePort = AgentProcess.FreePort();
+        var agent = await AgentProcess.StartWithConfigAsync((config, _) =>
+            config["telemetry"] = new JsonObject { ["prometheus"] = new JsonObject { ["enabled"] = true, ["listen"] = $"127.0.0.1:{scrapePort}" } });
+        try
+        {
+            var clients = Enumerable.Range(0, 16).Select(_ => agent.Connect()).ToList();
+            await clients[0].AddHostAsync(new RouterHostInput { IPAddress = "10.63.0.1", Hostname = "before.lan" });
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            var url = $"http://127.0.0.1:{scrapePort}/metrics";
+            var commitsBefore = (await ScrapeUntilAsync(http, url, m => m.Sum("routerhosts_commits_total") >= 1)).Sum("routerhosts_commits_total");
+
+            List<Task<RouterHost>> adds;
+            // Another process's connection holds the database's write lock: the agent's commit waits for it.
+            using (var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(agent.DataDirectory, "routerhosts.db")};Pooling=False"))
+            {
+                blocker.Open();
+                using var hold = blocker.CreateCommand();
+                hold.CommandText = "BEGIN IMMEDIATE";
+                hold.ExecuteNonQuery();
+                adds = clients.Select((client, i) => client.AddHostAsync(new RouterHostInput { IPAddress = $"10.63.1.{i + 1}", Hostname = $"group{i}.lan" })).ToList();
+                // All 16 are waiting for a commit (at most one of which can be in flight, held by the lock) before it is released.
+                await ScrapeUntilAsync(http, url, m => m.Sum("routerhosts_writes_pending") == 16);
+                Assert.DoesNotContain(adds, a => a.IsCompleted);
+                hold.CommandText = "ROLLBACK";
+                hold.ExecuteNonQuery();
+            }
+            var added = await Task.WhenAll(adds);
+            var metrics = await ScrapeUntilAsync(http, url, m => m.Sum("routerhosts_writes_pending") == 0);
+            // The commit in flight, then at most one for all that queued behind it: fewer commits than writes.
+            var commits = metrics.Sum("routerhosts_commits_total") - commitsBefore;
+            Assert.InRange(commits, 1, 2);
+            Assert.Equal(17, metrics.Sum("routerhosts_commit_events_sum"));
+
+            // Every acknowledged write is on disk: kill -9 at once, then read them back.
+            agent = await agent.RestartAsync(crash: true);
+            using var reader = agent.Connect();
+            var hosts = await reader.ListHostsAsync(new RouterHostsQuery { HostnamePattern = "group*" }).ToListAsync();
+            Assert.Equal(added.Select(h => h.Id).Order(), hosts.Select(h => h.Id).Order());
+            foreach (var host in hosts) Assert.Single(await reader.GetHostHistoryAsync(host.Id).ToListAsync());
+            var file = await File.ReadAllTextAsync(agent.HostsFilePath);
+            Assert.Equal(16, file.Split('\n').Count(l => l.Contains("\tgroup")));
+            foreach (var client in clients) client.Dispose();
+        }
+        finally { await agent.DisposeAsync(); }
+    }
+
+    [Fact]
     public async Task With_a_shared_PostgreSQL_database_a_change_committed_through_another_agent_is_measured_as_propagation_lag()
     {
         using var database = new Storage.Postgres.Tests.TestDatabase();

@@ -108,6 +108,44 @@ public abstract class HostStoreComplianceTests : IDisposable
     }
 
     [Fact]
+    public void AppendGroup_commits_each_change_with_its_own_change_id_actor_and_time()
+    {
+        Append(T(1), Created(Entry("01A", "10.0.0.1", "web", at: T(1))));
+        var before = Store.LastChangeId();
+        var moved = Entry("01A", "10.0.0.9", "web", at: T(1), version: 2) with { UpdatedAt = T(2) };
+        // The second change takes the key the first one freed: only the group's final states must be unique.
+        var ids = Store.AppendGroup([
+            new PendingChange([new PendingEvent(HostEventType.Updated, moved)], "alice", T(2)),
+            new PendingChange([Created(Entry("01B", "10.0.0.1", "web", at: T(3))), Created(Entry("01C", "10.0.0.3", "c", at: T(3)))], "bob", T(3)),
+        ]);
+
+        Assert.Equal([before + 1, before + 3], ids);
+        Assert.Equal(before + 3, Store.LastChangeId());
+        Same(moved, Store.Get("01A"));
+        Assert.Equal(3, Store.CountLive());
+        var update = Store.History("01A")[^1];
+        Assert.Equal((before + 1, "alice", T(2)), (update.EventId, update.Actor, update.OccurredAt));
+        var added = Store.History("01C").Single();
+        Assert.Equal((before + 3, "bob", T(3)), (added.EventId, added.Actor, added.OccurredAt));
+    }
+
+    [Fact]
+    public void AppendGroup_is_all_or_nothing_when_one_change_breaks_key_uniqueness()
+    {
+        Append(T(1), Created(Entry("01A", "10.0.0.1", "web", at: T(1))));
+        var before = Store.LastChangeId();
+
+        var e = Assert.ThrowsAny<CoreException>(() => Store.AppendGroup([
+            new PendingChange([Created(Entry("01B", "10.0.0.2", "db", at: T(2)))], "tester", T(2)),
+            new PendingChange([Created(Entry("01C", "10.0.0.1", "WEB", at: T(2)))], "tester", T(2)),
+        ]));
+        Assert.Equal(CoreErrorKind.Conflict, e.Kind);
+        Assert.Null(Store.Get("01B", includeDeleted: true));
+        Assert.Equal(before, Store.LastChangeId());
+        Assert.Equal(1, Store.CountLive());
+    }
+
+    [Fact]
     public void Append_rejects_a_repeated_event_version_and_changes_nothing()
     {
         var a = Entry("01A", "10.0.0.1", "web", at: T(1));

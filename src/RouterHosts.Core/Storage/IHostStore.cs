@@ -39,6 +39,13 @@ public interface IHostEventLog
     /// </summary>
     long Append(IReadOnlyList<PendingEvent> events, string actor, DateTimeOffset now, PendingSnapshot? snapshotBefore = null);
 
+    /// <summary>
+    /// Appends several changes, in the order given, in one transaction (one commit, one fsync): the
+    /// writer's group commit. Each change keeps its own actor, time and snapshot, and gets its own
+    /// change id (the id of its last event), returned in the same order. All commit or none does.
+    /// </summary>
+    IReadOnlyList<long> AppendGroup(IReadOnlyList<PendingChange> changes);
+
     IReadOnlyList<HostEvent> History(string id);
 
     /// <summary>
@@ -94,6 +101,9 @@ public interface ISnapshotStore
 
 /// <summary>An event about to be appended: the host's state after it.</summary>
 public sealed record PendingEvent(HostEventType Type, HostEntry State);
+
+/// <summary>One change of a group (see <see cref="IHostEventLog.AppendGroup"/>): what <see cref="IHostEventLog.Append"/> takes.</summary>
+public sealed record PendingChange(IReadOnlyList<PendingEvent> Events, string Actor, DateTimeOffset Now, PendingSnapshot? SnapshotBefore = null);
 
 /// <summary>One host a compaction folded: its event counts before and after, and its current version.</summary>
 public sealed record CompactedHost(string HostId, long EventsBefore, long EventsAfter, long Version);

@@ -30,6 +30,12 @@ public static class RouterHostsTelemetry
         "routerhosts.commit.duration", "s", "Time to plan and commit one change to the store, waiting for the writer included", tags: null, advice: Seconds);
     public static readonly Histogram<long> CommitEvents = Meter.CreateHistogram<long>(
         "routerhosts.commit.events", "{event}", "Events committed together in one transaction (the group size)", tags: null, advice: Events);
+    public static readonly Histogram<long> CommitWrites = Meter.CreateHistogram<long>(
+        "routerhosts.commit.writes", "{write}", "Writes committed together in one transaction (group commit)", tags: null, advice: Events);
+    public static readonly Counter<long> Commits = Meter.CreateCounter<long>(
+        "routerhosts.commits", "{commit}", "Store transactions the writer committed: concurrent writes that queued behind a commit share one");
+    public static readonly UpDownCounter<long> PendingWrites = Meter.CreateUpDownCounter<long>(
+        "routerhosts.writes.pending", "{write}", "Writes waiting for their commit: queued, or in the group being committed");
     public static readonly Histogram<double> RenderDuration = Meter.CreateHistogram<double>(
         "routerhosts.file.render.duration", "s", "Time to render and write the hosts file or an output, by format", tags: null, advice: Seconds);
     public static readonly Histogram<long> RenderSize = Meter.CreateHistogram<long>(
@@ -56,12 +62,19 @@ public static class RouterHostsTelemetry
         FileWrites.Add(1, format, Tag("result", result));
     }
 
-    /// <summary>One committed change: its duration (from asking for the writer) and its group size; the span gets the count.</summary>
+    /// <summary>One committed change: its duration (from asking for the writer, its group's commit included); the span gets its event count.</summary>
     public static void RecordCommit(int events, TimeSpan duration, Activity? span)
     {
         CommitDuration.Record(duration.TotalSeconds);
-        CommitEvents.Record(events);
         span?.SetTag("routerhosts.events", events);
+    }
+
+    /// <summary>One store transaction of the writer: the events and the writes it committed together.</summary>
+    public static void RecordGroup(int events, int writes)
+    {
+        Commits.Add(1);
+        CommitEvents.Record(events);
+        CommitWrites.Record(writes);
     }
 
     /// <summary>One RPC: method (e.g. "AddHost") and gRPC status code; the span gets the same two attributes.</summary>
