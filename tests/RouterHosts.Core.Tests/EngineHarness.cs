@@ -18,7 +18,7 @@ public sealed class EngineHarness : IAsyncDisposable
     private readonly bool _ownsTemp;
 
     public EngineHarness(HookSet? hooks = null, TempDir? temp = null, string? hostsDirectory = null,
-        HostsFileMode mode = HostsFileMode.Block, Microsoft.Extensions.Logging.ILogger? syncLog = null)
+        HostsFileMode mode = HostsFileMode.Block, Microsoft.Extensions.Logging.ILogger? syncLog = null, Task? loadLinesAfter = null)
     {
         _ownsTemp = temp is null;
         Temp = temp ?? new TempDir();
@@ -27,7 +27,7 @@ public sealed class EngineHarness : IAsyncDisposable
         if (!File.Exists(HostsPath)) File.WriteAllText(HostsPath, ForeignLines);
         Store = new SqliteHostStore(Path.Combine(Temp.Dir("db-" + Guid.NewGuid().ToString("N")[..8]), "hosts.db"));
         Hooks = new HookRunner(hooks ?? HookSet.None, NullLogger.Instance);
-        Sync = new HostsFileSync(HostsPath, mode, Store, Hooks, syncLog ?? NullLogger.Instance);
+        Sync = new HostsFileSync(HostsPath, mode, Store, Hooks, syncLog ?? NullLogger.Instance, loadAfter: loadLinesAfter);
         Feed = new ChangeFeed();
         Writer = new HostWriter(Store, Sync, Feed, TimeProvider.System);
         Sessions = new EditSessions(Store, TimeProvider.System);

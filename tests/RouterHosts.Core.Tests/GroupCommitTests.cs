@@ -147,4 +147,15 @@ public sealed class GroupCommitTests : IAsyncLifetime
         Assert.Equal(3, _h.Store.CountLive());
         Assert.Null(_h.Store.Get(doomed.Id));
     }
+
+    [Fact]
+    public async Task When_the_lines_failed_to_load_a_write_fails_before_it_commits_and_says_why()
+    {
+        // What the lines wait for at start (the database's check) failed: the lines never load.
+        await using var h = new EngineHarness(loadLinesAfter: Task.FromException(new IOException("read error")));
+        var e = await Assert.ThrowsAsync<CoreException>(() => h.AddAsync("10.0.0.1", "never-committed"));
+        Assert.Equal(CoreErrorKind.Unavailable, e.Kind);
+        Assert.Contains("lines could not be loaded", e.Message);
+        Assert.Equal(0, h.Store.LastChangeId()); // failed, and nothing committed: not committed-but-reported-failed
+    }
 }

@@ -42,6 +42,20 @@ public sealed class RenderedLines
             CancellationToken.None, TaskContinuationOptions.LongRunning | TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// Waits for the loading, and throws if it failed: the writer calls this before it commits, so that a
+    /// failed load fails each write before anything is committed, never after (committed but reported failed).
+    /// </summary>
+    public void WaitUntilLoaded()
+    {
+        try { Loaded(); }
+        catch (Exception e) when (e is not CoreException)
+        {
+            throw new CoreException(CoreErrorKind.Unavailable,
+                $"the hosts file's lines could not be loaded from the database at start ({e.Message}); restart the agent");
+        }
+    }
+
     /// <summary>Waits for the loading (if any): once done, every later call goes straight on.</summary>
     private object Loaded()
     {

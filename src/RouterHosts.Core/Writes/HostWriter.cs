@@ -216,6 +216,7 @@ public sealed class HostWriter : IDisposable
 
         try
         {
+            _hostsFile.Lines.WaitUntilLoaded();
             var ids = _store.AppendGroup(changes.Select(w => w.Pending!).ToList());
             for (var i = 0; i < changes.Count; i++) changes[i].ChangeId = ids[i];
             Interlocked.Increment(ref _commits);
