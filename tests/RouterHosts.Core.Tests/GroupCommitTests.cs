@@ -9,17 +9,11 @@ namespace RouterHosts.Core.Tests;
 /// database's write lock (as another process could), so the writes that arrive meanwhile queue
 /// behind it, and what they become is counted in store transactions, not timed.
 /// </summary>
-public sealed class GroupCommitTests : IAsyncLifetime
+public sealed class GroupCommitTests : IAsyncDisposable
 {
-    private EngineHarness _h = null!;
+    private readonly EngineHarness _h = new();
 
-    public Task InitializeAsync()
-    {
-        _h = new EngineHarness();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _h.DisposeAsync();
+    public ValueTask DisposeAsync() => _h.DisposeAsync();
 
     /// <summary>Another connection holding the write lock: the writer's commit waits (busy timeout) until it is released.</summary>
     private sealed class WriteLock : IDisposable
