@@ -127,7 +127,7 @@ aot_failed=$(count 'Failed: +[0-9]+' "$aot_log")
 
 # Name every failed test next to the summary, so a failure is readable from the end of the log.
 failures=$( { awk '/^  Failed [A-Za-z]/ {n = 4} n > 0 {print; n--}' "$xunit_log" "$aot_log"
-              grep -E '^\s*\[-\] ' "$pester_log" | sed -E 's/\x1b\[[0-9;]*m//g'
+              sed -E 's/\x1b\[[0-9;]*m//g' "$pester_log" | grep -E '^\s*\[-\] '
               grep -E '^not ok' "$systemd_log"; } || true)
 if [ -n "$failures" ]; then
   echo "failed tests:"
