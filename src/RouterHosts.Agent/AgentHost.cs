@@ -257,6 +257,7 @@ public static class AgentHost
             if (settings.UnixSocket is { } socket) GrpcListeners.AddUnixSocket(kestrel, socket);
         });
         var app = builder.Build();
+        app.Use(calls.CountCalls);
         app.MapGrpcService<HostsServiceAdapter>();
         return app;
     }

@@ -78,7 +78,13 @@ public sealed class ShutdownTests : IDisposable
                     // The call is in flight (2,000 items sent, 1,000 acknowledged, the rest held back): stop the agent.
                     Assert.False(watching.IsCompleted, $"the watch ended early: {(watching.IsCompleted ? watching.Result : null)}\n{agent.Output}");
                     agent.Signal(15);
-                    await agent.WaitForLineAsync("stopping: no new connections; 2 call(s) in flight (BulkAddHosts, WatchHosts)");
+                    await agent.WaitForLineAsync("stopping: no new calls; 2 call(s) in flight (BulkAddHosts, WatchHosts)");
+                    // The bulk add is held back, so the agent is still waiting for it: a new call is refused, with the reason.
+                    using (var late = AgentSite.Connect(clientJson))
+                    {
+                        var refused = await Assert.ThrowsAsync<RouterHostsException>(() => late.GetAgentStatusAsync());
+                        Assert.True(refused.Code == RouterHostsErrorCode.Unavailable && refused.Message.Contains("the agent is stopping"), refused.ToString());
+                    }
                     sigtermSent.SetResult();
                 }
             }

@@ -54,7 +54,7 @@ public sealed class SystemdNotifyTests : IDisposable
         // Journal stream: syslog priority prefixes, no timestamps.
         var ready_line = agent.Lines.Single(l => l.Contains("RouterHosts agent", StringComparison.Ordinal));
         Assert.StartsWith("<6>RouterHosts.Agent", ready_line);
-        Assert.Contains(agent.Lines, l => l.StartsWith("<6>RouterHosts.Agent[0] stopping: no new connections", StringComparison.Ordinal));
+        Assert.Contains(agent.Lines, l => l.StartsWith("<6>RouterHosts.Agent[0] stopping: no new calls", StringComparison.Ordinal));
         Assert.DoesNotContain(agent.Lines, l => l.Length > 0 && !l.StartsWith('<'));
     }
 

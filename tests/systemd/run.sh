@@ -321,7 +321,7 @@ else
     result=$(prop Result) status_code=$(prop ExecMainStatus)
     if [ "$result" != success ] || [ "$status_code" != 0 ]; then
         not_ok "clean stop" "Result=$result ExecMainStatus=$status_code"
-    elif ! grep -q 'stopping: no new connections' <<<"$stop_log" || ! grep -q 'stopped cleanly' <<<"$stop_log"; then
+    elif ! grep -q 'stopping: no new calls' <<<"$stop_log" || ! grep -q 'stopped cleanly' <<<"$stop_log"; then
         not_ok "clean stop" "the agent did not log stopping/stopped cleanly: $(tail -5 <<<"$stop_log" | tr '\n' '|')"
     elif grep -Eq 'timed out|Killing process' <<<"$stop_log"; then
         not_ok "clean stop" "systemd had to kill: $(grep -E 'timed out|Killing' <<<"$stop_log" | head -2 | tr '\n' '|')"

@@ -9,9 +9,9 @@ namespace RouterHosts.Agent.Grpc;
 /// <summary>
 /// Wraps every call: identifies the caller and checks their role, and maps core
 /// errors to status codes in this one place. Unexpected faults become INTERNAL
-/// with a generic message; the details go to the log only. Calls are counted in
-/// <see cref="InFlightCalls"/> for shutdown; a call that would never end by itself
-/// (WatchHosts) is ended with UNAVAILABLE when the agent stops.
+/// with a generic message; the details go to the log only. Once the agent is stopping
+/// (<see cref="InFlightCalls.Stopping"/>), a new call is refused with UNAVAILABLE, and a call
+/// that would never end by itself (WatchHosts) is ended with UNAVAILABLE.
 /// </summary>
 public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<CallGuard> log) : Interceptor
 {
@@ -70,6 +70,8 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
 
     private async Task<T> GuardCallAsync<T>(ServerCallContext context, Func<ServerCallContext, Task<T>> call)
     {
+        // The calls in flight get the grace period; a call that arrives after the stop began would only lengthen it.
+        if (calls.Stopping.IsCancellationRequested) throw Stopping();
         var caller = policy.Identify(context);
         var needed = AccessPolicy.RequiredRole(context.Method);
         if (caller.Role < needed)
@@ -83,7 +85,6 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
         context.UserState[CallerKey] = caller;
         var endless = Endless.Contains(Operation(context));
         using var linked = endless ? CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, calls.Stopping) : null;
-        var id = calls.Enter(context.Method);
         try
         {
             var result = await call(linked is null ? context : new StoppableCallContext(context, linked.Token));
@@ -113,10 +114,6 @@ public sealed class CallGuard(AccessPolicy policy, InFlightCalls calls, ILogger<
             if (context.CancellationToken.IsCancellationRequested) log.LogDebug(e, "{Method} failed after its client left", context.Method);
             else log.LogError(e, "{Method} failed", context.Method);
             throw new RpcException(new Status(StatusCode.Internal, $"{Operation(context)} failed: internal error in the agent; see its log"));
-        }
-        finally
-        {
-            calls.Exit(id);
         }
     }
 

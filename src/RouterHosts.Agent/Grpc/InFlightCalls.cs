@@ -4,10 +4,11 @@ using Grpc.Core;
 namespace RouterHosts.Agent.Grpc;
 
 /// <summary>
-/// The calls being handled now, so that shutdown can say what it waits for and
-/// close the database only after the last handler (and its commit) has returned.
-/// <see cref="Stopping"/> ends calls that never finish by themselves (a followed
-/// watch) when the agent starts to stop.
+/// The gRPC calls being handled now, counted per HTTP/2 request from its start until its
+/// response is complete (<see cref="CountCalls"/>), so that shutdown can say what it waits for,
+/// let every call finish before Kestrel starts closing connections, and close the database only
+/// after the last handler (and its commit) has returned. <see cref="Stopping"/> refuses new calls
+/// and ends calls that never finish by themselves (a followed watch) when the agent starts to stop.
 /// </summary>
 public sealed class InFlightCalls
 {
@@ -28,23 +29,43 @@ public sealed class InFlightCalls
         catch (AggregateException) { }
     }
 
-    public long Enter(string method)
+    /// <summary>
+    /// Middleware: a gRPC request counts until Kestrel reports its response complete (OnCompleted),
+    /// not until its handler returns: the status trailers are written after the handler, and a
+    /// connection closed before them would end the call without its status.
+    /// </summary>
+    public async Task CountCalls(HttpContext context, RequestDelegate next)
     {
+        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
+        {
+            await next(context);
+            return;
+        }
         var id = Interlocked.Increment(ref _next);
-        _calls[id] = method;
-        return id;
+        _calls[id] = context.Request.Path.Value ?? "";
+        context.Response.OnCompleted(() =>
+        {
+            _calls.TryRemove(id, out _);
+            return Task.CompletedTask;
+        });
+        await next(context);
     }
-
-    public void Exit(long id) => _calls.TryRemove(id, out _);
 
     /// <summary>Waits until no call is in flight or <paramref name="timeout"/> passes; true when none is left.</summary>
     public async Task<bool> WaitIdleAsync(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        using var deadline = new CancellationTokenSource(timeout);
+        return await WaitIdleAsync(deadline.Token);
+    }
+
+    /// <summary>Waits until no call is in flight or <paramref name="until"/> fires; true when none is left.</summary>
+    public async Task<bool> WaitIdleAsync(CancellationToken until)
+    {
         while (!_calls.IsEmpty)
         {
-            if (DateTime.UtcNow >= deadline) return false;
-            await Task.Delay(20);
+            if (until.IsCancellationRequested) return false;
+            try { await Task.Delay(20, until); }
+            catch (OperationCanceledException) { }
         }
         return true;
     }

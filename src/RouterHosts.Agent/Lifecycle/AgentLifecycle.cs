@@ -25,13 +25,23 @@ internal sealed class AgentLifecycle(AgentSettings settings, InFlightCalls calls
         return Task.CompletedTask;
     }
 
-    public Task StoppingAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Refuses new calls, ends the watches, and waits until every call in flight has finished its
+    /// response or the grace period (shutdown_grace_seconds, also the host's shutdown timeout)
+    /// has passed. Only then does Kestrel stop: its graceful close of a connection can abort a
+    /// response whose last frames (the status trailers) are not yet written, so it must find none.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         var inFlight = calls.Methods; // before BeginStopping, which ends watches at once
         calls.BeginStopping();
-        log.LogInformation("stopping: no new connections; {Count} call(s) in flight{Methods}, given up to {Grace} s to finish",
+        log.LogInformation("stopping: no new calls; {Count} call(s) in flight{Methods}, given up to {Grace} s to finish",
             inFlight.Count, inFlight.Count == 0 ? "" : $" ({string.Join(", ", inFlight)})", settings.ShutdownGrace.TotalSeconds);
-        return Task.CompletedTask;
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        grace.CancelAfter(settings.ShutdownGrace); // the host's token should fire then too; this does not depend on it
+        if (!await calls.WaitIdleAsync(grace.Token))
+            log.LogWarning("{Count} call(s) still in flight after the grace period ({Methods}); cutting them off",
+                calls.Count, string.Join(", ", calls.Methods));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
