@@ -34,18 +34,22 @@ public static class TransportErrors
         var chain = Flatten(inner).ToList();
         if (chain.OfType<AuthenticationException>().FirstOrDefault() is { } auth)
             return Tls($"TLS handshake with {target} failed: {Describe(auth, diagnoseClientCertificate)}");
-        if (chain.OfType<SocketException>().FirstOrDefault() is { } socket)
+        var socket = chain.OfType<SocketException>().FirstOrDefault();
+        if (socket?.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable or SocketError.HostNotFound or SocketError.TimedOut)
             return Connection(socket.SocketErrorCode switch
             {
                 SocketError.ConnectionRefused => $"cannot connect to {target}: connection refused (is the agent running and listening there?)",
-                SocketError.AddressNotAvailable or SocketError.HostNotFound => $"cannot resolve or reach {target}",
                 SocketError.TimedOut => $"connecting to {target} timed out",
-                _ => $"cannot connect to {target}: {socket.Message}",
+                _ => $"cannot resolve or reach {target}",
             });
-        // The connection failed at the HTTP level and our own certificate has a problem the agent checks
-        // for: that problem is the cause, however the closing surfaced.
-        if (chain.OfType<HttpRequestException>().Any() && diagnoseClientCertificate?.Invoke() is { } ownProblem)
+        // Past the connect, the connection failed and our own certificate has a problem the agent checks for:
+        // that problem is the cause, however the close surfaced. Under TLS 1.3 the agent refuses a client
+        // certificate after the client has finished its handshake, so the client may see the alert, an end of
+        // stream, a reset or a broken pipe on its first write, depending on timing.
+        if ((socket is not null || chain.OfType<HttpRequestException>().Any()) && diagnoseClientCertificate?.Invoke() is { } ownProblem)
             return Tls($"TLS handshake with {target} failed: the agent refused the client certificate: {ownProblem}");
+        if (socket is not null)
+            return Connection($"cannot connect to {target}: {socket.Message}");
         // A refused client certificate shows only as the connection closing during or right after the
         // handshake (TLS 1.3); which of these the client sees depends on timing.
         var closedEarly = chain.OfType<HttpIOException>().Any(e => e.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ResponseEnded)
