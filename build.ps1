@@ -20,6 +20,9 @@
                 example finds the module under test); fails when
                 a test fails, or when Pester 5 is missing and the task was asked for by name
                 ('All' skips it with a warning instead)
+                Test and Pester need a PostgreSQL server for the PostgreSQL store's and the shared-agent
+                tests: the one ROUTERHOSTS_TEST_POSTGRES_URL names, or else a throwaway one started for
+                the run (tests/postgres/throwaway.sh; Debian's postgresql-15) and stopped after it
       Package   assembles the module, adds the dev agent (agent/linux-x64: routerhosts-agent
                 published framework-dependent for linux-x64, which Start-RouterHostsDevAgent
                 runs with dotnet), zips the module folder and, when
@@ -231,16 +234,47 @@ function Invoke-Package([switch] $Assembled) {
     $script:Packaged = $true
 }
 
+# The PostgreSQL store's tests and the shared-agent tests need a server. When ROUTERHOSTS_TEST_POSTGRES_URL names
+# none (test.sh sets it for its own), a throwaway one (tests/postgres/throwaway.sh, Debian's postgresql-15) runs
+# for the length of the tasks, then is stopped.
+function Invoke-WithTestPostgres([scriptblock] $Body) {
+    $throwaway = Join-Path $Root 'tests' 'postgres' 'throwaway.sh'
+    if ($env:ROUTERHOSTS_TEST_POSTGRES_URL -or -not $IsLinux) { & $Body; return }
+    $saved = $env:ROUTERHOSTS_TEST_POSTGRES_STATE
+    $env:ROUTERHOSTS_TEST_POSTGRES_STATE = Join-Path ([IO.Path]::GetTempPath()) "routerhosts-pg-state-$([guid]::NewGuid().ToString('N'))"
+    try {
+        $line = & bash $throwaway start | Select-Object -Last 1
+        if ($LASTEXITCODE -ne 0 -or $line -notmatch '^ROUTERHOSTS_TEST_POSTGRES_URL=(.+)$') {
+            Write-Warning 'Could not start a throwaway PostgreSQL (apt-get install postgresql-15, or set ROUTERHOSTS_TEST_POSTGRES_URL): the PostgreSQL tests will fail.'
+            & $Body
+            return
+        }
+        Write-Host "a throwaway PostgreSQL for the tests: $($Matches[1])"
+        $env:ROUTERHOSTS_TEST_POSTGRES_URL = $Matches[1]
+        try { & $Body }
+        finally {
+            & bash $throwaway stop
+            $env:ROUTERHOSTS_TEST_POSTGRES_URL = $null
+        }
+    }
+    finally {
+        $env:ROUTERHOSTS_TEST_POSTGRES_STATE = $saved
+    }
+}
+
 $script:Packaged = $false
 $steps = foreach ($name in $Task) {
     if ($name -eq 'All') { 'Build', 'Assemble', 'Test', 'Pester' } else { $name }
 }
-foreach ($step in $steps) {
-    switch ($step) {
-        'Build' { Invoke-Build }
-        'Assemble' { Invoke-Assemble }
-        'Test' { Invoke-Test }
-        'Pester' { Invoke-PesterTests -Required ($Task -notcontains 'All') }
-        'Package' { Invoke-Package }
+$runSteps = {
+    foreach ($step in $steps) {
+        switch ($step) {
+            'Build' { Invoke-Build }
+            'Assemble' { Invoke-Assemble }
+            'Test' { Invoke-Test }
+            'Pester' { Invoke-PesterTests -Required ($Task -notcontains 'All') }
+            'Package' { Invoke-Package }
+        }
     }
 }
+if ($steps -contains 'Test' -or $steps -contains 'Pester') { Invoke-WithTestPostgres $runSteps } else { & $runSteps }
